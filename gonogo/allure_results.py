@@ -1,0 +1,98 @@
+"""Allure results: labels on every check, environment and executor files, and a last scrub.
+
+Labels are added as markers at collection (epic = phase, feature = subject, story = check,
+severity, tags = runbook ids), so they work the same under xdist, where each worker writes its
+own results. Only the controller cleans the results folder (before workers start) and writes
+``environment.properties`` and ``executor.json`` (after they stop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from gonogo.checks import ALLURE_SEVERITY, CheckInfo
+from gonogo.secrets import masker
+
+_label = pytest.mark.allure_label
+
+
+def add_labels(item: pytest.Item, check: CheckInfo) -> None:
+    """Give a collected check its Allure labels."""
+    for phase in check.phases or ["unphased"]:
+        item.add_marker(_label(phase, label_type="epic"))
+    item.add_marker(_label(check.subject, label_type="feature"))
+    item.add_marker(_label(check.qualified_id, label_type="story"))
+    item.add_marker(_label(ALLURE_SEVERITY[check.severity], label_type="severity"))
+    item.add_marker(_label(f"gonogo-severity:{check.severity}", label_type="tag"))
+    for step in check.runbook:
+        item.add_marker(_label(step, label_type="tag"))
+
+
+def clean(results_dir: Path) -> None:
+    """Empty the results folder (controller only, before any worker writes)."""
+    if results_dir.is_dir():
+        shutil.rmtree(results_dir, ignore_errors=True)
+    results_dir.mkdir(parents=True, exist_ok=True)
+
+
+def write_environment(results_dir: Path, properties: dict[str, str]) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key}={masker.mask(str(value))}" for key, value in properties.items()]
+    (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def executor_from_ci(environ: dict[str, str]) -> dict[str, object] | None:
+    """Executor information from the usual CI variables (GitHub, GitLab, Jenkins, or CI=true)."""
+    if environ.get("GITHUB_ACTIONS") == "true":
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        repo = environ.get("GITHUB_REPOSITORY", "")
+        run = environ.get("GITHUB_RUN_ID", "")
+        return {"name": "GitHub Actions", "type": "github", "buildName": f"{environ.get('GITHUB_WORKFLOW', '')} #{environ.get('GITHUB_RUN_NUMBER', '')}",
+                "buildOrder": int(environ.get("GITHUB_RUN_NUMBER", "0") or 0), "buildUrl": f"{server}/{repo}/actions/runs/{run}" if repo else ""}
+    if environ.get("GITLAB_CI") == "true":
+        return {"name": "GitLab CI", "type": "gitlab", "buildName": environ.get("CI_JOB_NAME", ""),
+                "buildOrder": int(environ.get("CI_PIPELINE_IID", "0") or 0), "buildUrl": environ.get("CI_JOB_URL", ""),
+                "reportUrl": environ.get("CI_PIPELINE_URL", "")}
+    if environ.get("JENKINS_URL"):
+        return {"name": "Jenkins", "type": "jenkins", "buildName": environ.get("BUILD_TAG", ""),
+                "buildOrder": int(environ.get("BUILD_NUMBER", "0") or 0), "buildUrl": environ.get("BUILD_URL", "")}
+    if environ.get("CI", "").lower() in ("true", "1"):
+        return {"name": "CI", "type": "ci", "buildName": environ.get("CI_JOB_NAME", socket.gethostname())}
+    return None
+
+
+def write_executor(results_dir: Path, environ: dict[str, str]) -> None:
+    executor = executor_from_ci(environ)
+    if executor:
+        (results_dir / "executor.json").write_text(json.dumps(masker.mask_data(executor), indent=2), encoding="utf-8")
+
+
+def scrub(directory: Path) -> int:
+    """Mask secrets in every text file under ``directory``; returns how many files changed.
+
+    A safety net: messages that pytest or allure built from an exception are masked here even
+    when they never passed through gonogo's own writers.
+    """
+    if not masker.active or not directory.is_dir():
+        return 0
+    changed = 0
+    for path in directory.rglob("*"):
+        if not path.is_file() or path.stat().st_size > 20_000_000:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary attachments (screenshots) hold no text secrets
+        masked = masker.mask(text)
+        if masked != text:
+            tmp = path.with_name(path.name + ".gonogo-tmp")
+            tmp.write_text(masked, encoding="utf-8")
+            os.replace(tmp, path)
+            changed += 1
+    return changed

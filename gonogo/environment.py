@@ -1,0 +1,254 @@
+"""Choosing and loading the environment profile, with one clear line for every bad input.
+
+The environment comes from ``--env``, then ``GONOGO_ENV``, then the ini key ``gonogo_env``;
+the profile is ``<environments dir>/<name>.toml``. Values may use ``${VAR}`` and
+``${VAR:-default}``, read from the process environment and from the profile's env file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dotenv import dotenv_values
+from pydantic import BaseModel, ValidationError
+
+from gonogo.interpolation import MissingVariable, interpolate
+from gonogo.profile import Profile
+from gonogo.secrets import is_secret_key, masker
+
+
+class ProfileError(Exception):
+    """Bad input about the environment: the message is the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class LoadedEnvironment:
+    """The chosen environment: its name, where the choice came from and its validated profile."""
+
+    name: str
+    source: str
+    path: Path
+    display_path: str
+    profile: Profile
+    env_file: Path | None = None
+    #: the env file's variables (secrets: never print them)
+    env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def resolve_path(self, path: Path) -> Path:
+        """A path written in the profile, made absolute relative to the profile's folder."""
+        return path if path.is_absolute() else (self.path.parent / path).resolve()
+
+
+def not_configured(env: LoadedEnvironment, key: str) -> str:
+    """The skip reason for a check whose subject is absent from the profile."""
+    return f"not configured in {env.display_path} ({key})"
+
+
+def section(env: LoadedEnvironment, name: str) -> Any:
+    """The profile section ``name``, or skip the calling check as not configured."""
+    value = getattr(env.profile, name)
+    if value is None or value == []:
+        pytest.skip(not_configured(env, f"[{name}]"))
+    return value
+
+
+def choose(option: str | None, environ: dict[str, str], ini: str | None) -> tuple[str, str] | None:
+    """The environment name and where it came from, or None when nothing chose one."""
+    if option:
+        return option, "--env"
+    if environ.get("GONOGO_ENV"):
+        return environ["GONOGO_ENV"], "GONOGO_ENV"
+    if ini:
+        return ini, "ini gonogo_env"
+    return None
+
+
+def available(directory: Path) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+
+
+def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[str, str]) -> LoadedEnvironment:
+    """Load, interpolate and validate ``directory/name.toml``; raise ProfileError on bad input."""
+    path = directory / f"{name}.toml"
+    display = _display(path, rootdir)
+    if not path.is_file():
+        names = available(directory)
+        listing = ", ".join(names) if names else f"none: {_display(directory, rootdir)} has no .toml file"
+        raise ProfileError(f"unknown environment '{name}' (from {source}): no {display}; available: {listing}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{display}:{line}" if line else display
+        raise ProfileError(f"{where}: TOML syntax error: {getattr(exc, 'msg', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{display}: cannot read the profile: {exc}") from None
+
+    env_file, file_values = _read_env_file(raw, path, display, environ)
+    variables = {**file_values, **environ}  # the process environment wins, as with docker compose
+    try:
+        expanded = interpolate(raw, variables)
+    except MissingVariable as exc:
+        where = f" or in the env file {env_file}" if env_file else ""
+        missing_file = f" ({env_file} does not exist)" if env_file and not Path(env_file).is_file() else ""
+        raise ProfileError(
+            f"{display}: {_key(exc.key)} uses ${{{exc.name}}}, which is not set in the process environment"
+            f"{where}{missing_file}; set it or write ${{{exc.name}:-default}}"
+        ) from None
+
+    public = set(_public_variables(expanded.data))
+    masker.add_all(value for var, value in expanded.values.items() if var not in public)
+    _register_secret_keys(expanded.data)
+
+    try:
+        profile = Profile.model_validate(expanded.data)
+    except ValidationError as exc:
+        raise ProfileError(f"{display}: {_explain(exc)}") from None
+    return LoadedEnvironment(
+        name=name,
+        source=source,
+        path=path,
+        display_path=display,
+        profile=profile,
+        env_file=Path(env_file) if env_file else None,
+        env_file_values={k: v for k, v in file_values.items()},
+    )
+
+
+def _display(path: Path, rootdir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(rootdir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The env file named by [environment] env_file (itself interpolated from the process only)."""
+    section = raw.get("environment")
+    value = section.get("env_file") if isinstance(section, dict) else None
+    if value is None:
+        return None, {}
+    if not isinstance(value, str):
+        raise ProfileError(f"{display}: [environment] env_file must be a string (a path), got {type(value).__name__}")
+    try:
+        value = interpolate(value, environ, "environment.env_file").data
+    except MissingVariable as exc:
+        raise ProfileError(
+            f"{display}: [environment] env_file uses ${{{exc.name}}}, which is not set in the process environment"
+        ) from None
+    file = Path(value) if Path(value).is_absolute() else (path.parent / value).resolve()
+    if not file.is_file():
+        return str(file), {}
+    try:
+        values = {k: v for k, v in dotenv_values(file, interpolate=False).items() if v is not None}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{display}: [environment] env_file {file}: cannot read it: {exc}") from None
+    return str(file), values
+
+
+def _public_variables(data: Any) -> list[str]:
+    section = data.get("environment", {}) if isinstance(data, dict) else {}
+    names = section.get("public_variables", []) if isinstance(section, dict) else []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _register_secret_keys(data: Any, key: str = "") -> None:
+    """Mask every value under a key that names a password, secret, token, key or DSN."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if is_secret_key(str(k)):
+                _register_all(v)
+            else:
+                _register_secret_keys(v, str(k))
+    elif isinstance(data, list):
+        for v in data:
+            _register_secret_keys(v, key)
+
+
+def _register_all(value: Any) -> None:
+    if isinstance(value, dict):
+        for v in value.values():
+            _register_all(v)
+    elif isinstance(value, list):
+        for v in value:
+            _register_all(v)
+    elif isinstance(value, str):
+        masker.add(value)
+
+
+def _key(dotted: str) -> str:
+    """``database.dsn`` -> ``[database] dsn``; ``health[0].url`` -> ``[[health]] #1 url``."""
+    parts = dotted.split(".")
+    if len(parts) == 1:
+        return f"key '{parts[0]}'"
+    head, rest = parts[0], ".".join(parts[1:])
+    if "[" in head:
+        name, index = head.rstrip("]").split("[")
+        return f"[[{name}]] #{int(index) + 1} {rest}"
+    return f"[{head}] {rest}"
+
+
+def _location(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """The table and key of a pydantic error location, written as in TOML."""
+    table: list[str] = []
+    key = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            table[-1] = f"{table[-1]} #{part + 1}"
+        elif i == len(loc) - 1:
+            key = str(part)
+        else:
+            table.append(str(part))
+    return (f"[{'.'.join(table)}]" if table else "top level"), key
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed in the table at ``loc`` (for 'did you mean')."""
+    model: Any = Profile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if info is None:
+            break
+        model = _inner_model(info.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _explain(exc: ValidationError) -> str:
+    """One line for the first validation error, with a suggestion for an unknown key."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(first["loc"])
+    table, key = _location(loc)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        message = f"unknown key '{key}' in {table}{hint}"
+    elif kind == "missing":
+        message = f"{table} is missing the required key '{key}'"
+    else:
+        shown = "***" if is_secret_key(key) else masker.mask(repr(first.get("input")))
+        message = f"{table} {key}: {first['msg'].lower()} (got {shown})"
+    more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return message + more

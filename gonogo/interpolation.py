@@ -1,0 +1,69 @@
+"""``${VAR}`` and ``${VAR:-default}`` in profile values, read from the process and an env file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_REFERENCE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+class MissingVariable(LookupError):
+    """A ``${VAR}`` without default whose variable is set nowhere."""
+
+    def __init__(self, name: str, key: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.key = key
+
+
+@dataclass
+class Interpolated:
+    """The profile data after interpolation, and what was substituted where."""
+
+    data: Any
+    #: values that came from variables (the secrets, unless declared public)
+    values: dict[str, str] = field(default_factory=dict)
+    #: dotted key -> names of the variables it used
+    used_by: dict[str, list[str]] = field(default_factory=dict)
+
+
+def interpolate(data: Any, variables: Mapping[str, str], key: str = "") -> Interpolated:
+    """Expand every ``${VAR}`` in the strings of ``data`` (nested dicts and lists).
+
+    ``$$`` stands for a literal ``$``. A missing variable without a default raises
+    :class:`MissingVariable` naming the variable and the key that uses it.
+    """
+    result = Interpolated(data=None)
+    result.data = _walk(data, variables, key, result)
+    return result
+
+
+def _walk(data: Any, variables: Mapping[str, str], key: str, out: Interpolated) -> Any:
+    if isinstance(data, str):
+        return _expand(data, variables, key, out)
+    if isinstance(data, dict):
+        return {k: _walk(v, variables, f"{key}.{k}" if key else str(k), out) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_walk(v, variables, f"{key}[{i}]", out) for i, v in enumerate(data)]
+    return data
+
+
+def _expand(text: str, variables: Mapping[str, str], key: str, out: Interpolated) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("name")
+        if name in variables:
+            value = variables[name]
+            out.values[name] = value
+        elif match.group("default") is not None:
+            return match.group("default")
+        else:
+            raise MissingVariable(name, key)
+        out.used_by.setdefault(key, []).append(name)
+        return value
+
+    return _REFERENCE.sub(substitute, text)

@@ -1,0 +1,189 @@
+"""The typed model of an environment profile (``environments/<name>.toml``).
+
+Every table forbids unknown keys, so a typo is an error that names the key. Sections other than
+``[environment]`` and ``[gate]`` are optional: a check whose subject is absent is skipped as
+"not configured", and the gate treats a required one that did not run as a NO-GO.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvironmentSection(Section):
+    """Who the stack is: its name, domain, release and where its env file lives."""
+
+    name: str | None = None
+    description: str = ""
+    public_domain: str | None = None
+    #: the release being deployed (the target version), e.g. a 7-character git SHA
+    release: str | None = None
+    #: the release to roll back to
+    previous_release: str | None = None
+    #: the stack's env file; its variables also serve ${VAR} in this profile (relative to the profile)
+    env_file: Path | None = None
+    #: host -> address, like curl --resolve: probes connect there, keeping Host and SNI
+    resolve: dict[str, str] = Field(default_factory=dict)
+    #: a CA bundle to verify the stack's TLS certificates with (relative to the profile)
+    ca_file: Path | None = None
+    #: variables that are not secrets (ports, release ids): shown instead of masked
+    public_variables: list[str] = Field(default_factory=list)
+
+
+class EnvFileRules(Section):
+    """What the stack's env file must hold."""
+
+    required: list[str] = Field(default_factory=list)
+    forbidden_values: list[str] = Field(default_factory=lambda: ["CHANGE_ME"])
+    no_debug: list[str] = Field(default_factory=list)
+    #: another env file whose secrets must differ (prod vs staging)
+    must_differ_from: Path | None = None
+
+
+class DockerSection(Section):
+    """The Docker engine and the Compose project of the stack."""
+
+    host: str = "unix:///var/run/docker.sock"
+    timeout_s: float = 10
+    compose_project: str
+    compose_file: Path | None = None
+    services: list[str] = Field(default_factory=list)
+    same_release_tag: list[str] = Field(default_factory=list)
+    #: one-shot services and the exit code they must have ended with
+    one_shot: dict[str, int] = Field(default_factory=dict)
+    proxy_network: str | None = None
+    healthy_within_s: float = 120
+    log_tail: int = 100
+    log_errors: list[str] = Field(default_factory=lambda: ["ERROR", "Traceback", "CRITICAL"])
+    log_allow: list[str] = Field(default_factory=list)
+
+
+class MigrationsConfig(Section):
+    tool: Literal["django", "alembic", "prisma"]
+    scripts: Path | None = None
+    #: the container a framework command runs in (django: manage.py showmigrations)
+    service: str | None = None
+
+
+class DatabaseSection(Section):
+    """A read-only connection to the stack's database."""
+
+    dsn: str
+    connect_timeout_s: float = 5
+    statement_timeout_ms: int = 5000
+    migrations: MigrationsConfig | None = None
+
+
+class HealthEndpoint(Section):
+    name: str
+    url: str
+    method: Literal["GET", "HEAD"] = "GET"
+    status: int = 200
+    #: keys the JSON body must hold with these values (dotted keys reach into objects)
+    json_body: dict[str, Any] = Field(default_factory=dict, alias="json")
+    #: every component under this key of the body must say ok (e.g. "components")
+    components_key: str | None = None
+    max_ms: int | None = None
+    ready_within_s: float = 0
+    timeout_s: float = 5
+
+
+class TraefikRouter(Section):
+    name: str
+    rule_host: str | None = None
+    path: str = "/"
+
+
+class TraefikSection(Section):
+    api: str
+    routers: list[TraefikRouter] = Field(default_factory=list)
+    https_redirect: bool = False
+    entrypoint_http: str | None = None
+    timeout_s: float = 5
+
+
+class WebsocketEndpoint(Section):
+    name: str = "websocket"
+    url: str
+    cookie: str | None = None
+    origin: str | None = None
+    timeout_s: float = 5
+
+
+class BackupsSection(Section):
+    dir: Path
+    pattern: str
+    media_pattern: str | None = None
+    manifest: str | None = "manifest.json"
+    max_age_h: float = 24
+    retention_days: int | None = None
+    #: a scratch database to test a restore in: never production
+    restore_into: str | None = None
+    expect_tables: list[str] = Field(default_factory=list)
+
+
+class TlsSection(Section):
+    min_days: int = 14
+    #: host:port endpoints whose certificates are checked (default: the public domain on 443)
+    endpoints: list[str] = Field(default_factory=list)
+
+
+class PortRule(Section):
+    port: int
+    host: str = "127.0.0.1"
+    #: "free" (nothing may listen) or "listening" (the expected service holds it)
+    expect: Literal["free", "listening"] = "listening"
+
+
+class HostSection(Section):
+    min_free_disk_gb: float | None = None
+    disk_paths: list[Path] = Field(default_factory=lambda: [Path("/")])
+    ports: list[PortRule] = Field(default_factory=list)
+    #: name -> the address it must resolve to
+    dns: dict[str, str] = Field(default_factory=dict)
+
+
+class SmokeSection(Section):
+    base_url: str
+    user: str
+    password: str
+    #: smoke flows write (a sale, a payment): they run only where this is true
+    allowed: bool = False
+    tag: str = "gonogo-smoke"
+
+
+class Waiver(Section):
+    check: str
+    reason: str
+    until: dt.date
+
+
+class GateSection(Section):
+    #: subjects or check ids that must run and pass; anything else is a NO-GO
+    required: list[str] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+class Profile(Section):
+    """One environment profile."""
+
+    environment: EnvironmentSection = Field(default_factory=EnvironmentSection)
+    env_file_rules: EnvFileRules | None = None
+    docker: DockerSection | None = None
+    database: DatabaseSection | None = None
+    health: list[HealthEndpoint] = Field(default_factory=list)
+    traefik: TraefikSection | None = None
+    websocket: list[WebsocketEndpoint] = Field(default_factory=list)
+    backups: BackupsSection | None = None
+    tls: TlsSection | None = None
+    host: HostSection | None = None
+    smoke: SmokeSection | None = None
+    gate: GateSection = Field(default_factory=GateSection)

@@ -1,0 +1,113 @@
+"""Waiting for convergence: poll a probe until its fact is acceptable, with a deadline.
+
+Checks that run right after a deploy use this instead of sleeping. Every attempt is recorded, so
+a check that passed only after retries says so in the report and in gate.json.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class Attempt:
+    number: int
+    at_s: float
+    ok: bool
+    summary: str
+
+
+@dataclass
+class Convergence(Generic[T]):
+    """The outcome of waiting: the last fact, whether it was accepted, and every attempt."""
+
+    what: str
+    value: T | None
+    converged: bool
+    elapsed_s: float
+    timeout_s: float
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def retried(self) -> bool:
+        return len(self.attempts) > 1
+
+    def describe(self) -> str:
+        state = "converged" if self.converged else "did not converge"
+        return f"{self.what}: {state} after {len(self.attempts)} attempt(s) in {self.elapsed_s:.1f}s (deadline {self.timeout_s:g}s)"
+
+    def log(self) -> str:
+        lines = [self.describe()]
+        lines += [f"  #{a.number} at {a.at_s:5.1f}s {'ok ' if a.ok else 'no '} {a.summary}" for a in self.attempts]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "what": self.what,
+            "converged": self.converged,
+            "attempts": len(self.attempts),
+            "seconds": round(self.elapsed_s, 3),
+            "timeout_s": self.timeout_s,
+        }
+
+
+class ConvergenceTimeout(AssertionError):
+    """The condition was still false at the deadline."""
+
+    def __init__(self, convergence: Convergence[object]) -> None:
+        super().__init__(convergence.log())
+        self.convergence = convergence
+
+
+def wait_until(
+    probe: Callable[[], T],
+    accept: Callable[[T], bool] = bool,
+    *,
+    timeout_s: float,
+    interval_s: float = 1.0,
+    what: str = "condition",
+    describe: Callable[[T], str] = repr,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Convergence[T]:
+    """Call ``probe`` until ``accept(fact)`` is true or ``timeout_s`` has passed.
+
+    The probe runs at least once. An exception raised by the probe counts as a failed attempt
+    (its message is recorded) and is re-raised only if the deadline passes on it. Returns a
+    :class:`Convergence`; it never raises on timeout, so the caller decides (see ``expect``).
+    """
+    start = clock()
+    result: Convergence[T] = Convergence(what=what, value=None, converged=False, elapsed_s=0.0, timeout_s=timeout_s)
+    last_error: Exception | None = None
+    while True:
+        number = len(result.attempts) + 1
+        try:
+            value = probe()
+            ok = bool(accept(value))
+            result.value, last_error = value, None
+            summary = describe(value)
+        except Exception as exc:  # a probe error is one more failed attempt
+            ok, last_error, summary = False, exc, f"{type(exc).__name__}: {exc}"
+        now = clock() - start
+        result.attempts.append(Attempt(number, now, ok, summary[:300]))
+        result.elapsed_s = now
+        if ok:
+            result.converged = True
+            return result
+        if now + interval_s > timeout_s:
+            if last_error is not None and result.value is None:
+                raise last_error
+            return result
+        sleep(interval_s)
+
+
+def expect(convergence: Convergence[T]) -> T:
+    """The converged value, or raise :class:`ConvergenceTimeout` with every attempt."""
+    if not convergence.converged:
+        raise ConvergenceTimeout(convergence)  # type: ignore[arg-type]
+    return convergence.value  # type: ignore[return-value]
