@@ -94,6 +94,10 @@ class HealthEndpoint(Section):
     max_ms: int | None = None
     ready_within_s: float = 0
     timeout_s: float = 5
+    #: the runbook steps this endpoint's checks encode (e.g. SMK-6.2)
+    runbook: list[str] = Field(default_factory=list)
+    #: a failure of this endpoint: blocker, critical or warning
+    severity: Literal["blocker", "critical", "warning"] = "blocker"
 
 
 class TraefikRouter(Section):

@@ -1,0 +1,119 @@
+"""HTTP probe: one request, its status, timing, headers and body, as a fact.
+
+``resolve`` works like ``curl --resolve``: the connection goes to the given address while the
+Host header, TLS SNI and certificate check keep the name in the URL. That is how a stack is
+checked before (or without) DNS, and how ``*.localhost`` names are reached without a DNS lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+
+from gonogo.secrets import masker
+
+BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class HttpFact:
+    """What one HTTP request observed."""
+
+    method: str
+    url: str
+    status: int | None
+    elapsed_ms: float
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 400
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, TypeError):
+            return None
+
+    def header(self, name: str) -> str | None:
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        return lowered.get(name.lower())
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"{self.method} {self.url} -> no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+        body = " ".join(self.body.split())[:300]
+        return masker.mask(f"{self.method} {self.url} -> {self.status} in {self.elapsed_ms:.0f} ms: {body}")
+
+    def evidence(self) -> str:
+        """Status line, headers and body, for an attachment."""
+        lines = [f"{self.method} {self.url}", f"status: {self.status}", f"elapsed: {self.elapsed_ms:.1f} ms"]
+        if self.error:
+            lines.append(f"error: {self.error}")
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        return masker.mask("\n".join(lines) + "\n\n" + self.body)
+
+
+def fetch(
+    url: str,
+    *,
+    method: str = "GET",
+    timeout_s: float = 5.0,
+    resolve: Mapping[str, str] | None = None,
+    ca_file: Path | None = None,
+    verify: bool = True,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+) -> HttpFact:
+    """Send one request (no redirects followed) and return what happened; never raises."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    address = (resolve or {}).get(host, host)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    send_headers = {"Host": parts.netloc, "User-Agent": "gonogo", **(headers or {})}
+    timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
+    if scheme == "https":
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+            address, port, timeout=timeout, retries=False, ssl_context=context,
+            server_hostname=host, assert_hostname=host if verify else False,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    start = time.perf_counter()
+    try:
+        response = pool.request(method, path, headers=send_headers, body=body, redirect=False,
+                                preload_content=False)
+        data = response.read(BODY_LIMIT, decode_content=True) if method != "HEAD" else b""
+        response.release_conn()
+        elapsed = (time.perf_counter() - start) * 1000
+        return HttpFact(method, url, response.status, elapsed, dict(response.headers),
+                        data.decode("utf-8", errors="replace"))
+    except Exception as exc:  # any failure to get an answer is a fact, not a crash
+        elapsed = (time.perf_counter() - start) * 1000
+        return HttpFact(method, url, None, elapsed, {}, "", f"{type(exc).__name__}: {_reason(exc)}")
+    finally:
+        pool.close()
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc)
