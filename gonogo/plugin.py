@@ -194,6 +194,20 @@ class GatePlugin:
             report.sections = [(title, masker.mask(body)) for title, body in report.sections]
         return report
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """Title the check in Allure by what it verifies, and name its target."""
+        check = self.checks.get(item.nodeid)
+        if check is None or not getattr(self.config.option, "allure_report_dir", None):
+            return
+        import allure
+
+        suffix = f" [{', '.join(check.params.values())}]" if check.params else ""
+        allure.dynamic.title(masker.mask(check.title + suffix))
+        if self.env is not None:
+            domain = self.env.profile.environment.public_domain
+            allure.dynamic.parameter("target", f"{self.env.name}" + (f" ({domain})" if domain else ""))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
