@@ -1,0 +1,1 @@
+"""The boutique shop: products, customers, sales, credit payments, invoices and reports."""
