@@ -236,7 +236,8 @@ def _inner_model(annotation: Any) -> Any:
 def _explain(exc: ValidationError) -> str:
     """One line for the first validation error, with a suggestion for an unknown key."""
     errors = exc.errors()
-    first = errors[0]
+    # an unknown key first: a typo'd key also makes its right spelling "missing", which would hide the typo
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     table, key = _location(loc)
     kind = first["type"]

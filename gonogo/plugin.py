@@ -8,6 +8,7 @@ loads the same profile (for masking and fixtures) and sends its collection back.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -176,7 +177,9 @@ class GatePlugin:
             where = report.nodeid or str(report.fspath)
             text = str(report.longrepr).strip().splitlines()
             message = text[-1] if text else "collection failed"
-            self.collection_errors.append((where, masker.mask(message)))
+            error = (where, masker.mask(message))
+            if error not in self.collection_errors:  # under xdist every worker reports the same error
+                self.collection_errors.append(error)
 
     # -- running -----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -185,12 +188,7 @@ class GatePlugin:
         report = yield
         if masker.active:
             if report.longrepr is not None:
-                text = str(report.longrepr) if not isinstance(report.longrepr, tuple) else None
-                if text is not None and masker.mask(text) != text:
-                    report.longrepr = masker.mask(text)
-                elif isinstance(report.longrepr, tuple):
-                    path, line, reason = report.longrepr
-                    report.longrepr = (path, line, masker.mask(reason))
+                report.longrepr = _mask_in_place(report.longrepr)
             report.sections = [(title, masker.mask(body)) for title, body in report.sections]
         return report
 
@@ -230,15 +228,25 @@ class GatePlugin:
                 current.status, current.reason = "errored", f"teardown: {reason}"
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        self.interrupted = "interrupted by the user"
+        if isinstance(excinfo.value, pytest.Session.Interrupted):  # pytest stopped itself (collection errors)
+            self.interrupted = None if self.collection_errors else str(excinfo.value)
+        else:
+            self.interrupted = "interrupted by the user"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """Mask secrets in a warning before the terminal (or xdist) keeps its text."""
+        text = str(warning_message.message)
+        if masker.mask(text) != text:
+            warning_message.message = masker.mask(text)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """xdist: take the collection a worker saw (all checks, and which were deselected)."""
         output = getattr(node, "workeroutput", {}).get("gonogo")
         if output:
-            for data in output["checks"]:
-                self.checks.setdefault(data["nodeid"], CheckInfo.from_dict(data))
+            collected = {data["nodeid"]: CheckInfo.from_dict(data) for data in output["checks"]}
+            self.checks = {**collected, **self.checks}  # collection order, not the order reports came in
             if not self.deselected:
                 self.deselected.update(output["deselected"])
             self.collection_errors += [tuple(e) for e in output["collection_errors"] if tuple(e) not in self.collection_errors]
@@ -378,6 +386,29 @@ class GatePlugin:
             return str(path.relative_to(self.rootdir))
         except ValueError:
             return str(path)
+
+
+def _mask_in_place(value: Any) -> Any:
+    """Mask every string inside a report's longrepr: a string, a skip tuple or pytest's repr dataclasses.
+
+    Masking the structure (not its rendered text) keeps ``reprcrash``, so the one-line reason of
+    gate.json and pytest's short summary still show the exception line.
+    """
+    if isinstance(value, str):
+        return masker.mask(value)
+    if isinstance(value, list):
+        return [_mask_in_place(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_mask_in_place(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        try:
+            for f in dataclasses.fields(value):
+                setattr(value, f.name, _mask_in_place(getattr(value, f.name)))
+            return value
+        except dataclasses.FrozenInstanceError:
+            pass
+    text = str(value)  # anything else (another plugin's repr): its text, when it holds a secret
+    return masker.mask(text) if masker.mask(text) != text else value
 
 
 def _status_of(report: pytest.TestReport) -> tuple[str, str]:

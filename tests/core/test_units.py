@@ -1,0 +1,200 @@
+"""Direct tests of the pure parts: interpolation, selectors, the gate's decision, the masker."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gonogo.checks import CheckInfo, selector_matches
+from gonogo.gate import GO, GO_WITH_WARNINGS, NO_GO, Outcome, SessionFacts, decide
+from gonogo.interpolation import MissingVariable, interpolate
+from gonogo.profile import GateSection, Waiver
+from gonogo.secrets import Masker, is_secret_key
+
+# -- interpolation ------------------------------------------------------------------------------
+
+
+def test_interpolation_expands_nested_values_and_records_what_it_used():
+    data = {"database": {"dsn": "postgresql://app:${PW}@${HOST:-db}:5432/x"}, "health": [{"url": "https://${HOST:-db}/"}]}
+    result = interpolate(data, {"PW": "s3cret"})
+
+    assert result.data == {"database": {"dsn": "postgresql://app:s3cret@db:5432/x"}, "health": [{"url": "https://db/"}]}
+    assert result.values == {"PW": "s3cret"}  # defaults are not variables' values
+    assert result.used_by == {"database.dsn": ["PW"]}
+
+
+def test_interpolation_prefers_a_set_variable_over_the_default_even_when_empty():
+    assert interpolate("${A:-x}/${B:-y}", {"A": ""}).data == "/y"
+
+
+def test_double_dollar_is_a_literal_dollar():
+    assert interpolate("pa$$word ${A}$$", {"A": "1"}).data == "pa$word 1$"
+
+
+def test_non_strings_are_kept():
+    assert interpolate({"n": 3, "on": True, "l": [1.5]}, {}).data == {"n": 3, "on": True, "l": [1.5]}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"database": {"dsn": "${NOPE}"}}, "database.dsn"),
+        ({"health": [{"url": "ok"}, {"url": "https://x:${NOPE}/"}]}, "health[1].url"),
+    ],
+)
+def test_missing_variable_names_the_variable_and_the_key(data, key):
+    with pytest.raises(MissingVariable) as caught:
+        interpolate(data, {"OTHER": "1"})
+    assert (caught.value.name, caught.value.key) == ("NOPE", key)
+
+
+# -- selectors ----------------------------------------------------------------------------------
+
+READY = CheckInfo(nodeid="checks/test_health.py::test_endpoint[ready]", check_id="endpoint[ready]", subject="health",
+                  title="t", phases=["postdeploy"], severity="blocker", runbook=[])
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["health", "endpoint[ready]", "endpoint", "health.endpoint[ready]", "health.endpoint", "health[ready]",
+     "checks/test_health.py::test_endpoint[ready]", "health.*", "*[ready]", "health.endpoint[r?ady]", "heal*"],
+)
+def test_selector_matches(selector):
+    assert selector_matches(selector, READY)
+
+
+@pytest.mark.parametrize(
+    "selector", ["healt", "endpoint[live]", "health.endpoint[live]", "ready", "backups", "*[live]", "health.end", ""]
+)
+def test_selector_does_not_match(selector):
+    assert not selector_matches(selector, READY)
+
+
+def test_brackets_in_a_wildcard_selector_are_literal():
+    assert not selector_matches("health.endpoint[rd]*", READY)  # not the character class [rd]
+
+
+# -- the gate -----------------------------------------------------------------------------------
+
+TODAY = dt.date(2026, 3, 10)
+
+
+def check(name: str, subject: str = "shop", severity: str = "critical", phases: list[str] | None = None) -> CheckInfo:
+    return CheckInfo(nodeid=f"test_{subject}.py::test_{name}", check_id=name, subject=subject, title=name,
+                     phases=phases or [], severity=severity, runbook=[])
+
+
+def facts(*results: tuple[CheckInfo, str | None], deselected=(), required=(), waivers=(), phases=None, **kw):
+    return SessionFacts(
+        checks={c.nodeid: c for c, _ in results},
+        deselected={c.nodeid for c in deselected},
+        outcomes={c.nodeid: Outcome(status, "reason" if status != "passed" else "") for c, status in results if status},
+        collection_errors=kw.pop("collection_errors", []),
+        phases=phases or ["predeploy", "postdeploy", "rollback", "smoke"],
+        gate=GateSection(required=list(required), waivers=list(waivers)),
+        today=TODAY,
+        **kw,
+    )
+
+
+def test_all_passed_is_go():
+    verdict = decide(facts((check("a"), "passed"), (check("b", severity="warning"), "passed")))
+    assert (verdict.verdict, verdict.reasons, verdict.counts["passed"]) == (GO, [], 2)
+
+
+def test_nothing_selected_is_no_go():
+    verdict = decide(facts())
+    assert (verdict.verdict, verdict.reasons) == (NO_GO, ["no checks ran"])
+
+
+def test_everything_skipped_is_no_go():
+    verdict = decide(facts((check("a"), "skipped")))
+    assert verdict.verdict == NO_GO
+    assert verdict.reasons == ["no checks ran (1 selected, all skipped or not run)"]
+
+
+@pytest.mark.parametrize(("severity", "status", "expected"), [
+    ("warning", "failed", GO_WITH_WARNINGS), ("warning", "errored", GO_WITH_WARNINGS),
+    ("critical", "failed", NO_GO), ("critical", "errored", NO_GO), ("blocker", "failed", NO_GO),
+])
+def test_severity_decides(severity, status, expected):
+    verdict = decide(facts((check("a", severity=severity), status), (check("b"), "passed")))
+    assert verdict.verdict == expected
+    assert verdict.reasons == [f"{severity} check {status}: shop.a"]
+
+
+@pytest.mark.parametrize(("until", "waived"), [(TODAY, True), (TODAY + dt.timedelta(days=1), True),
+                                               (TODAY - dt.timedelta(days=1), False)])
+def test_waiver_is_active_until_its_last_day(until, waived):
+    waiver = Waiver(check="shop.a", reason="known", until=until)
+    verdict = decide(facts((check("a", severity="blocker"), "failed"), waivers=[waiver]))
+
+    assert verdict.verdict == (GO_WITH_WARNINGS if waived else NO_GO)
+    assert len(verdict.waived) == int(waived)
+    assert len(verdict.expired_waivers) == int(not waived)
+
+
+def test_required_not_run_deselected_or_unmatched_is_no_go():
+    a, b = check("a"), check("b", subject="backups")
+    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], required=["backups", "tls"]))
+
+    assert verdict.verdict == NO_GO
+    assert [(m["required"], m["status"]) for m in verdict.missing] == [("backups", "deselected"), ("tls", "no-match")]
+
+
+def test_required_of_another_phase_is_not_missing():
+    a, rollback = check("a", phases=["postdeploy"]), check("restore", subject="backups", phases=["rollback"])
+    verdict = decide(facts((a, "passed"), (rollback, None), deselected=[rollback], required=["backups"],
+                           phases=["postdeploy"]))
+
+    assert verdict.verdict == GO
+    assert verdict.missing == []
+    assert verdict.not_in_phase == ["backups"]
+
+
+def test_required_warning_failure_blocks():
+    verdict = decide(facts((check("a", severity="warning"), "failed"), required=["shop.a"]))
+    assert verdict.verdict == NO_GO
+    assert "required check failed: shop.a" in verdict.reasons
+
+
+def test_interrupted_run_is_no_go():
+    a, b = check("a"), check("b")
+    verdict = decide(facts((a, "passed"), (b, None), interrupted="interrupted by the user"))
+
+    assert verdict.verdict == NO_GO
+    assert verdict.reasons == ["run interrupted: interrupted by the user",
+                               "1 selected check(s) did not run before the interruption"]
+
+
+def test_collection_error_is_no_go():
+    verdict = decide(facts((check("a"), "passed"), collection_errors=[("test_x.py", "boom")]))
+    assert verdict.verdict == NO_GO
+    assert verdict.reasons == ["collection error in test_x.py: boom"]
+
+
+# -- masking ------------------------------------------------------------------------------------
+
+
+def test_masker_masks_longest_first_and_skips_short_values():
+    masker = Masker()
+    masker.add_all(["abc", "secret", "secret-and-more", None])
+
+    assert masker.mask("x secret-and-more y secret z abc") == "x *** y *** z abc"
+    assert masker.mask_data({"k secret": ["secret", 1, ("secret",)]}) == {"k ***": ["***", 1, ["***"]]}
+
+
+def test_inactive_masker_changes_nothing():
+    assert Masker().mask("secret") == "secret"
+
+
+@pytest.mark.parametrize("key", ["password", "db_password", "PASSWD", "api_key", "apikey", "secret_key", "token", "dsn",
+                                 "credentials", "keys"])
+def test_secret_keys(key):
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["url", "monkey", "keyboard", "user", "compose_project", "name"])
+def test_not_secret_keys(key):
+    assert not is_secret_key(key)

@@ -1,0 +1,418 @@
+"""Every fault of the catalogue: apply it, observe its effect with a direct probe (sockets, HTTPS to
+127.0.0.1, the Docker API, PostgreSQL, the files), heal it, and observe the sandbox healthy again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import re
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Sandbox
+
+FAULT_SECONDS = 10.0  # target: `fault` and `heal` each within 10 s
+
+
+def _refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+def _redis_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _ready_component_down(sb: "Sandbox", component: str) -> None:
+    r = sb.ready()
+    assert r.status == 503, r.status
+    body = r.json()
+    assert body["status"] == "unavailable" and body["components"][component]["status"] == "down", body
+
+
+def _shop_migrations(sb: "Sandbox") -> list[str]:
+    return [row[0] for row in sb.sql("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name")]
+
+
+def _newest_set(sb: "Sandbox") -> tuple[Any, Any]:
+    dump = sb.newest_dump()
+    ts = re.search(r"_(\d{8}T\d{6}Z)\.sql\.gz$", dump.name).group(1)
+    return dump, sb.backups_dir / f"media_sandbox_{ts}.tar.gz"
+
+
+def _sidecar_ok(path) -> bool:
+    side = path.with_name(path.name + ".sha256")
+    digest, name = side.read_text().split()
+    return name == path.name and digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------- probes
+# Each fault: before(sb) -> ctx (optional), broken(sb, ctx) asserts the effect, healed(sb, ctx).
+
+def before_none(sb: "Sandbox") -> dict:
+    return {}
+
+
+def db_down_broken(sb, ctx):
+    assert _refused(int(sb.values["SANDBOX_PG_PORT"]))
+    _ready_component_down(sb, "database")
+
+
+def db_down_healed(sb, ctx):
+    assert not _refused(int(sb.values["SANDBOX_PG_PORT"]))
+
+
+def redis_down_broken(sb, ctx):
+    assert not _redis_ping(int(sb.values["SANDBOX_REDIS_PORT"]))
+    _ready_component_down(sb, "redis")
+
+
+def redis_down_healed(sb, ctx):
+    assert _redis_ping(int(sb.values["SANDBOX_REDIS_PORT"]))
+
+
+def body_unhealthy_broken(sb, ctx):
+    r = sb.ready()
+    body = r.json()
+    assert r.status == 200 and body["status"] == "degraded" and body["components"]["redis"]["status"] == "down"
+    assert _redis_ping(int(sb.values["SANDBOX_REDIS_PORT"])), "redis itself is fine"
+
+
+def pending_before(sb):
+    return {"applied": _shop_migrations(sb)}
+
+
+def pending_broken(sb, ctx):
+    now = _shop_migrations(sb)
+    assert now == ctx["applied"][:-1], (now, ctx["applied"])
+
+
+def pending_healed(sb, ctx):
+    assert _shop_migrations(sb) == ctx["applied"]
+
+
+def migrations_failed_broken(sb, ctx):
+    st = sb.container("migrations").attrs["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] != 0, st
+    assert "password authentication failed" in sb.container("migrations").logs().decode(errors="replace")
+
+
+def mixed_broken(sb, ctx):
+    tags = {s: sb.image_tag(s) for s in ("web", "worker", "migrations")}
+    assert tags["worker"] == sb.state["previous"] and tags["web"] == sb.state["current"], tags
+    assert sb.health("worker") in ("healthy", "starting")
+
+
+def prm_broken(sb, ctx):
+    prev = sb.state["previous"]
+    with pytest.raises(docker.errors.ImageNotFound):
+        sb.docker.images.get(f"boutique/web:{prev}")
+    assert sb.docker.images.get(f"boutique-quarantine/web:{prev}")
+    assert sb.docker.images.get(f"boutique/worker:{prev}")
+
+
+def prm_healed(sb, ctx):
+    prev = sb.state["previous"]
+    assert sb.docker.images.get(f"boutique/web:{prev}")
+    with pytest.raises(docker.errors.ImageNotFound):
+        sb.docker.images.get(f"boutique-quarantine/web:{prev}")
+
+
+def restart_loop_broken(sb, ctx):
+    def looping():
+        c = sb.container("worker")
+        assert c.attrs.get("RestartCount", 0) >= 1 or c.attrs["State"].get("Restarting"), c.attrs["State"]
+        return True
+    sb.eventually(looping, timeout=15, what="the worker restarting")
+    assert sb.health("worker") != "healthy"
+
+
+def restart_loop_healed(sb, ctx):
+    assert sb.container("worker").attrs.get("RestartCount", 0) == 0
+
+
+def unhealthy_broken(sb, ctx):
+    c = sb.container("web")
+    assert c.attrs["State"]["Running"] and c.attrs["State"]["Health"]["Status"] == "unhealthy"
+    assert sb.https("GET", "/health/live/").status == 200, "the app itself still serves"
+
+
+def wrong_host_broken(sb, ctx):
+    assert sb.ready().status == 404
+    import urllib.request
+
+    api = f"http://127.0.0.1:{sb.values['SANDBOX_TRAEFIK_API_PORT']}/api/http/routers/boutique-web@file"
+    with urllib.request.urlopen(api, timeout=5) as r:
+        assert "shop.localhost" not in json.load(r)["rule"]
+
+
+def backend_down_broken(sb, ctx):
+    assert not sb.container("web").attrs["State"]["Running"]
+    assert _refused(int(sb.values["WEB_PORT"]))
+    assert sb.ready().status in (502, 503)
+
+
+def ws_broken(sb, ctx):
+    from sandbox import probes
+
+    status, line = probes.websocket_upgrade(sb.values)
+    assert status != 101, line
+    assert sb.ready().status == 200, "plain HTTPS still works"
+
+
+def ws_healed(sb, ctx):
+    from sandbox import probes
+
+    status, line = probes.websocket_upgrade(sb.values)
+    assert status == 101, line
+
+
+def _cert_days(sb) -> float:
+    from sandbox import probes
+
+    return probes.cert_days_left(sb.values)
+
+
+def cert_broken(sb, ctx):
+    assert 2.9 < _cert_days(sb) < 3.1
+
+
+def cert_healed(sb, ctx):
+    assert _cert_days(sb) > 30
+
+
+def stale_broken(sb, ctx):
+    dump, _ = _newest_set(sb)
+    ts = dt.datetime.strptime(re.search(r"(\d{8}T\d{6}Z)", dump.name).group(1), "%Y%m%dT%H%M%SZ")
+    age_h = (dt.datetime.utcnow() - ts).total_seconds() / 3600
+    assert 29.5 < age_h < 31, age_h
+    assert (time.time() - dump.stat().st_mtime) / 3600 > 29.5
+    manifest = json.loads((sb.backups_dir / "manifest.json").read_text())
+    assert manifest["created_at"].startswith(ts.strftime("%Y-%m-%dT%H:%M"))
+    assert _sidecar_ok(dump), "the set itself is intact: only its age is wrong"
+
+
+def stale_healed(sb, ctx):
+    dump, _ = _newest_set(sb)
+    assert time.time() - dump.stat().st_mtime < 6 * 3600
+
+
+def checksum_broken(sb, ctx):
+    dump, _ = _newest_set(sb)
+    assert not _sidecar_ok(dump)
+    digest = dump.with_name(dump.name + ".sha256").read_text().split()[0]
+    with gzip.open(dump, "rb") as fh:
+        assert digest == hashlib.sha256(fh.read()).hexdigest(), "the digest is the uncompressed dump's"
+
+
+def backups_healed(sb, ctx):
+    dump, media = _newest_set(sb)
+    assert _sidecar_ok(dump) and _sidecar_ok(media) and sb.gzip_ok(dump)
+    manifest = json.loads((sb.backups_dir / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        path = sb.backups_dir / entry["name"]
+        assert path.exists() and sb.sha256(path) == entry["sha256"] and path.stat().st_size == entry["size"]
+
+
+def truncated_broken(sb, ctx):
+    dump, _ = _newest_set(sb)
+    assert _sidecar_ok(dump), "the sidecar was recomputed after truncation"
+    manifest = json.loads((sb.backups_dir / "manifest.json").read_text())
+    entry = next(e for e in manifest["files"] if e["name"] == dump.name)
+    assert entry["sha256"] == sb.sha256(dump) and entry["size"] == dump.stat().st_size
+    assert not sb.gzip_ok(dump), "only an integrity/content check sees it"
+
+
+def manifest_lies_broken(sb, ctx):
+    manifest = json.loads((sb.backups_dir / "manifest.json").read_text())
+    missing = [e["name"] for e in manifest["files"] if not (sb.backups_dir / e["name"]).exists()]
+    assert missing, manifest
+
+
+def env_placeholder_broken(sb, ctx):
+    assert "CHANGE_ME_" in (sb.state_dir / ".env.sandbox").read_text()
+    assert sb.values["SMTP_PASSWORD"] == "CHANGE_ME_SMTP_PASSWORD"
+
+
+def env_placeholder_healed(sb, ctx):
+    assert "CHANGE_ME" not in (sb.state_dir / ".env.sandbox").read_text()
+
+
+def _debug_page(sb) -> str:
+    return sb.https("GET", "/definitely-not-a-page/").text
+
+
+def debug_broken(sb, ctx):
+    env = dict(e.split("=", 1) for e in sb.container("web").attrs["Config"]["Env"])
+    assert env["DEBUG"] == "True" and env["DJANGO_SETTINGS_MODULE"] == "config.settings.prod"
+    assert sb.values["DEBUG"] == "True"
+    assert "DEBUG = True" in _debug_page(sb), "Django's technical 404 page: DEBUG is really on"
+
+
+def debug_healed(sb, ctx):
+    assert sb.values["DEBUG"] == "False"
+    assert "DEBUG = True" not in _debug_page(sb)
+
+
+def _web_log(sb) -> str:
+    return sb.container("web").logs().decode(errors="replace")
+
+
+def log_errors_broken(sb, ctx):
+    log = _web_log(sb)
+    assert "Traceback" in log and " 500" in log
+
+
+def log_errors_healed(sb, ctx):
+    log = _web_log(sb)
+    assert "Traceback" not in log and "ERROR" not in log
+
+
+def slow_broken(sb, ctx):
+    r = sb.https("HEAD", "/api/v1/auth/csrf/")
+    assert r.status == 200 and r.elapsed >= 0.7, r.elapsed
+    assert sb.https("GET", "/health/live/").elapsed < 0.6
+
+
+def slow_healed(sb, ctx):
+    assert sb.https("HEAD", "/api/v1/auth/csrf/").elapsed < 0.6
+
+
+def _sales(sb) -> int:
+    return sb.sql("SELECT count(*) FROM shop_sale")[0][0]
+
+
+def sale_broken(sb, ctx):
+    s = sb.session()
+    before = _sales(sb)
+    r = sb.record_sale(s)
+    assert r.status == 200 and "Payment terminal unavailable" in r.text
+    assert _sales(sb) == before
+    assert sb.ready().status == 200
+
+
+def sale_healed(sb, ctx):
+    s = sb.session()
+    before = _sales(sb)
+    r = sb.record_sale(s)
+    assert r.status == 200 and 'data-testid="sale-total"' in r.text, r.text[:300]
+    assert _sales(sb) == before + 1
+
+
+def invoice_before(sb):
+    s = sb.session()
+    r = sb.record_sale(s)
+    m = re.search(r"/sales/(\d+)/invoice/", r.text)
+    assert m, "the sale page links its invoice"
+    return {"sale": m.group(1)}
+
+
+def invoice_broken(sb, ctx):
+    s = sb.session()
+    page = s.get(f"/sales/{ctx['sale']}/invoice/")
+    assert page.status == 200 and 'data-testid="invoice-total"' not in page.text
+    pdf = s.get(f"/sales/{ctx['sale']}/invoice.pdf")
+    assert pdf.status == 200 and pdf.body == b""
+
+
+def invoice_healed(sb, ctx):
+    s = sb.session()
+    page = s.get(f"/sales/{ctx['sale']}/invoice/")
+    assert 'data-testid="invoice-total"' in page.text
+    pdf = s.get(f"/sales/{ctx['sale']}/invoice.pdf", timeout=30)
+    assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
+
+
+def _payments(sb) -> int:
+    return sb.sql("SELECT count(*) FROM shop_creditpayment")[0][0]
+
+
+def credit_broken(sb, ctx):
+    s = sb.session()
+    customer = sb.customer_id(s)
+    balance, payments = sb.balance(s, customer), _payments(sb)
+    r = sb.pay_credit(s, customer)
+    assert r.status == 200 and 'data-testid="flash-success"' in r.text
+    assert sb.balance(s, customer) == balance and _payments(sb) == payments
+
+
+def credit_healed(sb, ctx):
+    s = sb.session()
+    customer = sb.customer_id(s)
+    payments = _payments(sb)
+    r = sb.pay_credit(s, customer)
+    assert r.status == 200
+    assert _payments(sb) == payments + 1
+
+
+def nothing(sb, ctx):
+    return None
+
+
+# name -> (before, broken, healed)
+FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
+    "db-down": (before_none, db_down_broken, db_down_healed),
+    "redis-down": (before_none, redis_down_broken, redis_down_healed),
+    "health-body-unhealthy": (before_none, body_unhealthy_broken, nothing),
+    "pending-migration": (pending_before, pending_broken, pending_healed),
+    "migrations-failed": (before_none, migrations_failed_broken, nothing),
+    "mixed-tags": (before_none, mixed_broken, nothing),
+    "previous-release-missing": (before_none, prm_broken, prm_healed),
+    "restart-loop": (before_none, restart_loop_broken, restart_loop_healed),
+    "unhealthy-container": (before_none, unhealthy_broken, nothing),
+    "router-wrong-host": (before_none, wrong_host_broken, nothing),
+    "backend-down": (before_none, backend_down_broken, nothing),
+    "ws-broken": (before_none, ws_broken, ws_healed),
+    "cert-expiring": (before_none, cert_broken, cert_healed),
+    "stale-backup": (before_none, stale_broken, stale_healed),
+    "checksum-of-uncompressed": (before_none, checksum_broken, backups_healed),
+    "truncated-backup": (before_none, truncated_broken, backups_healed),
+    "manifest-lies": (before_none, manifest_lies_broken, backups_healed),
+    "env-placeholder": (before_none, env_placeholder_broken, env_placeholder_healed),
+    "debug-on": (before_none, debug_broken, debug_healed),
+    "log-errors": (before_none, log_errors_broken, log_errors_healed),
+    "slow-api": (before_none, slow_broken, slow_healed),
+    "sale-broken": (before_none, sale_broken, sale_healed),
+    "invoice-broken": (invoice_before, invoice_broken, invoice_healed),
+    "credit-broken": (before_none, credit_broken, credit_healed),
+}
+
+
+def test_every_fault_is_covered(sandbox: "Sandbox") -> None:
+    listed = [line.split()[0] for line in sandbox.cli("faults").stdout.splitlines()]
+    assert listed == list(FAULTS)
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault(sandbox: "Sandbox", name: str) -> None:
+    before, broken, healed = FAULTS[name]
+    sandbox.assert_healthy(timeout=30)
+    ctx = before(sandbox)
+
+    applied = sandbox.cli("fault", name, label=f"fault {name}")
+    assert name in sandbox.state["faults"]
+    try:
+        sandbox.eventually(lambda: broken(sandbox, ctx) or True, timeout=15, what=f"the effect of {name}")
+    finally:
+        heal = sandbox.cli("heal", name, label=f"heal {name}")
+    assert name not in sandbox.state["faults"]
+    sandbox.eventually(lambda: healed(sandbox, ctx) or True, timeout=30, what=f"{name} healed")
+    sandbox.assert_healthy(timeout=30)
+    assert applied.elapsed < FAULT_SECONDS, f"fault {name} took {applied.elapsed:.1f}s"
+    assert heal.elapsed < FAULT_SECONDS, f"heal {name} took {heal.elapsed:.1f}s"
