@@ -25,7 +25,7 @@ from gonogo.checks import MARKERS, PHASES, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, Outcome, SessionFacts, Verdict, decide
 from gonogo.profile import GateSection
-from gonogo.secrets import install_log_masking, masker, uninstall_log_masking
+from gonogo.secrets import install_output_masking, masker, uninstall_output_masking
 from gonogo.steps import load_steps
 
 SCHEMA = "gonogo.gate/1"
@@ -106,7 +106,7 @@ class GatePlugin:
             option.clean_alluredir = False  # a worker must never delete what another one wrote
         else:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
-        install_log_masking()
+        install_output_masking()
         directory = option.gonogo_environments_dir or config.getini("gonogo_environments_dir")
         env_dir = Path(directory) if Path(directory).is_absolute() else self.rootdir / directory
         chosen = choose(option.gonogo_env, dict(os.environ), config.getini("gonogo_env"))
@@ -156,8 +156,11 @@ class GatePlugin:
             if isinstance(item, pytest.Item):
                 try:
                     describe(item, self.steps)
+                    problem = None
                 except MarkerError as exc:
-                    pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
+                    problem = f"{item.nodeid}: {exc}"
+                if problem:  # outside the except block: no chained traceback in the report
+                    pytest.fail(problem, pytrace=False)
         return result
 
     @pytest.hookimpl(tryfirst=True)
@@ -234,6 +237,20 @@ class GatePlugin:
             self.interrupted = "interrupted by the user"
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_assertrepr_compare(self, op: str, left: object, right: object) -> list[str] | None:
+        """When a compared value holds a secret, show both sides masked and no diff.
+
+        A character diff of a secret against another value would tell its length and letters.
+        """
+        if not masker.active:
+            return None
+        sides = [repr(left), repr(right)]
+        if all(masker.mask(side) == side for side in sides):
+            return None
+        return [f"{masker.mask(sides[0])} {op} {masker.mask(sides[1])}",
+                "(a compared value holds a secret of the profile: no diff is shown)"]
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: Any) -> None:
         """Mask secrets in a warning before the terminal (or xdist) keeps its text."""
         text = str(warning_message.message)
@@ -290,7 +307,10 @@ class GatePlugin:
         self.verdict = verdict = decide(facts)
         status = int(exitstatus)
         if verdict.verdict == NO_GO:
-            self.exit_code = status if status in (2, 3, 4) else 1
+            # 1 for every NO-GO (also collection errors, serial or -n), but keep pytest's own
+            # codes for a user interrupt (2), an internal error (3) and bad usage (4)
+            user_interrupt = self.interrupted == "interrupted by the user"
+            self.exit_code = status if status in (3, 4) or (status == 2 and user_interrupt) else 1
         else:
             self.exit_code = 0
         session.exitstatus = self.exit_code
@@ -304,7 +324,7 @@ class GatePlugin:
         if not self.is_worker:
             allure_results.scrub(Path(config.option.allure_report_dir))
             allure_results.scrub(self.gate_file.parent)
-        uninstall_log_masking()
+        uninstall_output_masking()
 
     # -- helpers -----------------------------------------------------------------------------
     def phases(self) -> list[str]:

@@ -343,9 +343,19 @@ def _payments(sb) -> int:
     return sb.sql("SELECT count(*) FROM shop_creditpayment")[0][0]
 
 
-def credit_broken(sb, ctx):
+def credit_before(sb):
+    """A credit sale first, so the customer owes something to pay against."""
     s = sb.session()
     customer = sb.customer_id(s)
+    r = sb.record_sale(s, payment="credit", customer=customer)
+    assert r.status == 200 and 'data-testid="sale-total"' in r.text
+    assert sb.balance(s, customer) != "0.00"
+    return {"customer": customer}
+
+
+def credit_broken(sb, ctx):
+    s = sb.session()
+    customer = ctx["customer"]
     balance, payments = sb.balance(s, customer), _payments(sb)
     r = sb.pay_credit(s, customer)
     assert r.status == 200 and 'data-testid="flash-success"' in r.text
@@ -354,11 +364,12 @@ def credit_broken(sb, ctx):
 
 def credit_healed(sb, ctx):
     s = sb.session()
-    customer = sb.customer_id(s)
-    payments = _payments(sb)
+    customer = ctx["customer"]
+    balance, payments = sb.balance(s, customer), _payments(sb)
     r = sb.pay_credit(s, customer)
-    assert r.status == 200
+    assert r.status == 200 and 'data-testid="flash-success"' in r.text
     assert _payments(sb) == payments + 1
+    assert sb.balance(s, customer) != balance
 
 
 def nothing(sb, ctx):
@@ -390,7 +401,7 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "slow-api": (before_none, slow_broken, slow_healed),
     "sale-broken": (before_none, sale_broken, sale_healed),
     "invoice-broken": (invoice_before, invoice_broken, invoice_healed),
-    "credit-broken": (before_none, credit_broken, credit_healed),
+    "credit-broken": (credit_before, credit_broken, credit_healed),
 }
 
 
