@@ -16,18 +16,22 @@ def from_profile(
     key: str,
     ids: Callable[[Any], str],
     marks: Callable[[Any], Sequence[pytest.MarkDecorator]] = lambda _: (),
+    where: Callable[[Any], bool] = lambda _: True,
+    what: str | None = None,
 ) -> None:
     """Parametrise ``argname`` with the profile's list ``key`` (e.g. the ``[[health]]`` entries).
 
-    When the list is empty the check is still collected once and skipped as "not configured",
-    so the gate can see it (a required check that did not run is a NO-GO).
+    ``where`` keeps only the entries the check applies to (e.g. those with a latency budget).
+    When nothing is left the check is still collected once and skipped as "not configured"
+    (``what`` names the missing key), so the gate can see it: a required check that did not
+    run is a NO-GO.
     """
     from gonogo.plugin import ENVIRONMENT
 
     env = metafunc.config.stash.get(ENVIRONMENT, None)
-    values = list(getattr(env.profile, key) or []) if env is not None else []
+    values = [v for v in getattr(env.profile, key) or [] if where(v)] if env is not None else []
     if not values:
-        reason = not_configured(env, f"[[{key}]]") if env is not None else "gonogo is off (--no-gate)"
+        reason = not_configured(env, what or f"[[{key}]]") if env is not None else "gonogo is off (--no-gate)"
         metafunc.parametrize(argname, [pytest.param(None, id="not-configured", marks=pytest.mark.skip(reason=reason))])
         return
     metafunc.parametrize(argname, [pytest.param(v, id=ids(v), marks=list(marks(v))) for v in values])

@@ -199,8 +199,9 @@ def cert_healed(sb, ctx):
 
 def stale_broken(sb, ctx):
     dump, _ = _newest_set(sb)
-    ts = dt.datetime.strptime(re.search(r"(\d{8}T\d{6}Z)", dump.name).group(1), "%Y%m%dT%H%M%SZ")
-    age_h = (dt.datetime.utcnow() - ts).total_seconds() / 3600
+    stamp = re.search(r"(\d{8}T\d{6}Z)", dump.name).group(1)
+    ts = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    age_h = (dt.datetime.now(dt.timezone.utc) - ts).total_seconds() / 3600
     assert 29.5 < age_h < 31, age_h
     assert (time.time() - dump.stat().st_mtime) / 3600 > 29.5
     manifest = json.loads((sb.backups_dir / "manifest.json").read_text())

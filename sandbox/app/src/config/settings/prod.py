@@ -2,7 +2,7 @@
 
 from .base import *  # noqa: F403
 
-DEBUG = False
+# DEBUG comes from the env file (base.py, default False): a DEBUG=True left there is a real release-night fault.
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = True

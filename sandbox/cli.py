@@ -1,0 +1,120 @@
+"""`python -m sandbox COMMAND`: the lifecycle command of the gonogo sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import docker.errors
+
+from . import SandboxError, progress
+from .state import Paths, command_lock, resolve_state_dir
+
+EPILOG = """commands:
+  up [--release ID]       start everything (first run: build images, generate the env file); idempotent
+  down [--purge]          stop every process the sandbox started (by pid); --purge also deletes the state dir
+  status [--json]         what runs, the release, active faults
+  deploy ID               pre-deploy backup, build/tag images, run migrations, switch services
+  rollback [--restore-db] back to the previous release (optionally restoring the pre-deploy backup)
+  backup                  manage.py backup in the worker container (retention included)
+  fault NAME              apply a fault from the catalogue
+  heal [NAME]             heal one fault, or all active faults
+  faults                  list the fault catalogue, one line each
+ID is a version (1.0.0, 1.1.0) or a 7-hex release id. State: sandbox/.state, or SANDBOX_STATE_DIR, or --state-dir."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    p.add_argument("--state-dir", help="state directory (default: $SANDBOX_STATE_DIR or sandbox/.state)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = sub.add_parser("up", help="start the sandbox")
+    up.add_argument("--release", help="version or release id (default: the current one, else the newest)")
+    down = sub.add_parser("down", help="stop everything the sandbox started")
+    down.add_argument("--purge", action="store_true", help="also delete the state dir (data, images, env file)")
+    st = sub.add_parser("status", help="show what runs")
+    st.add_argument("--json", action="store_true")
+    dep = sub.add_parser("deploy", help="deploy a release")
+    dep.add_argument("release")
+    rb = sub.add_parser("rollback", help="roll back to the previous release")
+    rb.add_argument("--restore-db", action="store_true", help="restore the pre-deploy backup first")
+    sub.add_parser("backup", help="take a backup")
+    f = sub.add_parser("fault", help="apply a fault")
+    f.add_argument("name")
+    h = sub.add_parser("heal", help="heal a fault (all when no name)")
+    h.add_argument("name", nargs="?")
+    sub.add_parser("faults", help="list the fault catalogue")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import set_quiet
+
+    set_quiet(args.quiet)
+    paths = Paths(resolve_state_dir(args.state_dir))
+    if args.command == "faults":
+        from . import faults
+        from .lifecycle import Ctx
+
+        ctx = Ctx(paths) if paths.state_json.exists() else None
+        print("\n".join(faults.listing(ctx)))
+        return 0
+    if args.command == "status":
+        from . import lifecycle
+
+        return lifecycle.status(paths, as_json=args.json)
+    with command_lock(paths):
+        if args.command == "up":
+            from . import lifecycle
+
+            lifecycle.up(paths, release=args.release)
+        elif args.command == "down":
+            from . import lifecycle
+
+            lifecycle.down(paths, purge=args.purge)
+        elif args.command == "deploy":
+            from . import deploy
+
+            deploy.deploy(paths, args.release)
+        elif args.command == "rollback":
+            from . import deploy
+
+            deploy.rollback(paths, restore_db=args.restore_db)
+        elif args.command == "backup":
+            from . import backups
+            from .lifecycle import Ctx
+
+            ctx = Ctx(paths)
+            ctx.require_env()
+            backups.take(ctx)
+        elif args.command == "fault":
+            from . import faults
+            from .lifecycle import Ctx
+
+            faults.apply_fault(Ctx(paths), args.name)
+        elif args.command == "heal":
+            from . import faults
+            from .lifecycle import Ctx
+
+            ctx = Ctx(paths)
+            if args.name:
+                faults.heal_fault(ctx, args.name)
+            else:
+                faults.heal_all(ctx)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except SandboxError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    except docker.errors.DockerException as exc:
+        print(f"sandbox: Docker Engine error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        progress("sandbox", "interrupted")
+        return 130
