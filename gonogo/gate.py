@@ -193,7 +193,12 @@ def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tupl
 
 
 def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """Required entries that did not run and pass: (missing, entries of other phases, failures)."""
+    """Required entries that did not run to a judgement: (missing, entries of other phases, errors).
+
+    "Required" guards against a check that never judged its subject: skipped, not configured,
+    deselected, not run, or errored. A required check that ran and failed is judged by its
+    severity like any other (a failed blocker is a NO-GO, a failed warning a warning).
+    """
     waived_ids = {w["nodeid"] for w in waived}
     missing: list[dict[str, Any]] = []
     failures: list[str] = []
@@ -213,9 +218,11 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
             status, reason = _status(facts, check, waived_ids)
             if status in ("passed", "waived"):
                 continue
-            if status in ("failed", "errored"):
-                if check.severity not in BLOCKING:  # blocker/critical failures are already reasons
-                    failures.append(f"required check {status}: {check.qualified_id}")
+            if status == "failed":
+                continue  # it ran and was judged: its severity decides (a required warning stays a warning)
+            if status == "errored":
+                if check.severity not in BLOCKING:  # blocker/critical errors are already reasons
+                    failures.append(f"required check errored (it could not be judged): {check.qualified_id}")
                 continue
             missing.append({"required": selector, "id": check.qualified_id, "nodeid": check.nodeid,
                             "status": status, "reason": reason, "runbook": check.runbook})

@@ -14,8 +14,10 @@ from typing import Any
 from _pytest._io.saferepr import SafeRepr, _ellipsize
 
 MASK = "***"
-#: Keys whose values are secrets whatever they hold (password, secret, token, key, DSN).
-SECRET_KEY_PATTERN = re.compile(r"(pass(word|wd)?|secret|token|(^|_)key(s)?($|_)|api_?key|dsn|credential)", re.I)
+#: Keys whose values are secrets whatever they hold (password, secret, token, key, DSN, cookie).
+SECRET_KEY_PATTERN = re.compile(r"(pass(word|wd)?|secret|token|(^|_)key(s)?($|_)|api_?key|dsn|credential|cookie)", re.I)
+#: gonogo's own keys that name something else (a key of a JSON body), not a secret.
+NOT_SECRET_KEYS = frozenset({"components_key"})
 #: Shorter values are not masked inside free text (masking "1" everywhere would blind the report);
 #: they are still masked wherever gonogo prints the key that holds them.
 MIN_MASKED_LENGTH = 4
@@ -78,7 +80,7 @@ def mask(text: str) -> str:
 
 def is_secret_key(key: str) -> bool:
     """True when a profile key's name says its value is a secret."""
-    return bool(SECRET_KEY_PATTERN.search(key))
+    return key.lower() not in NOT_SECRET_KEYS and bool(SECRET_KEY_PATTERN.search(key))
 
 
 _original_factory = logging.getLogRecordFactory()

@@ -310,8 +310,10 @@ class _Unhealthy:
             _recreate(ctx, "web")
 
 
-@_register("router-wrong-host", f"Traefik's app router matches Host(`{traefik.WRONG_HOST}`): shop.localhost gets 404")
-class _WrongHost:
+class _TraefikConfig:
+    """A fault that lives in Traefik's dynamic config, rendered from the active faults:
+    applying or healing is re-rendering it (the file provider reloads it)."""
+
     @staticmethod
     def apply(ctx: Ctx, data: Data) -> None:
         traefik.apply(ctx.paths, ctx.values, ctx.state)
@@ -319,6 +321,10 @@ class _WrongHost:
     @staticmethod
     def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
         traefik.apply(ctx.paths, ctx.values, ctx.state)
+
+
+_register("router-wrong-host", f"Traefik's app router matches Host(`{traefik.WRONG_HOST}`): shop.localhost gets 404")(
+    _TraefikConfig)
 
 
 @_register("backend-down", "the web container is stopped: https://shop.localhost:<port>/health/ready/ through Traefik fails")
@@ -341,15 +347,8 @@ class _BackendDown:
             _web_back(ctx)
 
 
-@_register("ws-broken", "a Traefik middleware strips Upgrade/Connection on the websocket router: /ws/orders/ no longer upgrades")
-class _WsBroken:
-    @staticmethod
-    def apply(ctx: Ctx, data: Data) -> None:
-        traefik.apply(ctx.paths, ctx.values, ctx.state)
-
-    @staticmethod
-    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
-        traefik.apply(ctx.paths, ctx.values, ctx.state)
+_register("ws-broken", "a Traefik middleware strips Upgrade/Connection on the websocket router: /ws/orders/ no longer upgrades")(
+    _TraefikConfig)
 
 
 @_register("cert-expiring", "Traefik serves a certificate (same CA) valid for 3 more days")

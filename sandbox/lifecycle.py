@@ -255,6 +255,10 @@ def up(paths: Paths, release: str | None = None) -> None:
     current = ctx.state.get("current")
     if release:
         version, target = resolve_release(ctx, release, ids)
+    elif current and ctx.version_of(current) in ids:
+        # keep the deployed version, built from today's source (a changed app/ is a new release id)
+        version = ctx.version_of(current)
+        target = ids[version]
     elif current and images.release_built(ctx.client, current):
         version, target = ctx.version_of(current), current
     else:
@@ -269,6 +273,7 @@ def up(paths: Paths, release: str | None = None) -> None:
     else:
         # a rebuild of the same version keeps the rollback target: another version's images
         previous = ctx.state.get("previous")
+        previous = ids.get(ctx.version_of(previous), previous) if previous else None  # today's build of it
         if (not previous or ctx.version_of(previous) == target_version
                 or not images.release_built(ctx.client, previous)):
             others = [rid for v, rid in built.items() if v != target_version]

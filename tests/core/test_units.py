@@ -153,10 +153,18 @@ def test_required_of_another_phase_is_not_missing():
     assert verdict.not_in_phase == ["backups"]
 
 
-def test_required_warning_failure_blocks():
+def test_required_warning_failure_is_judged_by_its_severity():
+    """Required means 'must run to a judgement'; a failed warning stays a warning."""
     verdict = decide(facts((check("a", severity="warning"), "failed"), required=["shop.a"]))
+    assert verdict.verdict == GO_WITH_WARNINGS
+    assert verdict.missing == []
+
+
+def test_required_warning_error_blocks():
+    """An error is no judgement: a required check that errored is a NO-GO whatever its severity."""
+    verdict = decide(facts((check("a", severity="warning"), "errored"), required=["shop.a"]))
     assert verdict.verdict == NO_GO
-    assert "required check failed: shop.a" in verdict.reasons
+    assert "required check errored (it could not be judged): shop.a" in verdict.reasons
 
 
 def test_interrupted_run_is_no_go():
@@ -190,11 +198,11 @@ def test_inactive_masker_changes_nothing():
 
 
 @pytest.mark.parametrize("key", ["password", "db_password", "PASSWD", "api_key", "apikey", "secret_key", "token", "dsn",
-                                 "credentials", "keys"])
+                                 "credentials", "keys", "cookie"])
 def test_secret_keys(key):
     assert is_secret_key(key)
 
 
-@pytest.mark.parametrize("key", ["url", "monkey", "keyboard", "user", "compose_project", "name"])
+@pytest.mark.parametrize("key", ["url", "monkey", "keyboard", "user", "compose_project", "name", "components_key"])
 def test_not_secret_keys(key):
     assert not is_secret_key(key)

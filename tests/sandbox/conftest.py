@@ -209,8 +209,16 @@ class Sandbox:
 @pytest.fixture(scope="session")
 def sandbox() -> Sandbox:
     sb = Sandbox(STATE_DIR)
+    fresh = not (STATE_DIR / "state.json").exists()
     up = sb.cli("up", label="up (session start)")
     sb.cli("heal", label="heal (leftovers)")  # a crashed earlier run may have left a fault active
+    from sandbox import images
+
+    newest = images.newest()
+    if sb.state["releases"][sb.state["current"]] != newest:  # an earlier run stopped on another release
+        assert not fresh, "up on a fresh state must run the newest release"
+        sb.cli("deploy", newest, label=f"deploy {newest} (leftovers)")
+    sb.fresh = fresh  # type: ignore[attr-defined]
     sb.first_up_seconds = up.elapsed  # type: ignore[attr-defined]
     yield sb
     if sb._client is not None:

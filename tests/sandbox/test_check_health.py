@@ -56,7 +56,8 @@ def test_healthy_stack_is_go(sandbox: "Sandbox", tmp_path: Path) -> None:
     proc, document = gate(sandbox, tmp_path, "-m", "postdeploy")
     assert document["verdict"] == "GO", proc.stdout
     assert proc.returncode == 0
-    assert document["counts"]["passed"] >= 8 and document["counts"]["failed"] == 0, document["counts"]
+    counts = document["counts"]
+    assert counts["passed"] == counts["selected"] == 7 and counts["failed"] == 0, counts  # 4 endpoints, 3 budgets
     assert "VERDICT: GO" in proc.stdout
 
 

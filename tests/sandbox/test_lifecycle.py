@@ -156,7 +156,7 @@ def test_deploy_and_rollback_move_every_service(sandbox: "Sandbox") -> None:
     services = ("web", "worker", "migrations")
     sales_before = sandbox.sql("SELECT count(*) FROM shop_sale")[0][0]
 
-    sandbox.cli("deploy", state["releases"][previous], label=f"deploy {state['releases'][previous]}")
+    sandbox.cli("deploy", previous, label=f"deploy {previous} ({state['releases'][previous]})")
     assert {s: sandbox.image_tag(s) for s in services} == dict.fromkeys(services, previous)
     assert sandbox.state["current"] == previous and sandbox.state["previous"] == current
     assert sandbox.values["RELEASE"] == previous
