@@ -86,7 +86,7 @@ def test_endpoint_healthy(endpoint: HealthEndpoint, gonogo_env: LoadedEnvironmen
             fact = _probe(endpoint, gonogo_env)
     attach(f"{endpoint.name} response", fact.evidence())
     assert fact.status == endpoint.status, (
-        f"{endpoint.name}: {endpoint.method} {endpoint.url} expected status {endpoint.status}, got "
+        f"{endpoint.name}: expected status {endpoint.status}, got "
         f"{fact.status if fact.status is not None else 'no answer'}: {fact!r}"
     )
     problems = body_problems(endpoint, fact)

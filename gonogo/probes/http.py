@@ -115,5 +115,7 @@ def fetch(
 
 
 def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason or exc)
+    """The useful part of a connection error ('Failed to establish a new connection: [Errno 111] ...')."""
+    text = str(getattr(exc, "reason", None) or exc)
+    # urllib3 prefixes its connection object's repr: 'HTTPSConnection(host=..., port=...): Failed to ...'
+    return text.split("): ", 1)[1] if text.startswith("HTTP") and "): " in text else text
