@@ -29,10 +29,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _probe(endpoint: HealthEndpoint, env: LoadedEnvironment) -> HttpFact:
-    settings = env.profile.environment
-    ca_file = env.resolve_path(settings.ca_file) if settings.ca_file else None
     return fetch(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s,
-                 resolve=settings.resolve, ca_file=ca_file)
+                 resolve=env.profile.environment.resolve, ca_file=env.ca_path)
 
 
 def _lookup(body: Any, dotted: str) -> Any:

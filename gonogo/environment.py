@@ -44,6 +44,12 @@ class LoadedEnvironment:
         """A path written in the profile, made absolute relative to the profile's folder."""
         return path if path.is_absolute() else (self.path.parent / path).resolve()
 
+    @property
+    def ca_path(self) -> Path | None:
+        """The CA bundle to verify the stack's TLS with ([environment] ca_file), or None: the system's."""
+        ca_file = self.profile.environment.ca_file
+        return self.resolve_path(ca_file) if ca_file else None
+
 
 def not_configured(env: LoadedEnvironment, key: str) -> str:
     """The skip reason for a check whose subject is absent from the profile."""
@@ -117,7 +123,7 @@ def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[s
         display_path=display,
         profile=profile,
         env_file=Path(env_file) if env_file else None,
-        env_file_values={k: v for k, v in file_values.items()},
+        env_file_values=file_values,
     )
 
 
