@@ -1,10 +1,10 @@
 """gonogo: a pytest suite that decides whether a release of a web stack may go live."""
 
-from gonogo.environment import LoadedEnvironment, not_configured, section
-from gonogo.evidence import attach
-from gonogo.waiting import Convergence, ConvergenceTimeout, wait_until
-
 __version__ = "0.1.0"
+
+from gonogo.environment import LoadedEnvironment, not_configured, section  # noqa: E402
+from gonogo.evidence import attach  # noqa: E402
+from gonogo.waiting import Convergence, ConvergenceTimeout, wait_until  # noqa: E402
 
 __all__ = [
     "Convergence",

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from gonogo import __version__
 from gonogo.checks import ALLURE_SEVERITY, CheckInfo
+from gonogo.environment import LoadedEnvironment
 from gonogo.secrets import masker
 
 _label = pytest.mark.allure_label
@@ -32,6 +34,33 @@ def add_labels(item: pytest.Item, check: CheckInfo) -> None:
     item.add_marker(_label(f"gonogo-severity:{check.severity}", label_type="tag"))
     for step in check.runbook:
         item.add_marker(_label(step, label_type="tag"))
+
+
+def title(check: CheckInfo, env: LoadedEnvironment | None) -> None:
+    """Title the running check by what it verifies (its docstring) and name its target."""
+    import allure
+
+    suffix = f" [{', '.join(check.params.values())}]" if check.params else ""
+    allure.dynamic.title(masker.mask(check.title + suffix))
+    if env is not None:
+        domain = env.profile.environment.public_domain
+        allure.dynamic.parameter("target", f"{env.name}" + (f" ({domain})" if domain else ""))
+
+
+def environment_properties(env: LoadedEnvironment | None, phases: list[str], verdict: str | None) -> dict[str, str]:
+    """What environment.properties says: the environment, target version, host, phases, verdict."""
+    props = {"gonogo.version": __version__, "runner": socket.gethostname()}
+    if env is not None:
+        props |= {
+            "environment": env.name,
+            "environment.source": env.source,
+            "target.version": env.profile.environment.release or "not set",
+            "host": env.profile.environment.public_domain or "not set",
+            "phases": ",".join(phases),
+        }
+    if verdict is not None:
+        props["verdict"] = verdict
+    return props
 
 
 def clean(results_dir: Path) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from dotenv import dotenv_values
 from pydantic import BaseModel, ValidationError
 
+from gonogo import skips
 from gonogo.interpolation import MissingVariable, interpolate
 from gonogo.profile import Profile
 from gonogo.secrets import is_secret_key, masker
@@ -60,7 +60,7 @@ def section(env: LoadedEnvironment, name: str) -> Any:
     """The profile section ``name``, or skip the calling check as not configured."""
     value = getattr(env.profile, name)
     if value is None or value == []:
-        pytest.skip(not_configured(env, f"[{name}]"))
+        skips.not_configured(not_configured(env, f"[{name}]"))
     return value
 
 

@@ -1,8 +1,10 @@
 """The gate: the one place that turns a session's results into GO, GO-WITH-WARNINGS or NO-GO.
 
-Pure: it takes what was collected, what ran and how, the profile's [gate] table and today's
-date, and returns the verdict with every reason. A required check that did not run and pass
-(skipped, deselected, not configured, errored, not run) is never a pass.
+Pure: it takes what was collected, what ran and how (one :class:`~gonogo.outcomes.Outcome` per
+check), what the selection left out, the profile's [gate] table and today's date, and returns the
+verdict with every reason. Only a check that ran to a judgement counts: a check that did not judge
+(skipped at run time, xfailed, errored, never finished, left out of a partial run) is never a pass,
+and only "not configured" (the subject is absent from the profile) is a legitimate skip.
 """
 
 from __future__ import annotations
@@ -12,27 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gonogo.checks import CheckInfo, selector_matches
+from gonogo.outcomes import (DEPENDENT, ERRORED, FAILED, NOT_APPLICABLE, NOT_CONFIGURED, NOT_RUN, PASSED, SKIPPED,
+                             Outcome)
 from gonogo.profile import GateSection, Waiver
+from gonogo.selection import LeftOut
 
 GO = "GO"
 GO_WITH_WARNINGS = "GO-WITH-WARNINGS"
 NO_GO = "NO-GO"
 BLOCKING = ("blocker", "critical")
-NOT_CONFIGURED_PREFIX = "not configured in "
 
-
-@dataclass
-class Outcome:
-    """How one check ended: passed, failed, errored, skipped, xfailed; with its reason."""
-
-    status: str
-    reason: str = ""
-    duration_s: float = 0.0
-    convergence: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def not_configured(self) -> bool:
-        return self.status == "skipped" and self.reason.startswith(NOT_CONFIGURED_PREFIX)
+__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide"]
 
 
 @dataclass
@@ -47,6 +39,12 @@ class SessionFacts:
     gate: GateSection
     today: dt.date
     interrupted: str | None = None
+    #: what the selection left out of the run's phases (deselected, uncollected, --lf)
+    left_out: LeftOut = field(default_factory=LeftOut)
+    #: --partial: the verdict covers the selection only
+    partial_allowed: bool = False
+    #: modules skipped at collection (importorskip, module-level skip): (where, reason)
+    skipped_modules: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +61,8 @@ class Verdict:
     unused_waivers: list[dict[str, Any]]
     converged_after_retries: list[dict[str, Any]]
     not_in_phase: list[str]
+    not_run: list[dict[str, Any]] = field(default_factory=list)
+    partial: bool = False
 
 
 def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
@@ -86,7 +86,6 @@ def _in_run(check: CheckInfo, phases: list[str]) -> bool:
 
 def decide(facts: SessionFacts) -> Verdict:
     """Compute the verdict of one session."""
-    reasons: list[str] = []
     active: list[Waiver] = []
     expired: list[dict[str, Any]] = []
     for waiver in facts.gate.waivers:
@@ -101,56 +100,85 @@ def decide(facts: SessionFacts) -> Verdict:
     errored: list[dict[str, Any]] = []
     waived: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    not_run: list[dict[str, Any]] = []
+    dependents: list[tuple[CheckInfo, Outcome]] = []
     retried: list[dict[str, Any]] = []
-    passed = not_run = not_configured = 0
+    passed = not_configured = not_applicable = 0
     blocking: list[str] = []
     warnings: list[str] = []
 
+    def did_not_judge(check: CheckInfo, status: str, reason: str) -> None:
+        not_run.append(_entry(check, status=status, reason=reason))
+        line = f"{check.severity} check did not run: {check.qualified_id} ({status}" + (f": {reason})" if reason else ")")
+        (blocking if check.severity in BLOCKING else warnings).append(line)
+
+    unanswered = 0
     for nodeid, check in selected.items():
         outcome = facts.outcomes.get(nodeid)
         if outcome is None:
-            not_run += 1
+            unanswered += 1
+            not_run.append(_entry(check, status=NOT_RUN, reason="no result"))
             continue
-        if outcome.status == "passed":
+        status = outcome.status
+        if status == PASSED:
             passed += 1
             retried += [_entry(check, **c) for c in outcome.convergence if c.get("attempts", 1) > 1]
             continue
-        if outcome.status in ("skipped", "xfailed"):
-            not_configured += outcome.not_configured
-            skipped.append(_entry(check, status="not-configured" if outcome.not_configured else outcome.status, reason=outcome.reason))
+        if status in (NOT_CONFIGURED, NOT_APPLICABLE, SKIPPED, DEPENDENT):
+            not_configured += status == NOT_CONFIGURED
+            not_applicable += status == NOT_APPLICABLE
+            skipped.append(_entry(check, status=status, reason=outcome.reason))
+            if status == SKIPPED:
+                did_not_judge(check, SKIPPED, outcome.reason)
+            elif status == DEPENDENT:
+                dependents.append((check, outcome))
             continue
-        entry = _entry(check, status=outcome.status, reason=outcome.reason, duration_s=round(outcome.duration_s, 3))
-        waiver = next((i for i, w in enumerate(active) if selector_matches(w.check, check)), None)
-        if waiver is not None:
-            used.add(waiver)
-            w = active[waiver]
-            waived.append({**entry, "waiver": {"check": w.check, "reason": w.reason, "until": w.until.isoformat()}})
+        if status == NOT_RUN:
+            did_not_judge(check, NOT_RUN, outcome.reason)
             continue
-        (failed if outcome.status == "failed" else errored).append(entry)
-        verb = "failed" if outcome.status == "failed" else "errored"
-        if check.severity in BLOCKING:
-            blocking.append(f"{check.severity} check {verb}: {check.qualified_id}")
-        else:
-            warnings.append(f"warning check {verb}: {check.qualified_id}")
+        entry = _entry(check, status=status, reason=outcome.reason, duration_s=round(outcome.duration_s, 3))
+        if status == FAILED:  # waivers accept failures only: never an error, a missing check or a collection error
+            waiver = next((i for i, w in enumerate(active) if selector_matches(w.check, check)), None)
+            if waiver is not None:
+                used.add(waiver)
+                w = active[waiver]
+                waived.append({**entry, "waiver": {"check": w.check, "reason": w.reason, "until": w.until.isoformat()}})
+                continue
+        (failed if status == FAILED else errored).append(entry)
+        verb = "failed" if status == FAILED else "errored"
+        line = f"{check.severity} check {verb}: {check.qualified_id}"
+        (blocking if check.severity in BLOCKING else warnings).append(line)
+
+    # a check skipped as dependent is fine only when something it could depend on did not pass
+    if dependents and not (failed or errored or waived):
+        for check, outcome in dependents:
+            did_not_judge(check, DEPENDENT, f"{outcome.reason}, but no check failed")
 
     missing, not_in_phase, required_failures = _required(facts, waived)
 
+    reasons: list[str] = []
     if facts.collection_errors:
         reasons += [f"collection error in {where}: {msg}" for where, msg in facts.collection_errors]
+    reasons += [f"module skipped at collection, its checks did not run: {where} ({why})"
+                for where, why in facts.skipped_modules]
     if facts.interrupted:
         reasons.append(f"run interrupted: {facts.interrupted}")
-    if not_run and not facts.interrupted:
-        reasons.append(f"{not_run} selected check(s) did not run")
-    elif not_run:
-        reasons.append(f"{not_run} selected check(s) did not run before the interruption")
+    if unanswered and not facts.interrupted:
+        reasons.append(f"{unanswered} selected check(s) did not run")
+    elif unanswered:
+        reasons.append(f"{unanswered} selected check(s) did not run before the interruption")
+    if facts.left_out and not facts.partial_allowed:
+        reasons.append(f"partial run: {facts.left_out.describe()}; a verdict covers the whole of each selected "
+                       "phase (pass --partial to judge only the selection)")
     ran = passed + len(failed) + len(errored) + len(waived)
-    if not selected and not facts.collection_errors:
+    if not selected and not facts.collection_errors and not facts.skipped_modules:
         reasons.append("no checks ran")
     elif ran == 0 and selected and not facts.collection_errors:
-        reasons.append(f"no checks ran ({len(selected)} selected, all skipped or not run)")
+        reasons.append(f"no checks ran ({len(selected)} selected, none ran to a judgement)")
     reasons += blocking
     reasons += required_failures
-    reasons += [f"required {m['required']}: {m['id'] or m['required']} {m['status']}" + (f" ({m['reason']})" if m["reason"] else "") for m in missing]
+    reasons += [f"required {m['required']}: {m['id'] or m['required']} {m['status']}" + (f" ({m['reason']})" if m["reason"] else "")
+                for m in missing]
 
     if reasons:
         verdict = NO_GO
@@ -168,15 +196,19 @@ def decide(facts: SessionFacts) -> Verdict:
         "errored": len(errored),
         "skipped": len(skipped),
         "not_configured": not_configured,
+        "not_applicable": not_applicable,
         "waived": len(waived),
         "missing": len(missing),
-        "not_run": not_run,
+        "not_run": len(not_run),
         "collection_errors": len(facts.collection_errors),
+        "skipped_modules": len(facts.skipped_modules),
+        "left_out": len(facts.left_out.checks),
     }
     unused = [
         {"check": w.check, "reason": w.reason, "until": w.until.isoformat()} for i, w in enumerate(active) if i not in used
     ]
-    return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried, not_in_phase)
+    return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried,
+                   not_in_phase, not_run, partial=bool(facts.left_out) and facts.partial_allowed)
 
 
 def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tuple[str, str]:
@@ -186,9 +218,7 @@ def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tupl
         return "waived", ""
     outcome = facts.outcomes.get(check.nodeid)
     if outcome is None:
-        return "not-run", "did not run"
-    if outcome.not_configured:
-        return "not-configured", outcome.reason
+        return NOT_RUN, "did not run"
     return outcome.status, outcome.reason
 
 
@@ -197,9 +227,11 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
 
     "Required" guards against a check that never judged its subject: skipped, not configured,
     deselected, not run, or errored. A required check that ran and failed is judged by its
-    severity like any other (a failed blocker is a NO-GO, a failed warning a warning).
+    severity like any other (a failed blocker is a NO-GO, a failed warning a warning). An optional
+    sub-check that applies to nothing ("not applicable") never makes its subject missing.
     """
     waived_ids = {w["nodeid"] for w in waived}
+    left_out = set(facts.left_out.checks) if facts.partial_allowed else set()
     missing: list[dict[str, Any]] = []
     failures: list[str] = []
     other_phase: list[str] = []
@@ -214,13 +246,17 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
         if not in_run:
             other_phase.append(selector)
             continue
-        for check in in_run:
-            status, reason = _status(facts, check, waived_ids)
-            if status in ("passed", "waived"):
-                continue
-            if status == "failed":
+        judged = [(c, *_status(facts, c, waived_ids)) for c in in_run if c.nodeid not in left_out]
+        applicable = [(c, s, r) for c, s, r in judged if s != NOT_APPLICABLE]
+        if judged and not applicable:  # only optional sub-checks, none of which applies
+            check, _, reason = judged[0]
+            missing.append({"required": selector, "id": check.qualified_id, "nodeid": check.nodeid,
+                            "status": NOT_CONFIGURED, "reason": reason, "runbook": check.runbook})
+            continue
+        for check, status, reason in applicable:
+            if status in (PASSED, "waived", FAILED):
                 continue  # it ran and was judged: its severity decides (a required warning stays a warning)
-            if status == "errored":
+            if status == ERRORED:
                 if check.severity not in BLOCKING:  # blocker/critical errors are already reasons
                     failures.append(f"required check errored (it could not be judged): {check.qualified_id}")
                 continue

@@ -1,18 +1,21 @@
-"""The gonogo pytest plugin: options, environment loading, marker validation, the gate.
+"""The gonogo pytest plugin: wires options, the profile, collection, outcomes and the gate together.
 
-Registered through the ``pytest11`` entry point. On the controller (or in a serial run) it
-collects every check's facts and outcome, computes one verdict at the end of the session,
-writes ``gate.json``, prints the summary and sets the exit code. On an xdist worker it only
-loads the same profile (for masking and fixtures) and sends its collection back.
+Registered through the ``pytest11`` entry point. The pieces live in their own modules, each
+testable alone: :mod:`~gonogo.environment` (the profile), :mod:`~gonogo.checks` (markers),
+:mod:`~gonogo.parametrize` (``@pytest.mark.each``), :mod:`~gonogo.outcomes` (the recorder),
+:mod:`~gonogo.selection` (phases, partial runs), :mod:`~gonogo.gate` (the verdict),
+:mod:`~gonogo.verdict_file` (gate.json), :mod:`~gonogo.masking` (secrets on their way out),
+:mod:`~gonogo.allure_results` and :mod:`~gonogo.xdist_support`.
+
+On the controller (or in a serial run) the plugin records every check and its outcome and
+computes one verdict at the end of the session; on an xdist worker it loads the same profile (for
+masking and fixtures), runs checks and sends its collection back.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import os
-import socket
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -20,21 +23,24 @@ from typing import Any
 
 import pytest
 
-from gonogo import __version__, allure_results, fixtures
-from gonogo.checks import MARKERS, PHASES, CheckInfo, MarkerError, describe
+from gonogo import __version__, allure_results, fixtures, masking, parametrize, skips, verdict_file, xdist_support
+from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
-from gonogo.gate import NO_GO, Outcome, SessionFacts, Verdict, decide
+from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
+from gonogo.outcomes import PhaseReport, Recorder
 from gonogo.profile import GateSection
-from gonogo.secrets import install_output_masking, masker, uninstall_output_masking
+from gonogo.secrets import masker
+from gonogo.selection import LeftOut, Scope, left_out
 from gonogo.steps import load_steps
 
-SCHEMA = "gonogo.gate/1"
 #: the loaded environment, for the fixtures in gonogo.fixtures
 ENVIRONMENT = pytest.StashKey[LoadedEnvironment | None]()
-DEFAULT_GATE_FILE = "reports/gate.json"
 DEFAULT_ALLURE_DIR = "reports/allure-results"
 USER_PROPERTY = "gonogo_check"
 CONVERGENCE_PROPERTY = fixtures.CONVERGENCE_PROPERTY
+#: set on each report by the worker that ran the check: what the recorder needs beyond pytest's outcome
+REPORT_ATTRIBUTE = "gonogo"
+OFF_MESSAGE = "gonogo is off: no verdict"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,9 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--env", dest="gonogo_env", metavar="NAME",
                     help="environment to check: loads environments/NAME.toml (else GONOGO_ENV, else ini gonogo_env)")
     group.addoption("--environments-dir", dest="gonogo_environments_dir", metavar="DIR",
-                    help="folder of environment profiles (default: ini gonogo_environments_dir, 'environments')")
+                    help="folder of environment profiles (default: ini gonogo_environments_dir, 'environments'); "
+                         "write --environments-dir=DIR")
     group.addoption("--gate-file", dest="gonogo_gate_file", metavar="PATH",
-                    help=f"where the verdict is written (default: {DEFAULT_GATE_FILE} under the rootdir)")
+                    help=f"where the verdict is written (default: {verdict_file.DEFAULT_GATE_FILE} under the rootdir)")
+    group.addoption("--partial", dest="gonogo_partial", action="store_true", default=False,
+                    help="judge only the selection: a run that leaves out part of a phase (-k, --deselect, --lf, "
+                         "node ids) is otherwise a NO-GO; gate.json then says partial and what was left out")
     group.addoption("--no-gate", dest="gonogo_off", action="store_true", default=False,
                     help="plain pytest: load no environment and compute no verdict (the suite's own tests use this)")
     parser.addini("gonogo_env", "default environment when neither --env nor GONOGO_ENV is given", default=None)
@@ -60,10 +70,17 @@ def _register_markers(config: pytest.Config) -> None:
             config.addinivalue_line("markers", f"{signature}: {meaning}")
 
 
+def _gate_file(config: pytest.Config) -> Path:
+    rootdir = Path(str(config.rootpath))
+    chosen = Path(config.option.gonogo_gate_file or verdict_file.DEFAULT_GATE_FILE)
+    return chosen if chosen.is_absolute() else rootdir / chosen
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
     if config.option.gonogo_off:
+        config.pluginmanager.register(GateOff(config), "gonogo-off")
         return
     plugin = GatePlugin(config)
     config.pluginmanager.register(plugin, "gonogo-gate")
@@ -72,27 +89,58 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "gonogo.fixtures")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.each``: one check per profile entry (see gonogo.parametrize)."""
+    parametrize.parametrize(metafunc, metafunc.config.stash.get(ENVIRONMENT, None))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A placeholder of a check with nothing to check is skipped with its own kind."""
+    placeholder = item.get_closest_marker(parametrize.PLACEHOLDER)
+    if placeholder is not None:
+        kind, reason = placeholder.args
+        raise (skips.NotApplicable if kind == "not-applicable" else skips.NotConfigured)(reason)
+
+
+class GateOff:
+    """``--no-gate``: plain pytest. Removes a stale verdict file and says there is no verdict."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        if not xdist_support.is_worker(config):
+            _gate_file(config).unlink(missing_ok=True)
+
+    def pytest_report_header(self) -> str:
+        return OFF_MESSAGE
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not xdist_support.is_worker(self.config):
+            terminalreporter.write_line(OFF_MESSAGE)
+
+
 class GatePlugin:
     """The per-session state of the gate (one instance per process)."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.is_worker = hasattr(config, "workerinput")
+        self.is_worker = xdist_support.is_worker(config)
         self.rootdir = Path(str(config.rootpath))
         self.env: LoadedEnvironment | None = None
         self.checks: dict[str, CheckInfo] = {}
         self.deselected: set[str] = set()
-        self.outcomes: dict[str, Outcome] = {}
+        self.recorder = Recorder()
         self.collection_errors: list[tuple[str, str]] = []
+        self.skipped_modules: list[tuple[str, str]] = []
         self.started = dt.datetime.now(dt.timezone.utc)
         self.started_clock = time.monotonic()
         self.verdict: Verdict | None = None
         self.exit_code: int | None = None
         self.interrupted: str | None = None
-        self.steps = load_steps(*[Path(p) for p in config.getini("gonogo_runbook_steps")])
-        gate_file = config.option.gonogo_gate_file or DEFAULT_GATE_FILE
-        self.gate_file = Path(gate_file) if Path(gate_file).is_absolute() else self.rootdir / gate_file
-        self.env_source: str | None = None
+        self.left_out = LeftOut()
+        self.scope = Scope(config.option.markexpr or "")
+        self.gate_file = _gate_file(config)
 
     # -- start -------------------------------------------------------------------------------
     def configure(self) -> None:
@@ -106,35 +154,31 @@ class GatePlugin:
             option.clean_alluredir = False  # a worker must never delete what another one wrote
         else:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
-        install_output_masking()
-        directory = option.gonogo_environments_dir or config.getini("gonogo_environments_dir")
-        env_dir = Path(directory) if Path(directory).is_absolute() else self.rootdir / directory
-        chosen = choose(option.gonogo_env, dict(os.environ), config.getini("gonogo_env"))
+        masking.install()
         try:
-            if chosen is None:
-                names = available(env_dir)
-                raise ProfileError(
-                    "no environment chosen: pass --env NAME, set GONOGO_ENV or the ini key gonogo_env; available: "
-                    + (", ".join(names) or "none")
-                )
-            name, self.env_source = chosen
-            self.env = load(name, self.env_source, env_dir, self.rootdir, dict(os.environ))
+            self.steps = load_steps(*[Path(p) for p in config.getini("gonogo_runbook_steps")])
+            self.env = self._load_environment()
         except ProfileError as exc:
             message = masker.mask(str(exc))
             if not self.is_worker:
-                self._write_usage_error(message)
+                self._write(verdict_file.document(
+                    verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
+                    duration_s=time.monotonic() - self.started_clock, usage_error=message))
             raise pytest.UsageError(message) from None
 
-    def _write_usage_error(self, message: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
-        self._write({
-            "schema": SCHEMA, "verdict": NO_GO, "reasons": [f"usage error: {message}"], "exit_code": 4,
-            "environment": None, "target_version": None, "phases": [], "selection": self._selection(),
-            "counts": {}, "failed": [], "errored": [], "missing": [], "waived": [], "skipped": [],
-            "expired_waivers": [], "unused_waivers": [], "converged_after_retries": [],
-            "started_at": self.started.isoformat(), "finished_at": now.isoformat(),
-            "duration_s": round(time.monotonic() - self.started_clock, 3), "gonogo_version": __version__,
-        })
+    def _load_environment(self) -> LoadedEnvironment:
+        config, option = self.config, self.config.option
+        directory = option.gonogo_environments_dir or config.getini("gonogo_environments_dir")
+        env_dir = Path(directory) if Path(directory).is_absolute() else self.rootdir / directory
+        chosen = choose(option.gonogo_env, dict(os.environ), config.getini("gonogo_env"))
+        if chosen is None:
+            names = available(env_dir)
+            raise ProfileError(
+                "no environment chosen: pass --env NAME, set GONOGO_ENV or the ini key gonogo_env; available: "
+                + (", ".join(names) or "none")
+            )
+        name, source = chosen
+        return load(name, source, env_dir, self.rootdir, dict(os.environ))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         env = self.env
@@ -143,7 +187,7 @@ class GatePlugin:
         release = env.profile.environment.release or "not set"
         return [
             f"gonogo {__version__}: environment {env.name} (chosen by {env.source}), profile {env.display_path}",
-            f"gonogo: target release {masker.mask(release)}, phases {', '.join(self.phases())}, "
+            f"gonogo: target release {masker.mask(release)}, phases {', '.join(self.scope.phases())}, "
             f"verdict file {self._display(self.gate_file)}",
         ]
 
@@ -183,31 +227,34 @@ class GatePlugin:
             error = (where, masker.mask(message))
             if error not in self.collection_errors:  # under xdist every worker reports the same error
                 self.collection_errors.append(error)
+        elif report.skipped:
+            where = report.nodeid or str(report.fspath)
+            longrepr = report.longrepr
+            why = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+            skipped = (where, masker.mask(why.removeprefix("Skipped: ")))
+            if skipped not in self.skipped_modules:
+                self.skipped_modules.append(skipped)
 
     # -- running -----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-        """Mask secrets in the report before anyone prints or sends it (innermost wrapper)."""
+        """Mask the report before anyone prints or sends it, and say how the check ended (innermost wrapper)."""
         report = yield
-        if masker.active:
-            if report.longrepr is not None:
-                report.longrepr = _mask_in_place(report.longrepr)
-            report.sections = [(title, masker.mask(body)) for title, body in report.sections]
+        masking.mask_report(report)
+        excinfo = call.excinfo
+        judged = excinfo is None or excinfo.errisinstance((AssertionError, pytest.fail.Exception))
+        setattr(report, REPORT_ATTRIBUTE, {
+            "judged": bool(judged),
+            "skip_kind": skips.kind_of(excinfo.value if excinfo is not None else None),
+        })
         return report
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         """Title the check in Allure by what it verifies, and name its target."""
         check = self.checks.get(item.nodeid)
-        if check is None or not getattr(self.config.option, "allure_report_dir", None):
-            return
-        import allure
-
-        suffix = f" [{', '.join(check.params.values())}]" if check.params else ""
-        allure.dynamic.title(masker.mask(check.title + suffix))
-        if self.env is not None:
-            domain = self.env.profile.environment.public_domain
-            allure.dynamic.parameter("target", f"{self.env.name}" + (f" ({domain})" if domain else ""))
+        if check is not None and getattr(self.config.option, "allure_report_dir", None):
+            allure_results.title(check, self.env)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
@@ -215,24 +262,13 @@ class GatePlugin:
         props = dict((k, v) for k, v in report.user_properties if k == USER_PROPERTY)
         if USER_PROPERTY in props and report.nodeid not in self.checks:
             self.checks[report.nodeid] = CheckInfo.from_dict(props[USER_PROPERTY])
-        convergence = [v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY]
-        current = self.outcomes.get(report.nodeid)
-        status, reason = _status_of(report)
-        if report.when == "setup":
-            self.outcomes[report.nodeid] = Outcome(status, reason, report.duration)
-        elif current is None:
-            self.outcomes[report.nodeid] = Outcome(status, reason, report.duration, convergence)
-        else:
-            current.duration_s += report.duration
-            current.convergence = convergence or current.convergence
-            if report.when == "call" and current.status == "passed":
-                current.status, current.reason = status, reason
-            elif report.when == "teardown" and report.failed and current.status in ("passed", "skipped"):
-                current.status, current.reason = "errored", f"teardown: {reason}"
+        self.recorder.record(_phase_report(report))
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         if isinstance(excinfo.value, pytest.Session.Interrupted):  # pytest stopped itself (collection errors)
             self.interrupted = None if self.collection_errors else str(excinfo.value)
+        elif type(excinfo.value).__module__.startswith("xdist"):
+            self.interrupted = f"a worker was interrupted: {excinfo.value}"
         else:
             self.interrupted = "interrupted by the user"
 
@@ -260,15 +296,15 @@ class GatePlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """xdist: take the collection a worker saw (all checks, and which were deselected)."""
-        output = getattr(node, "workeroutput", {}).get("gonogo")
-        if output:
-            collected = {data["nodeid"]: CheckInfo.from_dict(data) for data in output["checks"]}
-            self.checks = {**collected, **self.checks}  # collection order, not the order reports came in
+        data = xdist_support.received(node)
+        if data:
+            self.checks = {**xdist_support.checks_of(data), **self.checks}  # collection order, not report order
             if not self.deselected:
-                self.deselected.update(output["deselected"])
-            self.collection_errors += [tuple(e) for e in output["collection_errors"] if tuple(e) not in self.collection_errors]
-        if error:
-            self.interrupted = f"xdist worker {getattr(node, 'gateway', node)} went down: {error}"
+                self.deselected.update(data["deselected"])
+            for name, target in (("collection_errors", self.collection_errors), ("skipped_modules", self.skipped_modules)):
+                target += [tuple(e) for e in data[name] if tuple(e) not in target]
+        if error and not self.interrupted:
+            self.interrupted = xdist_support.describe_down(node, error)
 
     # -- the end -----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -280,32 +316,34 @@ class GatePlugin:
         if terminal is not None and self.verdict is not None:
             from gonogo.summary import render
 
-            render(terminal, self.verdict, self.env, self.phases(), self._display(self.gate_file))
+            render(terminal, self.verdict, self.env, self.scope.phases(), self._display(self.gate_file),
+                   self.left_out if self.verdict.partial else None)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
-            self.config.workeroutput["gonogo"] = {  # type: ignore[attr-defined]
-                "checks": [c.as_dict() for c in self.checks.values()],
-                "deselected": sorted(self.deselected),
-                "collection_errors": [list(e) for e in self.collection_errors],
-            }
+            self.config.workeroutput[xdist_support.KEY] = xdist_support.payload(  # type: ignore[attr-defined]
+                self.checks, self.deselected, self.collection_errors, self.skipped_modules)
             return
         if self.config.option.collectonly or self.env is None:
             return
         if session.shouldstop and not self.interrupted:
             self.interrupted = f"stopped early: {session.shouldstop}"
+        status = int(exitstatus)
+        self.left_out = left_out(self.config, self.scope, self.checks.values(), self.deselected)
         facts = SessionFacts(
             checks=self.checks,
             deselected=self.deselected,
-            outcomes=self.outcomes,
+            outcomes=self.recorder.finish(),
             collection_errors=self.collection_errors,
-            phases=self.phases(),
+            phases=self.scope.phases(),
             gate=self.env.profile.gate if self.env else GateSection(),
             today=dt.date.today(),
-            interrupted=self.interrupted or (f"pytest exit status {int(exitstatus)}" if int(exitstatus) in (2, 3) and not self.collection_errors else None),
+            interrupted=self.interrupted or (f"pytest exit status {status}" if status in (2, 3) and not self.collection_errors else None),
+            left_out=self.left_out,
+            partial_allowed=self.config.option.gonogo_partial,
+            skipped_modules=self.skipped_modules,
         )
         self.verdict = verdict = decide(facts)
-        status = int(exitstatus)
         if verdict.verdict == NO_GO:
             # 1 for every NO-GO (also collection errors, serial or -n), but keep pytest's own
             # codes for a user interrupt (2), an internal error (3) and bad usage (4)
@@ -314,32 +352,22 @@ class GatePlugin:
         else:
             self.exit_code = 0
         session.exitstatus = self.exit_code
-        self._write(self._document(verdict))
+        self._write(verdict_file.document(
+            verdict=verdict, exit_code=self.exit_code, env=self.env, phases=self.scope.phases(),
+            selection=self._selection(), started=self.started, duration_s=time.monotonic() - self.started_clock,
+            partial=verdict.partial, left_out=self.left_out.as_dict()))
         results_dir = Path(self.config.option.allure_report_dir)
-        allure_results.write_environment(results_dir, self._environment_properties())
+        allure_results.write_environment(results_dir, allure_results.environment_properties(
+            self.env, self.scope.phases(), verdict.verdict))
         allure_results.write_executor(results_dir, dict(os.environ))
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if not self.is_worker:  # gate.json is masked as it is written; the Allure results get a last scrub
             allure_results.scrub(Path(config.option.allure_report_dir))
-        uninstall_output_masking()
+        masking.uninstall()
 
     # -- helpers -----------------------------------------------------------------------------
-    def phases(self) -> list[str]:
-        """The phases this run is for: those the -m expression selects (all without -m)."""
-        markexpr = self.config.option.markexpr
-        if not markexpr:
-            return list(PHASES)
-        from _pytest.mark.expression import Expression
-
-        try:
-            expression = Expression.compile(markexpr)
-        except SyntaxError:
-            return list(PHASES)
-        chosen = [p for p in PHASES if expression.evaluate(lambda name, /, **kw: name == p)]
-        return chosen
-
     def _selection(self) -> dict[str, Any]:
         option = self.config.option
         return {
@@ -349,56 +377,8 @@ class GatePlugin:
             "workers": getattr(option, "numprocesses", None) or 0,
         }
 
-    def _document(self, verdict: Verdict) -> dict[str, Any]:
-        env = self.env
-        finished = dt.datetime.now(dt.timezone.utc)
-        return {
-            "schema": SCHEMA,
-            "verdict": verdict.verdict,
-            "reasons": verdict.reasons,
-            "exit_code": self.exit_code,
-            "environment": None if env is None else {
-                "name": env.name, "source": env.source, "profile": env.display_path,
-                "public_domain": env.profile.environment.public_domain,
-            },
-            "target_version": env.profile.environment.release if env else None,
-            "phases": self.phases(),
-            "selection": self._selection(),
-            "counts": verdict.counts,
-            "failed": verdict.failed,
-            "errored": verdict.errored,
-            "missing": verdict.missing,
-            "waived": verdict.waived,
-            "skipped": verdict.skipped,
-            "expired_waivers": verdict.expired_waivers,
-            "unused_waivers": verdict.unused_waivers,
-            "converged_after_retries": verdict.converged_after_retries,
-            "started_at": self.started.isoformat(),
-            "finished_at": finished.isoformat(),
-            "duration_s": round(time.monotonic() - self.started_clock, 3),
-            "gonogo_version": __version__,
-        }
-
     def _write(self, document: dict[str, Any]) -> None:
-        self.gate_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.gate_file.with_name(self.gate_file.name + ".tmp")
-        tmp.write_text(json.dumps(masker.mask_data(document), indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, self.gate_file)
-
-    def _environment_properties(self) -> dict[str, str]:
-        env = self.env
-        props = {"gonogo.version": __version__, "runner": socket.gethostname()}
-        if env is not None:
-            props |= {
-                "environment": env.name,
-                "environment.source": env.source,
-                "target.version": env.profile.environment.release or "not set",
-                "host": env.profile.environment.public_domain or "not set",
-                "phases": ",".join(self.phases()),
-            }
-        if self.verdict is not None:
-            props["verdict"] = self.verdict.verdict
-        return props
+        verdict_file.write(self.gate_file, document)
 
     def _display(self, path: Path) -> str:
         try:
@@ -407,50 +387,35 @@ class GatePlugin:
             return str(path)
 
 
-def _mask_in_place(value: Any) -> Any:
-    """Mask every string inside a report's longrepr: a string, a skip tuple or pytest's repr dataclasses.
-
-    Masking the structure (not its rendered text) keeps ``reprcrash``, so the one-line reason of
-    gate.json and pytest's short summary still show the exception line.
-    """
-    if isinstance(value, str):
-        return masker.mask(value)
-    if isinstance(value, list):
-        return [_mask_in_place(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_mask_in_place(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        try:
-            for f in dataclasses.fields(value):
-                setattr(value, f.name, _mask_in_place(getattr(value, f.name)))
-            return value
-        except dataclasses.FrozenInstanceError:
-            pass
-    text = str(value)  # anything else (another plugin's repr): its text, when it holds a secret
-    return masker.mask(text) if masker.mask(text) != text else value
+def _phase_report(report: pytest.TestReport) -> PhaseReport:
+    """The recorder's view of one pytest report (on the controller: it may come from a worker)."""
+    extra = getattr(report, REPORT_ATTRIBUTE, None) or {}
+    convergence = tuple(v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY)
+    return PhaseReport(
+        nodeid=report.nodeid,
+        when=str(report.when),
+        outcome=report.outcome,
+        reason=_reason(report),
+        duration_s=float(report.duration or 0.0),
+        wasxfail=getattr(report, "wasxfail", None),
+        judged=bool(extra.get("judged", True)),
+        skip_kind=str(extra.get("skip_kind", "skipped")),
+        convergence=convergence,
+    )
 
 
-def _status_of(report: pytest.TestReport) -> tuple[str, str]:
-    """The status and one-line reason of one phase of a test."""
+def _reason(report: pytest.TestReport) -> str:
+    """The one-line reason of a report: the skip reason, or the exception line of a failure."""
     if report.passed:
-        if hasattr(report, "wasxfail"):
-            return "passed", "unexpectedly passed (xpass)"
-        return "passed", ""
+        return ""
+    longrepr = report.longrepr
     if report.skipped:
-        if hasattr(report, "wasxfail"):
-            return "xfailed", f"expected failure: {report.wasxfail}"
-        longrepr = report.longrepr
         reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        return "skipped", reason.removeprefix("Skipped: ")
-    status = "failed" if report.when == "call" else "errored"
-    return status, masker.mask(_one_line(report))
-
-
-def _one_line(report: pytest.TestReport) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
+        return masker.mask(reason.removeprefix("Skipped: "))
+    crash = getattr(longrepr, "reprcrash", None)
     message = getattr(crash, "message", None) if crash is not None else None
     if not message:
         lines = [line for line in report.longreprtext.strip().splitlines() if line.strip()]
         message = lines[-1] if lines else "failed"
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    return first[:500]
+    return masker.mask(first[:500])

@@ -6,12 +6,8 @@ register the same values. Everything gonogo writes or prints passes through :fun
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
-
-from _pytest._io.saferepr import SafeRepr, _ellipsize
+from collections.abc import Iterable
 
 MASK = "***"
 #: Keys whose values are secrets whatever they hold (password, secret, token, key, DSN, cookie).
@@ -81,56 +77,3 @@ def mask(text: str) -> str:
 def is_secret_key(key: str) -> bool:
     """True when a profile key's name says its value is a secret."""
     return key.lower() not in NOT_SECRET_KEYS and bool(SECRET_KEY_PATTERN.search(key))
-
-
-_original_factory = logging.getLogRecordFactory()
-
-
-def _masking_record_factory(*args: object, **kwargs: object) -> logging.LogRecord:
-    record = _original_factory(*args, **kwargs)
-    if masker.active:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the caller's problem, not ours
-            return record
-        masked = masker.mask(message)
-        if masked != message:
-            record.msg, record.args = masked, ()
-    return record
-
-
-def _masking_saferepr(original: Callable[[Any, object], str]) -> Callable[[Any, object], str]:
-    """Wrap pytest's SafeRepr.repr: mask the whole repr *before* pytest shortens it.
-
-    pytest shortens long values ('abc...xyz') in assertion lines and traceback arguments; a
-    shortened secret would no longer match any mask, so the full repr is masked first.
-    """
-
-    def masked(self: Any, x: object) -> str:
-        if masker.active:
-            try:
-                full = repr(x)
-            except Exception:
-                return original(self, x)
-            hidden = masker.mask(full)
-            if hidden != full:
-                maxsize = getattr(self, "maxsize", None)
-                return _ellipsize(hidden, maxsize) if maxsize is not None else hidden
-        return original(self, x)
-
-    masked.__wrapped__ = original  # type: ignore[attr-defined]
-    return masked
-
-
-def install_output_masking() -> None:
-    """Mask secrets in log records (live and captured logs) and in pytest's value reprs."""
-    logging.setLogRecordFactory(_masking_record_factory)
-    if not hasattr(SafeRepr.repr, "__wrapped__"):
-        SafeRepr.repr = _masking_saferepr(SafeRepr.repr)  # type: ignore[method-assign]
-
-
-def uninstall_output_masking() -> None:
-    logging.setLogRecordFactory(_original_factory)
-    original = getattr(SafeRepr.repr, "__wrapped__", None)
-    if original is not None:
-        SafeRepr.repr = original  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ from typing import Any
 from gonogo.environment import LoadedEnvironment
 from gonogo.gate import GO, GO_WITH_WARNINGS, Verdict
 from gonogo.secrets import masker
+from gonogo.selection import LeftOut
 
 _COLOURS = {GO: {"green": True, "bold": True}, GO_WITH_WARNINGS: {"yellow": True, "bold": True}}
 
@@ -16,10 +17,14 @@ def _checks(entry: dict[str, Any]) -> str:
     return f"{entry['id']}{steps}"
 
 
-def render(tr: Any, verdict: Verdict, env: LoadedEnvironment | None, phases: list[str], gate_file: str) -> None:
+def render(tr: Any, verdict: Verdict, env: LoadedEnvironment | None, phases: list[str], gate_file: str,
+           partial: LeftOut | None = None) -> None:
     """Write the gate's summary: verdict, counts, then every failed, missing and waived check."""
     write = lambda text, **markup: tr.write_line(masker.mask(text), **markup)  # noqa: E731
     tr.write_sep("=", "gonogo release gate", bold=True)
+    if partial:
+        write(f"PARTIAL RUN: this verdict covers only the selection, not the whole phase ({partial.describe()}; "
+              f"see left_out in {gate_file})", yellow=True, bold=True)
     c = verdict.counts
     name = env.name if env else "?"
     release = (env.profile.environment.release if env else None) or "not set"
@@ -31,6 +36,9 @@ def render(tr: Any, verdict: Verdict, env: LoadedEnvironment | None, phases: lis
     )
     for entry in verdict.failed + verdict.errored:
         write(f"  {entry['status'].upper():8} {entry['severity']:8} {_checks(entry)}: {entry['reason']}", red=entry["severity"] != "warning", yellow=entry["severity"] == "warning")
+    for entry in verdict.not_run:
+        write(f"  NOT RUN  {entry['severity']:8} {_checks(entry)}: {entry['status']}" + (f" ({entry['reason']})" if entry["reason"] else ""),
+              red=entry["severity"] != "warning", yellow=entry["severity"] == "warning")
     for entry in verdict.missing:
         what = entry["id"] or entry["required"]
         write(f"  MISSING  required {entry['required']}: {what} {entry['status']}" + (f" ({entry['reason']})" if entry["reason"] else ""), red=True)

@@ -144,11 +144,12 @@ VALID = {
     "environment": {"name": "dev", "source": "--env", "profile": "environments/dev.toml", "public_domain": None},
     "target_version": "1.4.2", "phases": ["postdeploy"],
     "selection": {"markexpr": "postdeploy", "keyword": "", "args": [], "workers": 2},
+    "partial": False, "left_out": {"checks": [], "paths": [], "last_failed": False},
     "counts": {"collected": 1, "failed": 1},
     "failed": [{"id": "shop.sale", "nodeid": "test_shop.py::test_sale", "title": "sale", "subject": "shop",
                 "severity": "blocker", "phases": ["postdeploy"], "runbook": ["BTQ-4.4"], "params": {},
                 "status": "failed", "reason": "boom", "duration_s": 0.1}],
-    "errored": [], "missing": [], "waived": [], "skipped": [], "expired_waivers": [], "unused_waivers": [],
+    "errored": [], "missing": [], "not_run": [], "waived": [], "skipped": [], "expired_waivers": [], "unused_waivers": [],
     "converged_after_retries": [], "started_at": "2026-03-10T10:00:00+00:00",
     "finished_at": "2026-03-10T10:00:01+00:00", "duration_s": 1.0, "gonogo_version": "0.1.0",
 }

@@ -108,10 +108,10 @@ def test_nothing_selected_is_no_go():
     assert (verdict.verdict, verdict.reasons) == (NO_GO, ["no checks ran"])
 
 
-def test_everything_skipped_is_no_go():
-    verdict = decide(facts((check("a"), "skipped")))
+def test_everything_not_configured_is_no_go():
+    verdict = decide(facts((check("a"), "not-configured")))
     assert verdict.verdict == NO_GO
-    assert verdict.reasons == ["no checks ran (1 selected, all skipped or not run)"]
+    assert verdict.reasons == ["no checks ran (1 selected, none ran to a judgement)"]
 
 
 @pytest.mark.parametrize(("severity", "status", "expected"), [

@@ -1,0 +1,109 @@
+"""``@pytest.mark.each``: one check per entry of a profile section, declared, handled once here.
+
+::
+
+    @pytest.mark.each("health", "endpoint")                       # one check per [[health]] entry
+    @pytest.mark.each("health", "endpoint", where=has_budget, optional=True, what="max_ms")
+    @pytest.mark.each("traefik.routers", "router")                 # a list inside a table
+
+Each entry becomes one parametrised check, with the entry's ``name`` as its id and, unless the
+check declares its own, the entry's ``severity`` and ``runbook`` steps as markers. When the section
+is absent, the check is collected once and skipped as "not configured" (so the gate sees it: a
+required check that did not run is a NO-GO). When the section is there but ``where`` keeps no
+entry, the check is "not configured" too, or, with ``optional=True``, "not applicable": an optional
+sub-check that applies to nothing never makes its subject missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gonogo.environment import LoadedEnvironment, not_configured
+
+MARKER = "each"
+#: set on the single placeholder of a check with nothing to check: (kind, reason)
+PLACEHOLDER = "gonogo_placeholder"
+
+
+def _lookup(env: LoadedEnvironment, path: str) -> tuple[Any, str | None]:
+    """The value at a dotted profile path, or (None, the absent table) when a part is missing."""
+    value: Any = env.profile
+    walked: list[str] = []
+    for part in path.split("."):
+        walked.append(part)
+        value = getattr(value, part, None)
+        if value is None or value == []:
+            table = ".".join(walked)
+            return None, (f"[[{table}]]" if len(walked) == 1 and path == table else f"[{table}]")
+    return value, None
+
+
+def _id(entry: Any, index: int) -> str:
+    name = getattr(entry, "name", None)
+    return str(name) if isinstance(name, str) and name else str(index + 1)
+
+
+def _entry_marks(entry: Any) -> list[pytest.MarkDecorator]:
+    marks: list[pytest.MarkDecorator] = []
+    severity = getattr(entry, "severity", None)
+    if isinstance(severity, str):
+        marks.append(pytest.mark.severity(severity))
+    runbook = getattr(entry, "runbook", None)
+    if runbook:
+        marks.append(pytest.mark.runbook(*runbook))
+    return marks
+
+
+def _placeholder(argname: str, kind: str, reason: str) -> Any:
+    return pytest.param(None, id=kind, marks=[getattr(pytest.mark, PLACEHOLDER)(kind, reason)])
+
+
+def parametrize(metafunc: pytest.Metafunc, env: LoadedEnvironment | None) -> None:
+    """Apply every ``each`` marker of a check (called from the plugin's pytest_generate_tests)."""
+    for mark in metafunc.definition.iter_markers(MARKER):
+        section, argname, options = _arguments(mark, metafunc)
+        where: Callable[[Any], bool] = options.get("where") or (lambda _: True)
+        optional = bool(options.get("optional", False))
+        what = options.get("what")
+        if env is None:
+            metafunc.parametrize(argname, [_placeholder(argname, "not-configured", "gonogo is off (--no-gate)")])
+            continue
+        value, absent = _lookup(env, section)
+        if absent is not None:
+            metafunc.parametrize(argname, [_placeholder(argname, "not-configured", not_configured(env, absent))])
+            continue
+        entries = list(value) if isinstance(value, (list, tuple)) else [value]
+        kept = [(i, e) for i, e in enumerate(entries) if where(e)]
+        if not kept:
+            condition = f"[[{section}]] with {what}" if what else f"[[{section}]] entries it applies to"
+            if optional:
+                reason = f"not applicable: no entry of {condition} in {env.display_path}"
+                metafunc.parametrize(argname, [_placeholder(argname, "not-applicable", reason)])
+            else:
+                metafunc.parametrize(argname, [_placeholder(argname, "not-configured", not_configured(env, condition))])
+            continue
+        own = {m.name for m in metafunc.definition.iter_markers() if m.name in ("severity", "runbook")}
+        inherit = options.get("inherit", True)
+        params = []
+        for index, entry in kept:
+            marks = [m for m in _entry_marks(entry) if inherit and m.name not in own]
+            params.append(pytest.param(entry, id=_id(entry, index), marks=marks))
+        metafunc.parametrize(argname, params)
+
+
+def _arguments(mark: pytest.Mark, metafunc: pytest.Metafunc) -> tuple[str, str, dict[str, Any]]:
+    where = f"{metafunc.definition.nodeid}: @pytest.mark.each"
+    allowed = {"where", "optional", "what", "inherit"}
+    if not 1 <= len(mark.args) <= 2 or not all(isinstance(a, str) for a in mark.args):
+        pytest.fail(f"{where} takes a section and an argument name, e.g. each('health', 'endpoint')", pytrace=False)
+    unknown = set(mark.kwargs) - allowed
+    if unknown:
+        pytest.fail(f"{where}: unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}", pytrace=False)
+    section = mark.args[0]
+    argname = mark.args[1] if len(mark.args) == 2 else "entry"
+    if argname not in metafunc.fixturenames:
+        pytest.fail(f"{where}('{section}', '{argname}'): the check takes no argument '{argname}'", pytrace=False)
+    return section, argname, dict(mark.kwargs)

@@ -1,0 +1,68 @@
+"""The only skips gonogo accepts, as their own exception types (so the gate never guesses from a text).
+
+- :class:`NotConfigured`: the subject is absent from the profile. The one legitimate skip.
+- :class:`NotApplicable`: an optional sub-check (a latency budget, say) that applies to no entry
+  of the profile. It never makes its subject "missing".
+- :class:`Dependent`: the check depends on another one that failed (the body after the status);
+  it is skipped instead of piling a second failure on the first.
+
+Any other skip of a blocker or critical check (``pytest.skip("cannot reach the docker daemon")``,
+an empty parametrisation, ``importorskip``) is "not run", and a NO-GO.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import pytest
+
+from gonogo.outcomes import DEPENDENT, NOT_APPLICABLE, NOT_CONFIGURED, SKIPPED
+
+_Skipped = pytest.skip.Exception
+
+
+class _Kind(_Skipped):
+    kind = SKIPPED
+
+
+class NotConfigured(_Kind):
+    """The check's subject is absent from the environment profile."""
+
+    kind = NOT_CONFIGURED
+
+
+class NotApplicable(_Kind):
+    """An optional sub-check that applies to no entry of the profile."""
+
+    kind = NOT_APPLICABLE
+
+
+class Dependent(_Kind):
+    """Skipped because a check this one depends on did not pass."""
+
+    kind = DEPENDENT
+
+
+for _class in (NotConfigured, NotApplicable, Dependent):
+    # printed by pytest as "Skipped: <reason>", like any skip (pytest's own Skipped lives in "builtins")
+    _class.__module__, _class.__qualname__ = "builtins", "Skipped"
+
+
+def kind_of(exception: BaseException | None) -> str:
+    """The skip kind of an exception raised by a check (``skipped`` for any other skip)."""
+    return getattr(exception, "kind", SKIPPED) if isinstance(exception, _Skipped) else SKIPPED
+
+
+def not_configured(reason: str) -> NoReturn:
+    """Skip the calling check: its subject is absent from the profile (``reason`` names the key)."""
+    raise NotConfigured(reason)
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """Skip the calling optional sub-check: it applies to nothing in this profile."""
+    raise NotApplicable(reason)
+
+
+def dependent(on: str, why: str) -> NoReturn:
+    """Skip the calling check because ``on`` (the check it depends on) did not pass."""
+    raise Dependent(f"dependent on {on}: {why}")

@@ -1,0 +1,89 @@
+"""The one builder of the verdict file (``reports/gate.json``, schema ``gonogo.gate/1``).
+
+Every document gonogo writes, a verdict or a usage error, is built by :func:`document` and
+written masked and atomically by :func:`write`; its schema is ``gonogo/data/gate.schema.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from gonogo import __version__
+from gonogo.environment import LoadedEnvironment
+from gonogo.gate import NO_GO, Verdict
+from gonogo.secrets import masker
+
+SCHEMA = "gonogo.gate/1"
+DEFAULT_GATE_FILE = "reports/gate.json"
+
+
+def document(
+    *,
+    verdict: Verdict | None,
+    exit_code: int,
+    env: LoadedEnvironment | None,
+    phases: list[str],
+    selection: dict[str, Any],
+    started: dt.datetime,
+    duration_s: float,
+    partial: bool = False,
+    left_out: dict[str, Any] | None = None,
+    usage_error: str | None = None,
+) -> dict[str, Any]:
+    """The verdict file's content: a run's verdict, or (``usage_error``) a run stopped by bad input."""
+    finished = dt.datetime.now(dt.timezone.utc)
+    empty: list[Any] = []
+    return {
+        "schema": SCHEMA,
+        "verdict": verdict.verdict if verdict else NO_GO,
+        "reasons": verdict.reasons if verdict else [f"usage error: {usage_error}"],
+        "exit_code": exit_code,
+        "environment": None if env is None else {
+            "name": env.name, "source": env.source, "profile": env.display_path,
+            "public_domain": env.profile.environment.public_domain,
+        },
+        "target_version": env.profile.environment.release if env else None,
+        "phases": phases,
+        "selection": selection,
+        "partial": partial,
+        "left_out": left_out or {"checks": [], "paths": [], "last_failed": False},
+        "counts": verdict.counts if verdict else {},
+        "failed": verdict.failed if verdict else empty,
+        "errored": verdict.errored if verdict else empty,
+        "missing": verdict.missing if verdict else empty,
+        "not_run": verdict.not_run if verdict else empty,
+        "waived": verdict.waived if verdict else empty,
+        "skipped": verdict.skipped if verdict else empty,
+        "expired_waivers": verdict.expired_waivers if verdict else empty,
+        "unused_waivers": verdict.unused_waivers if verdict else empty,
+        "converged_after_retries": verdict.converged_after_retries if verdict else empty,
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "duration_s": round(duration_s, 3),
+        "gonogo_version": __version__,
+    }
+
+
+def write(path: Path, content: dict[str, Any]) -> None:
+    """Write the verdict file masked, through a temporary file (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(masker.mask_data(content), indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def writable_problem(path: Path) -> str | None:
+    """Why the verdict cannot be written at ``path`` (checked before any check runs), or None."""
+    if path.is_dir():
+        return f"--gate-file {path}: is a directory; name a file, e.g. {path / 'gate.json'}"
+    parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        return f"--gate-file {path}: {existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"--gate-file {path}: not writable (permission denied)"
+    return None
