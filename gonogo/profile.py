@@ -1,6 +1,8 @@
 """The typed model of an environment profile (``environments/<name>.toml``).
 
-Every table forbids unknown keys, so a typo is an error that names the key. Sections other than
+Every table forbids unknown keys, so a typo is an error that names the key. Secret fields (DSNs,
+passwords, cookies) are ``SecretStr``: their repr is masked by construction, and code that needs
+the text asks for it with ``.get_secret_value()`` (the masker still hides it wherever it is printed). Sections other than
 ``[environment]`` and ``[gate]`` are optional: a check whose subject is absent is skipped as
 "not configured", and the gate treats a required one that did not run as a NO-GO.
 """
@@ -11,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class Section(BaseModel):
@@ -76,7 +78,8 @@ class MigrationsConfig(Section):
 class DatabaseSection(Section):
     """A read-only connection to the stack's database."""
 
-    dsn: str
+    #: a secret: ``dsn.get_secret_value()`` gives the text; its repr is masked by construction
+    dsn: SecretStr
     connect_timeout_s: float = 5
     statement_timeout_ms: int = 5000
     migrations: MigrationsConfig | None = None
@@ -117,7 +120,7 @@ class TraefikSection(Section):
 class WebsocketEndpoint(Section):
     name: str = "websocket"
     url: str
-    cookie: str | None = None
+    cookie: SecretStr | None = None
     origin: str | None = None
     timeout_s: float = 5
 
@@ -130,7 +133,7 @@ class BackupsSection(Section):
     max_age_h: float = 24
     retention_days: int | None = None
     #: a scratch database to test a restore in: never production
-    restore_into: str | None = None
+    restore_into: SecretStr | None = None
     expect_tables: list[str] = Field(default_factory=list)
 
 
@@ -158,7 +161,7 @@ class HostSection(Section):
 class SmokeSection(Section):
     base_url: str
     user: str
-    password: str
+    password: SecretStr
     #: smoke flows write (a sale, a payment): they run only where this is true
     allowed: bool = False
     tag: str = "gonogo-smoke"

@@ -150,7 +150,7 @@ from pathlib import Path
 
 def test_record(gonogo_env):
     settings = gonogo_env.profile.environment
-    seen = {"dsn": gonogo_env.profile.database.dsn, "release": settings.release,
+    seen = {"dsn": gonogo_env.profile.database.dsn.get_secret_value(), "release": settings.release,
             "previous": settings.previous_release, "tier": settings.description,
             "env_file": gonogo_env.env_file.name if gonogo_env.env_file else None}
     (Path(__file__).parent / "seen.json").write_text(json.dumps(seen))

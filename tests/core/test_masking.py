@@ -38,23 +38,24 @@ log = logging.getLogger("shop.db")
 
 
 def test_connects(profile):
-    dsn = profile.database.dsn
+    dsn = profile.database.dsn.get_secret_value()  # the raw text: the masker, not SecretStr, must hide it
+    password = profile.smoke.password.get_secret_value()
     print("connecting with", dsn, "for release", profile.environment.release)
-    print("smoke password", profile.smoke.password, file=sys.stderr)
-    log.warning("dsn=%s password=%s", dsn, profile.smoke.password)
+    print("smoke password", password, file=sys.stderr)
+    log.warning("dsn=%s password=%s", dsn, password)
     gonogo.attach("connection", f"dsn={dsn}")
-    gonogo.attach("config", {"dsn": dsn, "password": profile.smoke.password}, kind="json")
+    gonogo.attach("config", {"dsn": dsn, "password": password}, kind="json")
     assert dsn == "postgresql://app:wrong@db.internal:5432/shop"
 
 
 def test_login(profile):
-    password = profile.smoke.password
+    password = profile.smoke.password.get_secret_value()
     assert password == "guess", f"login refused for {profile.smoke.user} with password {password}"
 
 
 @pytest.fixture
 def session(profile):
-    raise ConnectionError(f"cannot open {profile.database.dsn}")
+    raise ConnectionError(f"cannot open {profile.database.dsn.get_secret_value()}")
 
 
 def test_query(session):
@@ -62,11 +63,11 @@ def test_query(session):
 
 
 def test_skipped(profile):
-    pytest.skip(f"not today: {profile.smoke.password}")
+    pytest.skip(f"not today: {profile.smoke.password.get_secret_value()}")
 
 
 def test_deprecated_login(profile):
-    warnings.warn(f"plain-text password in use: {profile.smoke.password}")
+    warnings.warn(f"plain-text password in use: {profile.smoke.password.get_secret_value()}")
 """
 
 ENVIRON = {"GX_DB_PASSWORD": DB_PASSWORD, "GX_RELEASE": RELEASE}
@@ -137,7 +138,7 @@ def test_no_piece_of_a_long_secret_survives(run_gate):
     profile = PROFILE.replace('password = "Sm0ke-literal-Pw"', 'password = "${GX_TOKEN}"')
     run = run_gate({"test_db.py": """
         def test_token(profile):
-            assert profile.smoke.password == "expected"
+            assert profile.smoke.password.get_secret_value() == "expected"
     """}, profile=profile, environ={**ENVIRON, "GX_TOKEN": token})
 
     assert run.ids("failed") == ["db.token"], run.log
