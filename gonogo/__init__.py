@@ -4,6 +4,8 @@ __version__ = "0.1.0"
 
 from gonogo.environment import LoadedEnvironment, not_configured, section  # noqa: E402
 from gonogo.evidence import attach  # noqa: E402
+from gonogo.judge import judge  # noqa: E402
+from gonogo.skips import dependent  # noqa: E402
 from gonogo.waiting import Convergence, ConvergenceTimeout, wait_until  # noqa: E402
 
 __all__ = [
@@ -12,6 +14,8 @@ __all__ = [
     "LoadedEnvironment",
     "__version__",
     "attach",
+    "dependent",
+    "judge",
     "not_configured",
     "section",
     "wait_until",

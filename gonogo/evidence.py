@@ -28,3 +28,19 @@ def attach(name: str, body: Any, kind: str = "text") -> None:
     if isinstance(body, str):
         body = masker.mask(body)
     allure.attach(body, name=masker.mask(name), attachment_type=_TYPES[kind])
+
+
+_attached: list[Any] = []  # the facts themselves: an id() could be reused once a fact is freed
+
+
+def attach_fact(fact: Any) -> None:
+    """Attach a probe's fact (its ``evidence()``, named ``evidence_name``) once per check."""
+    if any(seen is fact for seen in _attached):
+        return
+    _attached.append(fact)
+    attach(fact.evidence_name, fact.evidence())
+
+
+def new_check() -> None:
+    """Forget what was attached: called by the plugin as each check starts."""
+    _attached.clear()

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from gonogo import __version__, allure_results, fixtures, masking, parametrize, skips, verdict_file, xdist_support
+from gonogo import __version__, allure_results, evidence, fixtures, masking, parametrize, skips, verdict_file, xdist_support
 from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
@@ -97,6 +97,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A placeholder of a check with nothing to check is skipped with its own kind."""
+    evidence.new_check()
     placeholder = item.get_closest_marker(parametrize.PLACEHOLDER)
     if placeholder is not None:
         kind, reason = placeholder.args
@@ -418,4 +419,4 @@ def _reason(report: pytest.TestReport) -> str:
         lines = [line for line in report.longreprtext.strip().splitlines() if line.strip()]
         message = lines[-1] if lines else "failed"
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    return masker.mask(first[:500])
+    return masker.mask(first.removeprefix("Failed: ")[:500])  # pytest.fail (gonogo.judge): the message alone

@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class Section(BaseModel):
@@ -168,9 +168,19 @@ class SmokeSection(Section):
 
 
 class Waiver(Section):
+    """Accept a known failure of named checks until a date (never an error or a missing check)."""
+
     check: str
     reason: str
     until: dt.date
+
+    @field_validator("check")
+    @classmethod
+    def _names_checks(cls, value: str) -> str:
+        if not value.translate(str.maketrans("", "", "*?.[] ")):
+            raise ValueError(f"'{value}' matches every check: a waiver must name the checks it accepts "
+                             "(a subject, a check id, or a pattern with a name in it)")
+        return value
 
 
 class GateSection(Section):

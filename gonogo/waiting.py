@@ -6,8 +6,10 @@ a check that passed only after retries says so in the report and in gate.json.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -111,3 +113,51 @@ def expect(convergence: Convergence[T]) -> T:
     if not convergence.converged:
         raise ConvergenceTimeout(convergence)  # type: ignore[arg-type]
     return convergence.value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Wait(Generic[T]):
+    """One condition to wait for: what to probe, what to accept, the deadline and the pace."""
+
+    probe: Callable[[], T]
+    accept: Callable[[T], bool]
+    timeout_s: float
+    interval_s: float = 1.0
+    what: str = "condition"
+
+
+class SideBySide(Generic[T]):
+    """Several waits converging at the same time, each under its own deadline from one start.
+
+    Two endpoints that each take 15 s to fail take 15 s together, not 30: every wait starts when
+    the first one is asked for, in its own thread, and :meth:`result` returns one wait's outcome
+    as soon as that one has converged or reached its deadline.
+    """
+
+    def __init__(self, waits: dict[str, Wait[T]]) -> None:
+        self._waits = waits
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future[Convergence[T]]] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._waits
+
+    def start(self) -> None:
+        """Start every wait (once)."""
+        with self._lock:
+            if self._pool is not None or not self._waits:
+                return
+            self._pool = ThreadPoolExecutor(max_workers=len(self._waits), thread_name_prefix="gonogo-wait")
+            for name, w in self._waits.items():
+                self._futures[name] = self._pool.submit(
+                    wait_until, w.probe, w.accept, timeout_s=w.timeout_s, interval_s=w.interval_s, what=w.what)
+
+    def result(self, name: str) -> Convergence[T]:
+        """The outcome of one wait (starting them all if nobody has yet); a probe's error is re-raised."""
+        self.start()
+        return self._futures[name].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -46,6 +46,21 @@ class HttpFact:
         except (ValueError, TypeError):
             return None
 
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    @property
+    def status_text(self) -> str:
+        """The status, or what happened instead ('no answer after 5000 ms: connection refused')."""
+        if self.status is not None:
+            return str(self.status)
+        return masker.mask(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+
+    @property
+    def evidence_name(self) -> str:
+        return masker.mask(f"{self.method} {self.url}")
+
     def header(self, name: str) -> str | None:
         lowered = {k.lower(): v for k, v in self.headers.items()}
         return lowered.get(name.lower())
@@ -63,6 +78,21 @@ class HttpFact:
             lines.append(f"error: {self.error}")
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
         return masker.mask("\n".join(lines) + "\n\n" + self.body)
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    """HTTP requests to the stack, with the profile's resolve map and CA plumbed in once (``stack.http``)."""
+
+    resolve: Mapping[str, str] = field(default_factory=dict)
+    ca_file: Path | None = None
+    timeout_s: float = 5.0
+
+    def get(self, url: str, *, method: str = "GET", timeout_s: float | None = None,
+            headers: Mapping[str, str] | None = None) -> HttpFact:
+        """One request to ``url`` (redirects not followed); never raises."""
+        return fetch(url, method=method, timeout_s=timeout_s or self.timeout_s, resolve=self.resolve,
+                     ca_file=self.ca_file, headers=headers)
 
 
 def fetch(

@@ -144,6 +144,7 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     (keeping the files of an earlier call, to run the same project again).
     ``env``: passed as ``--env`` (None: choose no environment on the command line).
     ``environ``: process environment variables of the run. ``args``: more pytest arguments.
+    ``cache``: keep pytest's cache plugin (for ``--lf``); off by default.
     """
     for name in HERMETIC:
         monkeypatch.delenv(name, raising=False)
@@ -154,6 +155,7 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
         profile: str | Mapping[str, str] | None = PROFILE,
         env: str | None = "dev",
         environ: Mapping[str, str] | None = None,
+        cache: bool = False,
     ) -> GateRun:
         if isinstance(checks, str):
             checks = {"test_app.py": checks}
@@ -169,7 +171,7 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
             path.write_text(_text(text), encoding="utf-8")
         for key, value in (environ or {}).items():
             monkeypatch.setenv(key, value)
-        options = ["-p", "no:cacheprovider", *(["--env", env] if env else []), *args]
+        options = [*([] if cache else ["-p", "no:cacheprovider"]), *(["--env", env] if env else []), *args]
         result = pytester.runpytest_subprocess(*options, timeout=120)
         gate_file = pytester.path / "reports" / "gate.json"
         return GateRun(result, pytester.path, gate_file.read_text(encoding="utf-8") if gate_file.is_file() else None)
@@ -181,3 +183,71 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 def gate_schema_document() -> dict[str, Any]:
     """gonogo/data/gate.schema.json, for tests that validate documents of their own."""
     return gate_schema()
+
+
+class StubServer:
+    """A real HTTP server on 127.0.0.1 (in a thread) whose answers a test sets per path.
+
+    ``routes[path] = (status, body)``; every request is logged with its arrival time, so a test can
+    tell whether two endpoints were probed side by side. Not a mock of gonogo: gonogo's HTTP probe
+    talks to it over a real socket.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        import time
+
+        self.routes: dict[str, tuple[int, str]] = {}
+        self.log: list[tuple[str, float]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, send_body: bool) -> None:
+                server.log.append((self.path, time.monotonic()))
+                status, body = server.routes.get(self.path, (404, '{"detail": "not found"}'))
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._answer(True)
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._answer(False)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def stub_server():
+    """A real loopback HTTP server whose answers the test chooses (see :class:`StubServer`)."""
+    server = StubServer()
+    yield server
+    server.close()
+
+
+HEALTH_CHECKS = Path(__file__).resolve().parents[2] / "checks" / "test_health.py"
+
+
+@pytest.fixture
+def health_module() -> dict[str, str]:
+    """The real checks/test_health.py, to run in a pytester project against a stub server."""
+    return {"test_health.py": HEALTH_CHECKS.read_text(encoding="utf-8")}
