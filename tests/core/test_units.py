@@ -206,3 +206,68 @@ def test_secret_keys(key):
 @pytest.mark.parametrize("key", ["url", "monkey", "keyboard", "user", "compose_project", "name", "components_key"])
 def test_not_secret_keys(key):
     assert not is_secret_key(key)
+
+
+# -- the gate: what did not judge -----------------------------------------------------------------
+
+
+def test_a_run_time_skip_of_a_blocker_is_no_go_and_of_a_warning_a_warning():
+    blocker, warning = check("a", severity="blocker"), check("b", severity="warning")
+    verdict = decide(facts((blocker, "skipped"), (warning, "passed")))
+    assert verdict.verdict == NO_GO
+    assert verdict.reasons == ["blocker check did not run: shop.a (skipped: reason)"]
+    assert [e["id"] for e in verdict.not_run] == ["shop.a"]
+
+    verdict = decide(facts((blocker, "passed"), (warning, "skipped")))
+    assert (verdict.verdict, verdict.reasons) == (GO_WITH_WARNINGS, ["warning check did not run: shop.b (skipped: reason)"])
+
+
+def test_a_dependent_skip_needs_something_that_failed():
+    status, body = check("status", severity="blocker"), check("body", severity="blocker")
+    verdict = decide(facts((status, "failed"), (body, "dependent")))
+    assert verdict.reasons == ["blocker check failed: shop.status"]  # the body adds no second reason
+
+    verdict = decide(facts((status, "passed"), (body, "dependent")))
+    assert verdict.verdict == NO_GO
+    assert verdict.reasons == ["blocker check did not run: shop.body (dependent: reason, but no check failed)"]
+
+
+def test_a_not_applicable_optional_sub_check_never_makes_its_subject_missing():
+    healthy, latency = check("healthy", subject="health"), check("fast", subject="health", severity="warning")
+    verdict = decide(facts((healthy, "passed"), (latency, "not-applicable"), required=["health"]))
+    assert (verdict.verdict, verdict.missing) == (GO, [])
+    assert verdict.counts["not_applicable"] == 1
+
+    # but a required entry that only names a sub-check which applies to nothing was never judged
+    verdict = decide(facts((healthy, "passed"), (latency, "not-applicable"), required=["health.fast"]))
+    assert verdict.verdict == NO_GO
+    assert [(m["required"], m["status"]) for m in verdict.missing] == [("health.fast", "not-configured")]
+
+
+def test_partial_runs():
+    from gonogo.selection import LeftOut
+
+    a, b = check("a", severity="blocker"), check("b", severity="blocker")
+    left = LeftOut(checks=[b.nodeid])
+    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], left_out=left))
+    assert verdict.verdict == NO_GO and not verdict.partial
+    assert verdict.reasons[0].startswith("partial run: 1 check(s) of the phase deselected")
+
+    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], left_out=left, partial_allowed=True,
+                           required=["shop.b"]))
+    assert (verdict.verdict, verdict.partial, verdict.missing) == (GO, True, [])  # covers the selection only
+
+
+def test_waivers_never_cover_errors():
+    waiver = Waiver(check="shop.a", reason="known", until=TODAY)
+    verdict = decide(facts((check("a", severity="blocker"), "errored"), waivers=[waiver]))
+    assert verdict.verdict == NO_GO
+    assert verdict.waived == [] and [w["check"] for w in verdict.unused_waivers] == ["shop.a"]
+
+
+@pytest.mark.parametrize("pattern", ["*", "*.*", "?", "[*]"])
+def test_a_waiver_must_name_checks(pattern):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="a waiver must name the checks it accepts"):
+        Waiver(check=pattern, reason="x", until=TODAY)

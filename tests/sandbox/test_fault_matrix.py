@@ -1,0 +1,116 @@
+"""The fault matrix: every sandbox fault ends NO-GO through the check that exists to catch it.
+
+One table (``MATRIX``): a row applies one or more faults (faults that do not interfere are grouped
+into one row, to keep the matrix inside CI's time), runs a phase as a user would (a pytest
+subprocess with ``--env sandbox -m PHASE``, the whole phase, pointed at this session's sandbox by
+SANDBOX_STATE_DIR), asserts the verdict and that every check it names is among the failures in
+gate.json, and heals. The healthy rows say each phase is GO on the healthy stack. Every checks
+issue extends this table with its subjects.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the matrix: faults -> phase -> the checks that must fail, and the verdict."""
+
+    faults: tuple[str, ...]
+    phase: str
+    must_fail: frozenset[str]
+    verdict: str = "NO-GO"
+    #: checks that must NOT fail in this row (the fault is not theirs to catch)
+    must_pass: frozenset[str] = frozenset()
+
+    @property
+    def id(self) -> str:
+        return f"{'+'.join(self.faults) or 'healthy'}->{self.phase}"
+
+
+def row(faults: str, phase: str, *must_fail: str, verdict: str = "NO-GO", must_pass: tuple[str, ...] = ()) -> Row:
+    return Row(tuple(f for f in faults.split("+") if f), phase, frozenset(must_fail), verdict, frozenset(must_pass))
+
+
+MATRIX = [
+    # the healthy stack: every phase that has checks is GO
+    row("", "postdeploy", verdict="GO"),
+    row("", "rollback", verdict="GO"),
+    # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
+    row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]"),
+    row("backend-down", "rollback", "health.endpoint_healthy[ready]"),
+    row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
+        must_pass=("health.endpoint_healthy[live]",)),
+    row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]"),
+    row("redis-down", "postdeploy", "health.endpoint_healthy[ready]"),
+    row("slow-api", "postdeploy", "health.endpoint_fast[ready]", "health.endpoint_fast[csrf]", verdict="GO-WITH-WARNINGS"),
+]
+
+
+def run_phase(sb: "Sandbox", tmp_path: Path, phase: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run one whole phase against the sandbox, as a user would; return the process and its gate.json."""
+    gate_file = tmp_path / "gate.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", phase, "--env", "sandbox", "-n", "2", "-p", "no:cacheprovider",
+         f"--gate-file={gate_file}", f"--alluredir={tmp_path / 'allure'}"],
+        cwd=REPO, env=sb.env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+    assert gate_file.is_file(), proc.stdout + proc.stderr
+    return proc, json.loads(gate_file.read_text())
+
+
+@pytest.fixture
+def faults(sandbox: "Sandbox") -> Iterator[Any]:
+    applied: list[str] = []
+
+    def apply(names: tuple[str, ...]) -> None:
+        for name in names:
+            sandbox.cli("fault", name)
+            applied.append(name)
+
+    yield apply
+    for name in reversed(applied):
+        sandbox.cli("heal", name)
+    if applied:
+        sandbox.assert_healthy()
+
+
+@pytest.mark.parametrize("case", MATRIX, ids=lambda r: r.id)
+def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row) -> None:
+    faults(case.faults)
+    proc, gate = run_phase(sandbox, tmp_path, case.phase)
+
+    failed = {entry["id"]: entry["reason"] for entry in gate["failed"] + gate["errored"]}
+    assert gate["verdict"] == case.verdict, f"{case.id}: {gate['reasons']}\n{proc.stdout[-3000:]}"
+    assert proc.returncode == (1 if case.verdict == "NO-GO" else 0), proc.stdout[-3000:]
+    assert case.must_fail <= set(failed), f"{case.id}: expected {sorted(case.must_fail)} among {sorted(failed)}"
+    assert not (case.must_pass & set(failed)), f"{case.id}: {sorted(case.must_pass & set(failed))} failed too"
+    assert gate["partial"] is False and gate["not_run"] == [], gate
+    if case.verdict == "GO":
+        assert gate["counts"]["passed"] == gate["counts"]["selected"] > 0, gate["counts"]
+
+
+def test_failures_explain_themselves(sandbox: "Sandbox", faults: Any, tmp_path: Path) -> None:
+    """A failure says what was checked, expected, actual and where to look, with the evidence attached."""
+    faults(("backend-down",))
+    proc, gate = run_phase(sandbox, tmp_path, "postdeploy")
+
+    ready = next(e for e in gate["failed"] if e["id"] == "health.endpoint_healthy[ready]")
+    assert ready["reason"].startswith("ready status: expected 200, got "), ready
+    assert "look at: https://shop.localhost:" in proc.stdout
+    attachments = " ".join(p.read_text(errors="replace") for p in (tmp_path / "allure").glob("*-attachment*"))
+    assert "GET https://shop.localhost:" in attachments and "status:" in attachments
