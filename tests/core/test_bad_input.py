@@ -1,0 +1,157 @@
+"""Bad input at the start of a run: one line naming the file or option, exit code 4, no traceback.
+
+The env file a profile names, ``${...}`` that gonogo cannot expand, unusable profile files.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+#: a check that leaves a trace when it runs: bad input must stop the run before any check
+TRACING = """
+from pathlib import Path
+
+def test_up():
+    (Path(__file__).parent / "ran").write_text("yes")
+"""
+SUPPORTED = ["${VAR}", "${VAR:-default}", "$$"]
+
+
+# -- the env file a profile names -------------------------------------------------------------------
+ENV_FILE_WITH_DEFAULTS = '[environment]\nenv_file = "../stack.env"\nrelease = "${GX_RELEASE:-1.0}"\n'
+
+
+def test_missing_env_file_is_a_no_go_even_when_every_variable_has_a_default(run_gate, pytester):
+    run = run_gate(TRACING, profile=ENV_FILE_WITH_DEFAULTS)
+
+    line = run.error_line()
+    assert "environments/dev.toml: [environment] env_file" in line, run.log
+    assert str(pytester.path / "stack.env") in line, run.log
+    assert "does not exist" in line, run.log
+    assert not (pytester.path / "ran").exists()
+    assert run.gate["verdict"] == "NO-GO"
+    assert run.gate["exit_code"] == 4
+
+
+def load_profile(tmp_path, text: str | bytes, environ: dict[str, str] | None = None):
+    """Write environments/dev.toml and load it as the plugin does."""
+    from gonogo.environment import load
+
+    folder = tmp_path / "environments"
+    folder.mkdir(exist_ok=True)
+    profile = folder / "dev.toml"
+    profile.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return load("dev", "--env", folder, tmp_path, {"PATH": "/usr/bin", **(environ or {})})
+
+
+def profile_error(tmp_path, text: str | bytes, environ: dict[str, str] | None = None) -> str:
+    from gonogo.environment import ProfileError
+
+    with pytest.raises(ProfileError) as caught:
+        load_profile(tmp_path, text, environ)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_env_file_missing_or_a_directory(tmp_path, kind):
+    if kind == "directory":
+        (tmp_path / "stack.env").mkdir()
+
+    message = profile_error(tmp_path, ENV_FILE_WITH_DEFAULTS)
+
+    assert message.startswith("environments/dev.toml: [environment] env_file: ")
+    assert str(tmp_path / "stack.env") in message
+    assert ("does not exist" if kind == "missing" else "is a directory") in message
+
+
+# -- ${...} that gonogo cannot expand ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "key", "shown"),
+    [
+        pytest.param('[environment]\nrelease = "${GX_A-b}"\n', "[environment] release", "${GX_A-b}", id="dash-default"),
+        pytest.param('[environment]\nrelease = "v${GX_A:?set it}"\n', "[environment] release", "${GX_A:?set it}",
+                     id="error-if-unset"),
+        pytest.param('[environment]\nrelease = "${GX_A:-${GX_B}}"\n', "[environment] release", "${GX_A:-${GX_B}}",
+                     id="nested"),
+        pytest.param('[environment]\nrelease = "1"\n[[health]]\nname = "a"\nurl = "https://a/"\n'
+                     '[[health]]\nname = "b"\nurl = "https://${GX_HOST/"\n', "[[health]] #2 url", "${GX_HOST/",
+                     id="unclosed-in-array-of-tables"),
+    ],
+)
+def test_unsupported_reference_names_key_and_text(tmp_path, text, key, shown):
+    message = profile_error(tmp_path, text, {"GX_A": "set", "GX_B": "set"})
+
+    assert message.startswith(f"environments/dev.toml: {key}: "), message
+    assert f"'{shown}'" in message
+    for form in SUPPORTED:
+        assert form in message
+
+
+def test_unsupported_reference_under_a_secret_key_does_not_show_its_default(tmp_path):
+    message = profile_error(tmp_path, '[environment]\nrelease = "1"\n[database]\n'
+                                      'dsn = "postgresql://app:${GX_PW-hunter2}@db/shop"\n')
+
+    assert message.startswith("environments/dev.toml: [database] dsn: ")
+    assert "${GX_PW" in message
+    assert "hunter2" not in message
+
+
+def test_reference_inside_an_env_file_value(tmp_path):
+    (tmp_path / "stack.env").write_text("GX_DSN=postgresql://app:${GX_PW}@db/shop\nGX_PW=hunter2\n")
+    text = '[environment]\nenv_file = "../stack.env"\nrelease = "1"\n[database]\ndsn = "${GX_DSN}"\n'
+
+    message = profile_error(tmp_path, text)
+
+    assert message.startswith("environments/dev.toml: [database] dsn uses ${GX_DSN}"), message
+    assert str(tmp_path / "stack.env") in message
+    for form in SUPPORTED:
+        assert form in message
+    assert "postgresql" not in message and "hunter2" not in message  # the value is a secret: never shown
+
+
+def test_missing_variable_also_names_the_env_file(tmp_path):
+    (tmp_path / "stack.env").write_text("GX_OTHER=1\n")
+
+    message = profile_error(tmp_path, '[environment]\nenv_file = "../stack.env"\n[database]\ndsn = "${GX_DSN}"\n')
+
+    assert message.startswith("environments/dev.toml: [database] dsn uses ${GX_DSN}, which is not set"), message
+    assert f"or in the env file {tmp_path / 'stack.env'}" in message
+
+
+def test_dollar_dollar_stays_a_literal_dollar(tmp_path):
+    (tmp_path / "stack.env").write_text("GX_NOTE=plain\n")
+    text = ('[environment]\nenv_file = "../stack.env"\nrelease = "$${GX_RELEASE}"\n'
+            'description = "${GX_NOTE} costs $$5"\n')
+
+    settings = load_profile(tmp_path, text).profile.environment
+
+    assert settings.release == "${GX_RELEASE}"
+    assert settings.description == "plain costs $5"
+
+
+# -- the profile file itself ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(b"", "is empty", id="zero-bytes"),
+        pytest.param(b"# nothing yet\n\n   \n# still nothing\n", "is empty", id="only-comments"),
+        pytest.param(b'[environment]\nrelease = "1"\n' + b"#" * 1_100_000 + b"\n", "1 MB", id="over-1-MB"),
+    ],
+)
+def test_unusable_profile_file(tmp_path, text, expected):
+    message = profile_error(tmp_path, text)
+
+    assert message.startswith("environments/dev.toml: "), message
+    assert expected in message
+
+
+def test_profile_that_is_a_directory(tmp_path):
+    from gonogo.environment import ProfileError, load
+
+    (tmp_path / "environments" / "dev.toml").mkdir(parents=True)
+    with pytest.raises(ProfileError) as caught:
+        load("dev", "--env", tmp_path / "environments", tmp_path, {})
+
+    assert str(caught.value).startswith("environments/dev.toml: is a directory"), caught.value
