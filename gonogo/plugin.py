@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from gonogo import __version__, allure_results, fixtures, masking, parametrize, skips, verdict_file, xdist_support
+from gonogo import __version__, allure_results, fixtures, masking, parametrize, skips, usage, verdict_file, xdist_support
 from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
@@ -31,7 +31,6 @@ from gonogo.outcomes import PhaseReport, Recorder
 from gonogo.profile import GateSection
 from gonogo.secrets import masker
 from gonogo.selection import LeftOut, Scope, left_out
-from gonogo.steps import load_steps
 
 #: the loaded environment, for the fixtures in gonogo.fixtures
 ENVIRONMENT = pytest.StashKey[LoadedEnvironment | None]()
@@ -146,6 +145,8 @@ class GatePlugin:
     def configure(self) -> None:
         config = self.config
         option = config.option
+        if not self.is_worker:
+            usage.check_start(config, self.gate_file)  # an unwritable verdict file: before anything is written
         if not getattr(option, "allure_report_dir", None):
             option.allure_report_dir = str(self.rootdir / DEFAULT_ALLURE_DIR)
             if not self.is_worker:
@@ -156,7 +157,7 @@ class GatePlugin:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
         masking.install()
         try:
-            self.steps = load_steps(*[Path(p) for p in config.getini("gonogo_runbook_steps")])
+            self.steps = usage.runbook_steps(config)
             self.env = self._load_environment()
         except ProfileError as exc:
             message = masker.mask(str(exc))
@@ -363,7 +364,8 @@ class GatePlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if not self.is_worker:  # gate.json is masked as it is written; the Allure results get a last scrub
+        # gate.json is masked as it is written; the Allure results get a last scrub (none: stopped at the start)
+        if not self.is_worker and config.option.allure_report_dir:
             allure_results.scrub(Path(config.option.allure_report_dir))
         masking.uninstall()
 

@@ -1,9 +1,12 @@
 """Bad input at the start of a run: one line naming the file or option, exit code 4, no traceback.
 
-The env file a profile names, ``${...}`` that gonogo cannot expand, unusable profile files.
+The verdict file (``--gate-file``), the runbook steps files (ini ``gonogo_runbook_steps``), the env file
+a profile names, ``${...}`` that gonogo cannot expand, unusable profile files.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,75 @@ def test_up():
     (Path(__file__).parent / "ran").write_text("yes")
 """
 SUPPORTED = ["${VAR}", "${VAR:-default}", "$$"]
+
+
+# -- the verdict file (--gate-file) ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("existing", "args", "expected"),
+    [  # existing: what to create in the project first, name -> file content (None: a folder)
+        pytest.param({"afile": "text"}, ["--gate-file=afile/gate.json"],
+                     ["--gate-file afile/gate.json", "afile is a file, not a folder"], id="parent-is-a-file"),
+        pytest.param({"out": None}, ["--gate-file=out"], ["--gate-file out", "is a directory", "out/gate.json"],
+                     id="path-is-a-directory"),
+        pytest.param({}, ["--gate-file=/proc/gonogo/gate.json"],
+                     ["--gate-file /proc/gonogo/gate.json", "cannot write in /proc"], id="under-proc"),
+        pytest.param({"reports": "text"}, [], ["reports/gate.json (default of --gate-file)", "not a folder"],
+                     id="default-under-a-file"),
+    ],
+)
+def test_unusable_gate_file_stops_the_run_before_any_check(run_gate, pytester, existing, args, expected):
+    for name, content in existing.items():
+        if content is None:
+            (pytester.path / name).mkdir()
+        else:
+            (pytester.path / name).write_text(content)
+
+    run = run_gate(TRACING, *args)
+
+    line = run.error_line()
+    assert line.startswith("ERROR: "), run.log
+    for fragment in expected:
+        assert fragment in line, run.log
+    assert not (pytester.path / "ran").exists(), "a check ran before the verdict file was checked"
+    for name, content in existing.items():  # left as they were
+        path = pytester.path / name
+        assert path.is_dir() if content is None else path.read_text() == content
+
+
+def test_writable_problem_probes_for_real(tmp_path):
+    from gonogo.verdict_file import writable_problem
+
+    (tmp_path / "afile").write_text("x")
+    assert writable_problem(tmp_path / "new" / "deeper" / "gate.json") is None
+    assert writable_problem(tmp_path / "gate.json") is None
+    assert "is a directory" in (writable_problem(tmp_path) or "")
+    assert "not a folder" in (writable_problem(tmp_path / "afile" / "gate.json") or "")
+    assert "cannot write in /proc" in (writable_problem(Path("/proc/gate.json")) or "")
+    assert "not a regular file" in (writable_problem(Path("/dev/null")) or "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # the probe leaves nothing behind
+
+
+# -- runbook steps files (ini gonogo_runbook_steps) -------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("missing", "does not exist"), ("directory", "is a directory"), ("binary", "cannot read it")],
+)
+def test_unreadable_runbook_steps_file_is_one_line(run_gate, pytester, kind, expected):
+    steps = pytester.path / "steps.md"
+    if kind == "directory":
+        steps.mkdir()
+    elif kind == "binary":
+        steps.write_bytes(b"| BTQ-1 | pre | \xff\xfe |\n")
+
+    run = run_gate(TRACING, "-o", "gonogo_runbook_steps=steps.md")
+
+    line = run.error_line()
+    assert line.startswith("ERROR: ini gonogo_runbook_steps: "), run.log
+    assert str(pytester.path / "steps.md") in line, run.log
+    assert expected in line, run.log
+    assert not (pytester.path / "ran").exists()
+    assert run.gate["verdict"] == "NO-GO"
+    assert run.gate["reasons"] == [f"usage error: {line.removeprefix('ERROR: ')}"]
 
 
 # -- the env file a profile names -------------------------------------------------------------------
