@@ -146,7 +146,7 @@ class GatePlugin:
         config = self.config
         option = config.option
         if not self.is_worker:
-            usage.check_start(config, self.gate_file)  # an unwritable verdict file: before anything is written
+            usage.check_start(config, self.gate_file)  # a moved rootdir, an unwritable verdict file: before any write
         if not getattr(option, "allure_report_dir", None):
             option.allure_report_dir = str(self.rootdir / DEFAULT_ALLURE_DIR)
             if not self.is_worker:

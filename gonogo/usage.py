@@ -1,26 +1,66 @@
 """Bad input about the run itself, found before any check runs: one line, exit code 4.
 
-A verdict file that cannot be written, a runbook steps file that cannot be read.
+A gonogo option written with a space whose value moved pytest's rootdir, a verdict file that cannot
+be written, a runbook steps file that cannot be read.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import pytest
+from _pytest.config.findpaths import determine_setup  # pytest has no public way to redo this search
 
 from gonogo import verdict_file
 from gonogo.environment import ProfileError
 from gonogo.steps import Step, StepsFileError, load_steps
 
+#: the value options of gonogo (and allure-pytest's, which gonogo sets): pytest looks for its rootdir
+#: before plugins are loaded, so a value written as a separate word is taken for a test path if it exists
+VALUE_OPTIONS = ("--env", "--environments-dir", "--gate-file", "--alluredir")
 STEPS_INI = "gonogo_runbook_steps"
 
 
 def check_start(config: pytest.Config, gate_file: Path) -> None:
-    """Raise pytest.UsageError when the verdict file cannot be written (controller only)."""
-    problem = gate_file_problem(config, gate_file)
+    """Raise pytest.UsageError when the rootdir moved or the verdict file cannot be written (controller only)."""
+    problem = moved_rootdir(config) or gate_file_problem(config, gate_file)
     if problem:
         raise pytest.UsageError(problem)
+
+
+def moved_rootdir(config: pytest.Config) -> str | None:
+    """Why the rootdir is not the one meant, when the separate value word of such an option moved it; else None."""
+    spaced = _spaced_values(config)
+    if not spaced:
+        return None
+    option = config.option
+    rootpath, inipath, _, _ = determine_setup(  # as pytest did, without the value words
+        inifile=option.inifilename,
+        override_ini=option.override_ini,
+        args=[str(arg) for arg in option.file_or_dir or []],
+        rootdir_cmd_arg=option.rootdir or None,
+        invocation_dir=config.invocation_params.dir,
+    )
+    if (rootpath, inipath) == (config.rootpath, config.inipath):
+        return None
+    given = " ".join(f"{name} {value}" for name, value in spaced)
+    fixed = " ".join(f"{name}={value}" for name, value in spaced)
+    became = f"{config.rootpath} ({config.inipath or 'no configuration file'})"
+    meant = f"{rootpath} ({inipath} not read)" if inipath else str(rootpath)
+    return (
+        f"{given}: pytest took the value for a test path (it looks for its rootdir before plugins' options are "
+        f"known), so its rootdir became {became} instead of {meant}; write {fixed}"
+    )
+
+
+def _spaced_values(config: pytest.Config) -> list[tuple[str, str]]:
+    """Value options written as two words whose value is an existing path (pytest reads those)."""
+    words = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *map(str, config.invocation_params.args)]
+    here = config.invocation_params.dir
+    return [(word, value) for word, value in zip(words, words[1:])
+            if word in VALUE_OPTIONS and os.path.exists(here / value)]
 
 
 def gate_file_problem(config: pytest.Config, gate_file: Path) -> str | None:

@@ -1,7 +1,8 @@
 """Bad input at the start of a run: one line naming the file or option, exit code 4, no traceback.
 
 The verdict file (``--gate-file``), the runbook steps files (ini ``gonogo_runbook_steps``), the env file
-a profile names, ``${...}`` that gonogo cannot expand, unusable profile files.
+a profile names, ``${...}`` that gonogo cannot expand, unusable profile files, and a value option written
+with a space that moved pytest's rootdir.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+PASSING = "def test_up():\n    pass\n"
 #: a check that leaves a trace when it runs: bad input must stop the run before any check
 TRACING = """
 from pathlib import Path
@@ -227,3 +229,76 @@ def test_profile_that_is_a_directory(tmp_path):
         load("dev", "--env", tmp_path / "environments", tmp_path, {})
 
     assert str(caught.value).startswith("environments/dev.toml: is a directory"), caught.value
+
+
+# -- an option value written with a space that moved pytest's rootdir ------------------------------
+PROJECT_INI = """
+[tool.pytest.ini_options]
+testpaths = ["checks"]
+gonogo_env = "dev"
+"""
+
+
+@pytest.fixture
+def project(pytester):
+    """A project whose pyproject.toml matters (testpaths, gonogo_env), with one passing check."""
+    pytester.makepyprojecttoml(PROJECT_INI)
+    (pytester.path / "checks").mkdir()
+    (pytester.path / "checks" / "test_app.py").write_text(PASSING)
+    (pytester.path / "test_stray.py").write_text("def test_stray():\n    assert False, 'outside testpaths'\n")
+    return pytester
+
+
+@pytest.fixture
+def outside(tmp_path_factory):
+    """A folder of profiles outside the project."""
+    folder = tmp_path_factory.mktemp("outside") / "profiles"
+    folder.mkdir()
+    (folder / "dev.toml").write_text('[environment]\nrelease = "9.9-outside"\n')
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("option", "where"),
+    [("--environments-dir", "command line"), ("--environments-dir", "PYTEST_ADDOPTS"), ("--alluredir", "command line")],
+)
+def test_option_with_a_space_that_moves_the_rootdir(project, outside, monkeypatch, option, where):
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    if where == "PYTEST_ADDOPTS":
+        monkeypatch.setenv("PYTEST_ADDOPTS", f"{option} {outside}")
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    else:
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", option, str(outside), timeout=120)
+
+    lines = [line for line in (result.stdout.str() + result.stderr.str()).splitlines() if line.strip()]
+    log = "\n".join(lines)
+    assert result.ret == 4, log
+    assert len(lines) == 1 and "Traceback" not in log, log
+    assert lines[0].startswith(f"ERROR: {option} {outside}: "), log
+    assert "rootdir" in lines[0] and str(project.path) in lines[0], log
+    assert f"{option}={outside}" in lines[0], log
+    assert not list(outside.parent.rglob("reports")), "nothing may be written under the wrong rootdir"
+
+
+def test_environments_dir_with_equals_outside_the_project_works(project, outside):
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", f"--environments-dir={outside}", timeout=120)
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*target release 9.9-outside*", "collected 1 item"])
+    assert (project.path / "reports" / "gate.json").is_file()
+
+
+def test_space_form_inside_the_project_keeps_working(project):
+    """``--env dev`` (even with a folder named dev), ``--gate-file out/gate.json``, ``--environments-dir profiles``."""
+    (project.path / "dev").mkdir()
+    (project.path / "out").mkdir()
+    (project.path / "out" / "gate.json").write_text("{}")  # an existing path: pytest does look at it
+    (project.path / "profiles").mkdir()
+    (project.path / "profiles" / "dev.toml").write_text('[environment]\nrelease = "1.0-profiles"\n')
+
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--env", "dev", "--gate-file", "out/gate.json",
+                                          "--environments-dir", "profiles", timeout=120)
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*target release 1.0-profiles*", "collected 1 item"])
+    assert '"GO"' in (project.path / "out" / "gate.json").read_text()
