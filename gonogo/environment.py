@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,12 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ValidationError
 
 from gonogo import skips
-from gonogo.interpolation import MissingVariable, interpolate
+from gonogo.interpolation import SUPPORTED, Interpolated, MissingVariable, UnsupportedReference, interpolate
 from gonogo.profile import Profile
 from gonogo.secrets import is_secret_key, masker
+
+#: the largest profile gonogo reads: a profile is a page of TOML, anything bigger is the wrong file
+MAX_PROFILE_BYTES = 1_000_000
 
 
 class ProfileError(Exception):
@@ -76,37 +81,36 @@ def choose(option: str | None, environ: dict[str, str], ini: str | None) -> tupl
 
 
 def available(directory: Path) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+    return sorted(p.stem for p in directory.glob("*.toml") if p.is_file()) if directory.is_dir() else []
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a regular file to read ("does not exist", "is a directory", ...), or None."""
+    if os.path.isfile(path):  # os.path: an unreadable parent means "does not exist", not an exception
+        return None
+    if os.path.isdir(path):
+        return "is a directory"
+    return "is not a regular file" if os.path.exists(path) else "does not exist"
 
 
 def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[str, str]) -> LoadedEnvironment:
     """Load, interpolate and validate ``directory/name.toml``; raise ProfileError on bad input."""
     path = directory / f"{name}.toml"
     display = _display(path, rootdir)
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem == "does not exist":
         names = available(directory)
         listing = ", ".join(names) if names else f"none: {_display(directory, rootdir)} has no .toml file"
         raise ProfileError(f"unknown environment '{name}' (from {source}): no {display}; available: {listing}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{display}:{line}" if line else display
-        raise ProfileError(f"{where}: TOML syntax error: {getattr(exc, 'msg', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{display}: cannot read the profile: {exc}") from None
+    if problem:
+        raise ProfileError(
+            f"{display}: {problem}: the profile of environment '{name}' (from {source}) must be a TOML file")
+    raw = _parse_profile(path, display)
 
     env_file, file_values = _read_env_file(raw, path, display, environ)
     variables = {**file_values, **environ}  # the process environment wins, as with docker compose
-    try:
-        expanded = interpolate(raw, variables)
-    except MissingVariable as exc:
-        where = f" or in the env file {env_file}" if env_file else ""
-        missing_file = f" ({env_file} does not exist)" if env_file and not Path(env_file).is_file() else ""
-        raise ProfileError(
-            f"{display}: {_key(exc.key)} uses ${{{exc.name}}}, which is not set in the process environment"
-            f"{where}{missing_file}; set it or write ${{{exc.name}:-default}}"
-        ) from None
+    expanded = _interpolate(raw, variables, display, env_file)
+    _check_env_file_values(expanded, file_values, environ, display, env_file)
 
     public = set(_public_variables(expanded.data))
     masker.add_all(value for var, value in expanded.values.items() if var not in public)
@@ -134,6 +138,66 @@ def _display(path: Path, rootdir: Path) -> str:
         return str(path)
 
 
+def _parse_profile(path: Path, display: str) -> dict[str, Any]:
+    """The TOML of the profile at ``path``: at most MAX_PROFILE_BYTES, and not empty."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_PROFILE_BYTES + 1)  # bounded: a huge file is refused, not read
+        if len(data) > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{display}: is larger than 1 MB: a profile is a short TOML file; "
+                               "check that it is the right one")
+        raw = tomllib.loads(data.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{display}:{line}" if line else display
+        raise ProfileError(f"{where}: TOML syntax error: {getattr(exc, 'msg', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{display}: cannot read the profile: {exc}") from None
+    if not raw:
+        raise ProfileError(f"{display}: is empty (nothing but comments or whitespace): "
+                           "write at least an [environment] table with the release being deployed")
+    return raw
+
+
+def _interpolate(data: Any, variables: Mapping[str, str], display: str, env_file: str | None,
+                 key: str = "") -> Interpolated:
+    """:func:`interpolate`, its errors made one line naming the profile and the key."""
+    try:
+        return interpolate(data, variables, key)
+    except MissingVariable as exc:
+        where = f" or in the env file {env_file}" if env_file else ""
+        raise ProfileError(
+            f"{display}: {_key(exc.key)} uses ${{{exc.name}}}, which is not set in the process environment"
+            f"{where}; set it or write ${{{exc.name}:-default}}"
+        ) from None
+    except UnsupportedReference as exc:
+        raise ProfileError(
+            f"{display}: {_key(exc.key)}: cannot expand '{_shown(exc)}': gonogo supports only {SUPPORTED} "
+            "(a default is plain text: no nested ${...})"
+        ) from None
+
+
+def _shown(exc: UnsupportedReference) -> str:
+    """The unsupported reference as a message may quote it: under a secret key, only its variable name."""
+    if not is_secret_key(exc.key.rsplit(".", 1)[-1]):
+        return exc.text
+    name = re.match(r"\$\{[A-Za-z0-9_]*", exc.text)
+    return f"{name.group() if name else '${'}...}}"
+
+
+def _check_env_file_values(expanded: Interpolated, file_values: dict[str, str], environ: Mapping[str, str],
+                           display: str, env_file: str | None) -> None:
+    """No value the profile took from the env file holds a ``${...}``: env files are read literally."""
+    for key, names in expanded.used_by.items():
+        for name in names:
+            if name not in environ and "${" in file_values.get(name, ""):
+                raise ProfileError(
+                    f"{display}: {_key(key)} uses ${{{name}}}, whose value in the env file {env_file} holds a "
+                    "${...} reference: gonogo reads env files literally, so write the value out in full there "
+                    f"(the profile itself supports {SUPPORTED})"
+                )
+
+
 def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[str, str]) -> tuple[str | None, dict[str, str]]:
     """The env file named by [environment] env_file (itself interpolated from the process only)."""
     section = raw.get("environment")
@@ -142,15 +206,12 @@ def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[
         return None, {}
     if not isinstance(value, str):
         raise ProfileError(f"{display}: [environment] env_file must be a string (a path), got {type(value).__name__}")
-    try:
-        value = interpolate(value, environ, "environment.env_file").data
-    except MissingVariable as exc:
-        raise ProfileError(
-            f"{display}: [environment] env_file uses ${{{exc.name}}}, which is not set in the process environment"
-        ) from None
+    value = _interpolate(value, environ, display, None, "environment.env_file").data
     file = Path(value) if Path(value).is_absolute() else (path.parent / value).resolve()
-    if not file.is_file():
-        return str(file), {}
+    problem = file_problem(file)
+    if problem:
+        raise ProfileError(f"{display}: [environment] env_file: {file} {problem}: point the key at the stack's "
+                           "env file (a relative path starts at the profile's folder) or remove it")
     try:
         values = {k: v for k, v in dotenv_values(file, interpolate=False).items() if v is not None}
     except (OSError, UnicodeDecodeError) as exc:

@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_REFERENCE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+#: what gonogo expands, for the messages about what it does not
+SUPPORTED = "${VAR}, ${VAR:-default} and $$ for a literal $"
+_REFERENCE = re.compile(
+    r"\$\$"
+    r"|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:[^}$]|\$(?!\{))*))?\}"
+    r"|(?P<unsupported>\$\{)"
+)
+#: the longest unsupported reference a message quotes
+_SHOWN = 60
 
 
 class MissingVariable(LookupError):
@@ -16,6 +24,15 @@ class MissingVariable(LookupError):
     def __init__(self, name: str, key: str) -> None:
         super().__init__(name)
         self.name = name
+        self.key = key
+
+
+class UnsupportedReference(ValueError):
+    """A ``${`` that is not ``${VAR}`` or ``${VAR:-default}`` (``${A-b}``, ``${A:?x}``, nested, unclosed)."""
+
+    def __init__(self, text: str, key: str) -> None:
+        super().__init__(text)
+        self.text = text
         self.key = key
 
 
@@ -34,7 +51,7 @@ def interpolate(data: Any, variables: Mapping[str, str], key: str = "") -> Inter
     """Expand every ``${VAR}`` in the strings of ``data`` (nested dicts and lists).
 
     ``$$`` stands for a literal ``$``. A missing variable without a default raises
-    :class:`MissingVariable` naming the variable and the key that uses it.
+    :class:`MissingVariable`, any other ``${`` :class:`UnsupportedReference`, both naming the key.
     """
     result = Interpolated(data=None)
     result.data = _walk(data, variables, key, result)
@@ -55,6 +72,8 @@ def _expand(text: str, variables: Mapping[str, str], key: str, out: Interpolated
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
+        if match.group("unsupported"):
+            raise UnsupportedReference(_reference_at(text, match.start()), key)
         name = match.group("name")
         if name in variables:
             value = variables[name]
@@ -67,3 +86,15 @@ def _expand(text: str, variables: Mapping[str, str], key: str, out: Interpolated
         return value
 
     return _REFERENCE.sub(substitute, text)
+
+
+def _reference_at(text: str, start: int) -> str:
+    """The reference opening at ``start``, up to its matching ``}`` (or the end), shortened for a message."""
+    depth, end = 0, len(text)
+    for i in range(start + 1, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            end = i + 1
+            break
+    reference = text[start:end]
+    return reference if len(reference) <= _SHOWN else reference[:_SHOWN] + "..."

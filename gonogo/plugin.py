@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from gonogo import __version__, allure_results, evidence, fixtures, masking, parametrize, skips, verdict_file, xdist_support
+from gonogo import (__version__, allure_results, evidence, fixtures, masking, parametrize, skips, usage, verdict_file,
+                    xdist_support)
 from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
@@ -31,7 +32,6 @@ from gonogo.outcomes import PhaseReport, Recorder
 from gonogo.profile import GateSection
 from gonogo.secrets import masker
 from gonogo.selection import LeftOut, Scope, left_out
-from gonogo.steps import load_steps
 
 #: the loaded environment, for the fixtures in gonogo.fixtures
 ENVIRONMENT = pytest.StashKey[LoadedEnvironment | None]()
@@ -109,8 +109,9 @@ class GateOff:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        if not xdist_support.is_worker(config):
-            _gate_file(config).unlink(missing_ok=True)
+        gate_file = _gate_file(config)
+        if not xdist_support.is_worker(config) and (gate_file.is_file() or gate_file.is_symlink()):
+            gate_file.unlink()
 
     def pytest_report_header(self) -> str:
         return OFF_MESSAGE
@@ -147,6 +148,12 @@ class GatePlugin:
     def configure(self) -> None:
         config = self.config
         option = config.option
+        if not self.is_worker:  # a moved rootdir, an unwritable verdict file: before anything is written
+            problem = usage.start_problem(config, self.gate_file)
+            if problem is not None:
+                if problem.gate_file is not None:  # where the user meant the verdict: no stale GO survives there
+                    self._write_usage_error(problem.message, problem.gate_file)
+                raise pytest.UsageError(problem.message)
         if not getattr(option, "allure_report_dir", None):
             option.allure_report_dir = str(self.rootdir / DEFAULT_ALLURE_DIR)
             if not self.is_worker:
@@ -157,15 +164,18 @@ class GatePlugin:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
         masking.install()
         try:
-            self.steps = load_steps(*[Path(p) for p in config.getini("gonogo_runbook_steps")])
+            self.steps = usage.runbook_steps(config)
             self.env = self._load_environment()
         except ProfileError as exc:
             message = masker.mask(str(exc))
             if not self.is_worker:
-                self._write(verdict_file.document(
-                    verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
-                    duration_s=time.monotonic() - self.started_clock, usage_error=message))
+                self._write_usage_error(message, self.gate_file)
             raise pytest.UsageError(message) from None
+
+    def _write_usage_error(self, message: str, gate_file: Path) -> None:
+        verdict_file.write(gate_file, verdict_file.document(
+            verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
+            duration_s=time.monotonic() - self.started_clock, usage_error=message))
 
     def _load_environment(self) -> LoadedEnvironment:
         config, option = self.config, self.config.option
@@ -364,7 +374,8 @@ class GatePlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if not self.is_worker:  # gate.json is masked as it is written; the Allure results get a last scrub
+        # gate.json is masked as it is written; the Allure results get a last scrub (none: stopped at the start)
+        if not self.is_worker and config.option.allure_report_dir:
             allure_results.scrub(Path(config.option.allure_report_dir))
         masking.uninstall()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +78,20 @@ def write(path: Path, content: dict[str, Any]) -> None:
 
 
 def writable_problem(path: Path) -> str | None:
-    """Why the verdict cannot be written at ``path`` (checked before any check runs), or None."""
-    if path.is_dir():
-        return f"--gate-file {path}: is a directory; name a file, e.g. {path / 'gate.json'}"
-    parent = path.parent
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir():
-        return f"--gate-file {path}: {existing} is not a directory"
-    if not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"--gate-file {path}: not writable (permission denied)"
+    """Why the verdict cannot be written at ``path`` (an absolute path), or None.
+
+    Found by creating and removing a file where :func:`write` would (``os.access`` says yes to root).
+    """
+    if os.path.isdir(path):
+        return f"{path} is a directory: name a file, e.g. {path / 'gate.json'}"
+    if os.path.lexists(path) and not os.path.isfile(path):
+        return f"{path} is not a regular file: name a file"
+    existing = next(p for p in path.parents if os.path.lexists(p))  # the folder write() creates it in
+    if not os.path.isdir(existing):
+        return f"{existing} is a file, not a folder: name a path inside a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        return f"cannot write in {existing} ({exc.strerror or exc}): name a path in a writable folder"
     return None

@@ -240,6 +240,15 @@ def test_no_gate_removes_a_stale_verdict_and_says_so(run_gate, pytester):
     assert "VERDICT" not in run.out
 
 
+def test_no_gate_with_a_gate_file_that_is_a_directory_is_no_crash(run_gate, pytester):
+    (pytester.path / "somedir").mkdir()
+    run = run_gate({"test_shop.py": "def test_ok():\n    pass\n"}, "--no-gate", "--gate-file=somedir")
+
+    assert run.ret == 0, run.log
+    assert "gonogo is off: no verdict" in run.out and "INTERNALERROR" not in run.out + run.err
+    assert (pytester.path / "somedir").is_dir()
+
+
 # -- 5. an exception is no judgement --------------------------------------------------------------
 
 ERRORS = """

@@ -1,0 +1,311 @@
+"""Bad input at the start of a run: one line naming the file or option, exit code 4, no traceback.
+
+The verdict file (``--gate-file``), the runbook steps files (ini ``gonogo_runbook_steps``), the env file
+a profile names, ``${...}`` that gonogo cannot expand, unusable profile files, and a value option written
+with a space that moved pytest's rootdir.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+PASSING = "def test_up():\n    pass\n"
+#: a check that leaves a trace when it runs: bad input must stop the run before any check
+TRACING = """
+from pathlib import Path
+
+def test_up():
+    (Path(__file__).parent / "ran").write_text("yes")
+"""
+SUPPORTED = ["${VAR}", "${VAR:-default}", "$$"]
+
+
+# -- the verdict file (--gate-file) ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("existing", "args", "expected"),
+    [  # existing: what to create in the project first, name -> file content (None: a folder)
+        pytest.param({"afile": "text"}, ["--gate-file=afile/gate.json"],
+                     ["--gate-file afile/gate.json", "afile is a file, not a folder"], id="parent-is-a-file"),
+        pytest.param({"out": None}, ["--gate-file=out"], ["--gate-file out", "is a directory", "out/gate.json"],
+                     id="path-is-a-directory"),
+        pytest.param({}, ["--gate-file=/proc/gonogo/gate.json"],
+                     ["--gate-file /proc/gonogo/gate.json", "cannot write in /proc"], id="under-proc"),
+        pytest.param({"reports": "text"}, [], ["reports/gate.json (default of --gate-file)", "not a folder"],
+                     id="default-under-a-file"),
+    ],
+)
+def test_unusable_gate_file_stops_the_run_before_any_check(run_gate, pytester, existing, args, expected):
+    for name, content in existing.items():
+        if content is None:
+            (pytester.path / name).mkdir()
+        else:
+            (pytester.path / name).write_text(content)
+
+    run = run_gate(TRACING, *args)
+
+    line = run.error_line()
+    assert line.startswith("ERROR: "), run.log
+    for fragment in expected:
+        assert fragment in line, run.log
+    assert not (pytester.path / "ran").exists(), "a check ran before the verdict file was checked"
+    for name, content in existing.items():  # left as they were
+        path = pytester.path / name
+        assert path.is_dir() if content is None else path.read_text() == content
+
+
+def test_writable_problem_probes_for_real(tmp_path):
+    from gonogo.verdict_file import writable_problem
+
+    (tmp_path / "afile").write_text("x")
+    assert writable_problem(tmp_path / "new" / "deeper" / "gate.json") is None
+    assert writable_problem(tmp_path / "gate.json") is None
+    assert "is a directory" in (writable_problem(tmp_path) or "")
+    assert "not a folder" in (writable_problem(tmp_path / "afile" / "gate.json") or "")
+    assert "cannot write in /proc" in (writable_problem(Path("/proc/gate.json")) or "")
+    assert "not a regular file" in (writable_problem(Path("/dev/null")) or "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # the probe leaves nothing behind
+
+
+# -- runbook steps files (ini gonogo_runbook_steps) -------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("missing", "does not exist"), ("directory", "is a directory"), ("binary", "cannot read it")],
+)
+def test_unreadable_runbook_steps_file_is_one_line(run_gate, pytester, kind, expected):
+    steps = pytester.path / "steps.md"
+    if kind == "directory":
+        steps.mkdir()
+    elif kind == "binary":
+        steps.write_bytes(b"| BTQ-1 | pre | \xff\xfe |\n")
+
+    run = run_gate(TRACING, "-o", "gonogo_runbook_steps=steps.md")
+
+    line = run.error_line()
+    assert line.startswith("ERROR: ini gonogo_runbook_steps: "), run.log
+    assert str(pytester.path / "steps.md") in line, run.log
+    assert expected in line, run.log
+    assert not (pytester.path / "ran").exists()
+    assert run.gate["verdict"] == "NO-GO"
+    assert run.gate["reasons"] == [f"usage error: {line.removeprefix('ERROR: ')}"]
+
+
+# -- the env file a profile names -------------------------------------------------------------------
+ENV_FILE_WITH_DEFAULTS = '[environment]\nenv_file = "../stack.env"\nrelease = "${GX_RELEASE:-1.0}"\n'
+
+
+def test_missing_env_file_is_a_no_go_even_when_every_variable_has_a_default(run_gate, pytester):
+    run = run_gate(TRACING, profile=ENV_FILE_WITH_DEFAULTS)
+
+    line = run.error_line()
+    assert "environments/dev.toml: [environment] env_file" in line, run.log
+    assert str(pytester.path / "stack.env") in line, run.log
+    assert "does not exist" in line, run.log
+    assert not (pytester.path / "ran").exists()
+    assert run.gate["verdict"] == "NO-GO"
+    assert run.gate["exit_code"] == 4
+
+
+def load_profile(tmp_path, text: str | bytes, environ: dict[str, str] | None = None):
+    """Write environments/dev.toml and load it as the plugin does."""
+    from gonogo.environment import load
+
+    folder = tmp_path / "environments"
+    folder.mkdir(exist_ok=True)
+    profile = folder / "dev.toml"
+    profile.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return load("dev", "--env", folder, tmp_path, {"PATH": "/usr/bin", **(environ or {})})
+
+
+def profile_error(tmp_path, text: str | bytes, environ: dict[str, str] | None = None) -> str:
+    from gonogo.environment import ProfileError
+
+    with pytest.raises(ProfileError) as caught:
+        load_profile(tmp_path, text, environ)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_env_file_missing_or_a_directory(tmp_path, kind):
+    if kind == "directory":
+        (tmp_path / "stack.env").mkdir()
+
+    message = profile_error(tmp_path, ENV_FILE_WITH_DEFAULTS)
+
+    assert message.startswith("environments/dev.toml: [environment] env_file: ")
+    assert str(tmp_path / "stack.env") in message
+    assert ("does not exist" if kind == "missing" else "is a directory") in message
+
+
+# -- ${...} that gonogo cannot expand ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "key", "shown"),
+    [
+        pytest.param('[environment]\nrelease = "${GX_A-b}"\n', "[environment] release", "${GX_A-b}", id="dash-default"),
+        pytest.param('[environment]\nrelease = "v${GX_A:?set it}"\n', "[environment] release", "${GX_A:?set it}",
+                     id="error-if-unset"),
+        pytest.param('[environment]\nrelease = "${GX_A:-${GX_B}}"\n', "[environment] release", "${GX_A:-${GX_B}}",
+                     id="nested"),
+        pytest.param('[environment]\nrelease = "1"\n[[health]]\nname = "a"\nurl = "https://a/"\n'
+                     '[[health]]\nname = "b"\nurl = "https://${GX_HOST/"\n', "[[health]] #2 url", "${GX_HOST/",
+                     id="unclosed-in-array-of-tables"),
+    ],
+)
+def test_unsupported_reference_names_key_and_text(tmp_path, text, key, shown):
+    message = profile_error(tmp_path, text, {"GX_A": "set", "GX_B": "set"})
+
+    assert message.startswith(f"environments/dev.toml: {key}: "), message
+    assert f"'{shown}'" in message
+    for form in SUPPORTED:
+        assert form in message
+
+
+def test_unsupported_reference_under_a_secret_key_does_not_show_its_default(tmp_path):
+    message = profile_error(tmp_path, '[environment]\nrelease = "1"\n[database]\n'
+                                      'dsn = "postgresql://app:${GX_PW-hunter2}@db/shop"\n')
+
+    assert message.startswith("environments/dev.toml: [database] dsn: ")
+    assert "${GX_PW" in message
+    assert "hunter2" not in message
+
+
+def test_reference_inside_an_env_file_value(tmp_path):
+    (tmp_path / "stack.env").write_text("GX_DSN=postgresql://app:${GX_PW}@db/shop\nGX_PW=hunter2\n")
+    text = '[environment]\nenv_file = "../stack.env"\nrelease = "1"\n[database]\ndsn = "${GX_DSN}"\n'
+
+    message = profile_error(tmp_path, text)
+
+    assert message.startswith("environments/dev.toml: [database] dsn uses ${GX_DSN}"), message
+    assert str(tmp_path / "stack.env") in message
+    for form in SUPPORTED:
+        assert form in message
+    assert "postgresql" not in message and "hunter2" not in message  # the value is a secret: never shown
+
+
+def test_missing_variable_also_names_the_env_file(tmp_path):
+    (tmp_path / "stack.env").write_text("GX_OTHER=1\n")
+
+    message = profile_error(tmp_path, '[environment]\nenv_file = "../stack.env"\n[database]\ndsn = "${GX_DSN}"\n')
+
+    assert message.startswith("environments/dev.toml: [database] dsn uses ${GX_DSN}, which is not set"), message
+    assert f"or in the env file {tmp_path / 'stack.env'}" in message
+
+
+def test_dollar_dollar_stays_a_literal_dollar(tmp_path):
+    (tmp_path / "stack.env").write_text("GX_NOTE=plain\n")
+    text = ('[environment]\nenv_file = "../stack.env"\nrelease = "$${GX_RELEASE}"\n'
+            'description = "${GX_NOTE} costs $$5"\n')
+
+    settings = load_profile(tmp_path, text).profile.environment
+
+    assert settings.release == "${GX_RELEASE}"
+    assert settings.description == "plain costs $5"
+
+
+# -- the profile file itself ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(b"", "is empty", id="zero-bytes"),
+        pytest.param(b"# nothing yet\n\n   \n# still nothing\n", "is empty", id="only-comments"),
+        pytest.param(b'[environment]\nrelease = "1"\n' + b"#" * 1_100_000 + b"\n", "1 MB", id="over-1-MB"),
+    ],
+)
+def test_unusable_profile_file(tmp_path, text, expected):
+    message = profile_error(tmp_path, text)
+
+    assert message.startswith("environments/dev.toml: "), message
+    assert expected in message
+
+
+def test_profile_that_is_a_directory(tmp_path):
+    from gonogo.environment import ProfileError, load
+
+    (tmp_path / "environments" / "dev.toml").mkdir(parents=True)
+    with pytest.raises(ProfileError) as caught:
+        load("dev", "--env", tmp_path / "environments", tmp_path, {})
+
+    assert str(caught.value).startswith("environments/dev.toml: is a directory"), caught.value
+
+
+# -- an option value written with a space that moved pytest's rootdir ------------------------------
+PROJECT_INI = """
+[tool.pytest.ini_options]
+testpaths = ["checks"]
+gonogo_env = "dev"
+"""
+
+
+@pytest.fixture
+def project(pytester):
+    """A project whose pyproject.toml matters (testpaths, gonogo_env), with one passing check."""
+    pytester.makepyprojecttoml(PROJECT_INI)
+    (pytester.path / "checks").mkdir()
+    (pytester.path / "checks" / "test_app.py").write_text(PASSING)
+    (pytester.path / "test_stray.py").write_text("def test_stray():\n    assert False, 'outside testpaths'\n")
+    return pytester
+
+
+@pytest.fixture
+def outside(tmp_path_factory):
+    """A folder of profiles outside the project."""
+    folder = tmp_path_factory.mktemp("outside") / "profiles"
+    folder.mkdir()
+    (folder / "dev.toml").write_text('[environment]\nrelease = "9.9-outside"\n')
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("option", "where"),
+    [("--environments-dir", "command line"), ("--environments-dir", "PYTEST_ADDOPTS"), ("--alluredir", "command line")],
+)
+def test_option_with_a_space_that_moves_the_rootdir(project, outside, monkeypatch, option, where):
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    stale = project.path / "reports" / "gate.json"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text('{"verdict": "GO"}')  # from an earlier run, where the user means the verdict to be
+    if where == "PYTEST_ADDOPTS":
+        monkeypatch.setenv("PYTEST_ADDOPTS", f"{option} {outside}")
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    else:
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", option, str(outside), timeout=120)
+
+    lines = [line for line in (result.stdout.str() + result.stderr.str()).splitlines() if line.strip()]
+    log = "\n".join(lines)
+    assert result.ret == 4, log
+    assert len(lines) == 1 and "Traceback" not in log, log
+    assert lines[0].startswith(f"ERROR: {option} {outside}: "), log
+    assert "rootdir" in lines[0] and str(project.path) in lines[0], log
+    assert f"{option}={outside}" in lines[0], log
+    assert not list(outside.parent.rglob("reports")), "nothing may be written under the wrong rootdir"
+    verdict = json.loads(stale.read_text())  # the stale GO was replaced where the user meant the verdict
+    assert (verdict["verdict"], verdict["exit_code"]) == ("NO-GO", 4), verdict
+    assert verdict["reasons"] == [f"usage error: {lines[0].removeprefix('ERROR: ')}"]
+
+
+def test_environments_dir_with_equals_outside_the_project_works(project, outside):
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", f"--environments-dir={outside}", timeout=120)
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*target release 9.9-outside*", "collected 1 item"])
+    assert (project.path / "reports" / "gate.json").is_file()
+
+
+def test_space_form_inside_the_project_keeps_working(project):
+    """``--env dev`` (even with a folder named dev), ``--gate-file out/gate.json``, ``--environments-dir profiles``."""
+    (project.path / "dev").mkdir()
+    (project.path / "out").mkdir()
+    (project.path / "out" / "gate.json").write_text("{}")  # an existing path: pytest does look at it
+    (project.path / "profiles").mkdir()
+    (project.path / "profiles" / "dev.toml").write_text('[environment]\nrelease = "1.0-profiles"\n')
+
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--env", "dev", "--gate-file", "out/gate.json",
+                                          "--environments-dir", "profiles", timeout=120)
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*target release 1.0-profiles*", "collected 1 item"])
+    assert '"GO"' in (project.path / "out" / "gate.json").read_text()
