@@ -154,7 +154,7 @@ class GatePlugin:
             option.clean_alluredir = False  # a worker must never delete what another one wrote
         else:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
-        masking.install()
+        masking.install(config)
         try:
             self.steps = load_steps(*[Path(p) for p in config.getini("gonogo_runbook_steps")])
             self.env = self._load_environment()
