@@ -1,6 +1,6 @@
 """Secrets the first masking missed: env-file values, escaped forms, URL parts, collection errors,
-node ids, logged tracebacks, Allure files written during the run, and short or numeric values that
-blinded unrelated text.
+node ids, logged tracebacks, Allure files written during the run, the HTTP probe's Host header, and
+short or numeric values that blinded unrelated text.
 
 The end-to-end tests grep every output of a run for each secret (stdout, stderr, gate.json, a JUnit
 XML, a log file, every Allure result and the rendered Allure report); each output also has a positive
@@ -10,15 +10,19 @@ or unreadable output cannot pass.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import json
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from gonogo.probes.http import fetch
 from gonogo.secrets import MASK, Masker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -356,6 +360,86 @@ def test_a_collection_error_does_not_print_the_secret(run_gate, env_file, worker
     assert_nowhere(run, (DSN, WEIRD, DSN_PASSWORD), {
         "stdout": [marker], "stderr": ["STDERR-MARK ***"], "gate.json": [marker], "junit.xml": [marker],
     })
+
+
+# -- item 15 -----------------------------------------------------------------------------------------
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[dict[str, str]]
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.received.append({k: v for k, v in self.headers.items()})
+        body = json.dumps({"status": "ok", "host": self.headers["Host"]}).encode()  # as an error page may
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        pass
+
+
+@pytest.fixture
+def recording_server() -> Iterator[tuple[int, list[dict[str, str]]]]:
+    """An HTTP server on 127.0.0.1 that records the headers of every request it receives."""
+    received: list[dict[str, str]] = []
+    handler = type("Handler", (_Recorder,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+HTTP_PASSWORD = "Basic-Pw-3318:x@y"
+
+
+def test_http_probe_sends_url_credentials_as_basic_auth_never_in_host(run_gate, recording_server):
+    port, received = recording_server
+    profile = f"""
+    [environment]
+    release = "1.0"
+    public_variables = ["GX_HTTP_PORT"]
+
+    [[health]]
+    name = "basic"
+    url = "http://ops:${{GX_HTTP_PW}}@127.0.0.1:${{GX_HTTP_PORT}}/health/"
+    """
+    run = run_gate({"test_ops.py": """
+        import gonogo
+        from gonogo.probes.http import fetch
+
+        def test_basic(profile):
+            fact = fetch(profile.health[0].url)
+            gonogo.attach("response", f"HTTP-MARK {fact.evidence()}")
+            assert fact.status == 204, f"HTTP-MARK {fact!r}"
+    """}, "--junitxml=reports/junit.xml", profile=profile,
+        environ={"GX_HTTP_PW": "Basic-Pw-3318%3Ax%40y", "GX_HTTP_PORT": str(port)})
+
+    assert run.ids("failed") == ["ops.basic"], run.log
+    (headers,) = received
+    assert headers["Host"] == f"127.0.0.1:{port}"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(f"ops:{HTTP_PASSWORD}".encode()).decode()
+    marker = f"HTTP-MARK GET http://ops:***@127.0.0.1:{port}/health/ -> 200"
+    assert_nowhere(run, ("Basic-Pw-3318%3Ax%40y",), {
+        "stdout": [marker], "gate.json": [marker], "junit.xml": [marker], "allure-results": [marker],
+        "allure-report": [marker],
+    })
+
+
+def test_http_probe_host_header_keeps_only_host_and_port(recording_server):
+    port, received = recording_server
+    fact = fetch(f"http://127.0.0.1:{port}/x?y=1")
+    also = fetch(f"http://ops@127.0.0.1:{port}/x", headers={"Authorization": "Bearer given"})
+
+    assert fact.status == 200 and also.status == 200, (fact, also)
+    assert received[0]["Host"] == f"127.0.0.1:{port}" and "Authorization" not in received[0]
+    assert received[1]["Host"] == f"127.0.0.1:{port}" and received[1]["Authorization"] == "Bearer given"
 
 
 # -- item 16 -----------------------------------------------------------------------------------------
