@@ -1,9 +1,11 @@
-"""Allure results: labels on every check, environment and executor files, and a last scrub.
+"""Allure results: labels on every check, environment and executor files, masking as results are
+written, and a last scrub.
 
 Labels are added as markers at collection (epic = phase, feature = subject, story = check,
 severity, tags = runbook ids), so they work the same under xdist, where each worker writes its
 own results. Only the controller cleans the results folder (before workers start) and writes
-``environment.properties`` and ``executor.json`` (after they stop).
+``environment.properties`` and ``executor.json`` (after they stop). allure-pytest's file logger is
+replaced by :class:`MaskingFileLogger`, so no secret reaches the disk even in a run killed early.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import json
 import os
 import shutil
 import socket
+import uuid
 from pathlib import Path
+from typing import Any
 
+import allure_commons
 import pytest
+from allure_commons.logger import INDENT, AllureFileLogger
+from attr import asdict
 
 from gonogo import __version__
 from gonogo.checks import ALLURE_SEVERITY, CheckInfo
@@ -102,11 +109,60 @@ def write_executor(results_dir: Path, environ: dict[str, str]) -> None:
         (results_dir / "executor.json").write_text(json.dumps(masker.mask_data(executor), indent=2), encoding="utf-8")
 
 
+class MaskingFileLogger(AllureFileLogger):
+    """allure-pytest's file logger, masking every result, container and attachment it writes."""
+
+    def _report_item(self, item: Any) -> None:
+        indent = INDENT if os.environ.get("ALLURE_INDENT_OUTPUT") else None
+        data = masker.mask_data(asdict(item, filter=lambda _, v: v or v is False))
+        text = json.dumps(data, indent=indent, ensure_ascii=False)
+        self._write(item.file_pattern.format(prefix=uuid.uuid4()), text.encode("utf-8"))
+
+    @allure_commons.hookimpl
+    def report_attached_file(self, source: str, file_name: str) -> None:
+        self._write(file_name, _masked_bytes(Path(source).read_bytes()))
+
+    @allure_commons.hookimpl
+    def report_attached_data(self, body: str | bytes, file_name: str) -> None:
+        self._write(file_name, _masked_bytes(body.encode("utf-8") if isinstance(body, str) else body))
+
+    def _write(self, file_name: str, data: bytes) -> None:
+        """Write through a temporary file, as allure does: a reader never sees half a file."""
+        tmp = self._report_dir / f"{file_name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self._report_dir / file_name)
+
+
+def _masked_bytes(data: bytes) -> bytes:
+    """Text masked; binary data (a screenshot) as it is."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    masked = masker.mask(text)
+    return data if masked == text else masked.encode("utf-8")
+
+
+def mask_at_source() -> None:
+    """Make allure-pytest write through :class:`MaskingFileLogger` (before its pytest_configure runs)."""
+    _use_file_logger(MaskingFileLogger)
+
+
+def unmask_at_source() -> None:
+    _use_file_logger(AllureFileLogger)
+
+
+def _use_file_logger(logger: type[AllureFileLogger]) -> None:
+    import allure_pytest.plugin  # imported late: by then pytest has loaded it as a plugin
+
+    allure_pytest.plugin.AllureFileLogger = logger  # type: ignore[misc]
+
+
 def scrub(directory: Path) -> int:
     """Mask secrets in every text file under ``directory``; returns how many files changed.
 
-    A safety net: messages that pytest or allure built from an exception are masked here even
-    when they never passed through gonogo's own writers.
+    A second net behind :class:`MaskingFileLogger`: a file another writer left there is masked at
+    the end of the run.
     """
     if not masker.active or not directory.is_dir():
         return 0

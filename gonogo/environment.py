@@ -112,8 +112,7 @@ def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[s
     expanded = _interpolate(raw, variables, display, env_file)
     _check_env_file_values(expanded, file_values, environ, display, env_file)
 
-    public = set(_public_variables(expanded.data))
-    masker.add_all(value for var, value in expanded.values.items() if var not in public)
+    _register_variables(set(_public_variables(expanded.data)), expanded.values, file_values)
     _register_secret_keys(expanded.data)
 
     try:
@@ -223,6 +222,13 @@ def _public_variables(data: Any) -> list[str]:
     section = data.get("environment", {}) if isinstance(data, dict) else {}
     names = section.get("public_variables", []) if isinstance(section, dict) else []
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _register_variables(public: set[str], *sources: dict[str, str]) -> None:
+    """Mask the value of every variable the profile used and of every variable of the env file
+    (checks read them all), except the public ones."""
+    for variables in sources:
+        masker.add_all(value for name, value in variables.items() if name not in public)
 
 
 def _register_secret_keys(data: Any, key: str = "") -> None:

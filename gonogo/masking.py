@@ -1,4 +1,5 @@
-"""Where secrets are masked on their way out: log records, pytest's value reprs, test reports.
+"""Where secrets are masked on their way out: log records (and their tracebacks), pytest's value
+reprs, test and collection reports, node ids, the terminal, Allure's files.
 
 :mod:`gonogo.secrets` knows what is secret (the masker); this module wires it into every output
 path of a run. Installed by the plugin at configure time and removed at unconfigure.
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TextIO
 
+import pytest
+
+from gonogo import allure_results
 from gonogo.secrets import masker
 
 try:  # private API of pytest: the repr it shortens ('abc...xyz') in assertions and tracebacks
@@ -18,21 +22,35 @@ try:  # private API of pytest: the repr it shortens ('abc...xyz') in assertions 
 except ImportError:  # pragma: no cover - a pytest that moved it: the terminal/report masking still applies
     SafeRepr = None  # type: ignore[assignment,misc]
     _ellipsize = None  # type: ignore[assignment]
+try:  # private API of pytest >= 9.1: the structured node id behind Node.nodeid
+    from _pytest.nodeid import NodeId
+except ImportError:  # pragma: no cover
+    NodeId = None  # type: ignore[assignment,misc]
 
 _original_factory = logging.getLogRecordFactory()
+#: formats a record's traceback once, masked, before any handler's formatter sees the record
+_traceback_formatter = logging.Formatter()
 
 
 def _masking_record_factory(*args: object, **kwargs: object) -> logging.LogRecord:
     record = _original_factory(*args, **kwargs)
     if masker.active:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the caller's problem, not ours
-            return record
-        masked = masker.mask(message)
-        if masked != message:
-            record.msg, record.args = masked, ()
+        _mask_message(record)
+        if record.exc_info and not record.exc_text:  # log.exception: formatters reuse exc_text
+            record.exc_text = masker.mask(_traceback_formatter.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = masker.mask(record.stack_info)
     return record
+
+
+def _mask_message(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string is the caller's problem, not ours
+        return
+    masked = masker.mask(message)
+    if masked != message:
+        record.msg, record.args = masked, ()
 
 
 def _masking_saferepr(original: Callable[[Any, object], str]) -> Callable[[Any, object], str]:
@@ -58,11 +76,14 @@ def _masking_saferepr(original: Callable[[Any, object], str]) -> Callable[[Any, 
     return masked
 
 
-def install() -> None:
-    """Mask secrets in log records (live and captured logs) and in pytest's value reprs."""
+def install(config: pytest.Config) -> None:
+    """Mask secrets in log records (live and captured logs), pytest's value reprs, Allure's files,
+    and, through :class:`OutputMasking`, collection reports, node ids and the terminal."""
     logging.setLogRecordFactory(_masking_record_factory)
     if SafeRepr is not None and not hasattr(SafeRepr.repr, "__wrapped__"):
         SafeRepr.repr = _masking_saferepr(SafeRepr.repr)  # type: ignore[method-assign]
+    allure_results.mask_at_source()
+    config.pluginmanager.register(OutputMasking(), "gonogo-masking")
 
 
 def uninstall() -> None:
@@ -70,6 +91,78 @@ def uninstall() -> None:
     original = getattr(SafeRepr.repr, "__wrapped__", None) if SafeRepr is not None else None
     if original is not None:
         SafeRepr.repr = original  # type: ignore[method-assign]
+    allure_results.unmask_at_source()
+
+
+class OutputMasking:
+    """The hooks that mask what pytest itself builds: collection errors, node ids, the terminal."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
+        """A module that raised while imported: mask its error before anyone prints or sends it."""
+        report = yield
+        mask_report(report)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None, None, None]:
+        """Before anyone records a node id (ids built from a URL with a token in it)."""
+        mask_node_ids(items)
+        return (yield)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Everything written to the terminal from here on passes through the masker."""
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        writer = getattr(terminal, "_tw", None)
+        if writer is not None and not isinstance(getattr(writer, "_file", None), MaskingFile):
+            writer._file = MaskingFile(writer._file)
+
+
+class MaskingFile:
+    """A terminal's file whose every write is masked."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def write(self, text: str) -> int:
+        return self._file.write(masker.mask(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+def mask_node_ids(items: list[pytest.Item]) -> None:
+    """Rename the checks whose node id holds a secret; a masked id that is taken gets ``-2``, ``-3``."""
+    if not masker.active:
+        return
+    taken = {item.nodeid for item in items}
+    for item in items:
+        nodeid, name = masker.mask(item.nodeid), masker.mask(item.name)
+        if nodeid == item.nodeid:
+            continue
+        number = 1
+        while _numbered(nodeid, number) in taken:
+            number += 1
+        taken.add(_numbered(nodeid, number))
+        _rename(item, _numbered(nodeid, number), _numbered(name, number) if name != item.name else name)
+
+
+def _rename(item: pytest.Item, nodeid: str, name: str) -> None:
+    """Give a collected item another node id and name (private attributes of pytest's nodes)."""
+    if NodeId is not None and hasattr(item, "_id"):
+        item._id = NodeId.parse(nodeid)
+    else:  # pragma: no cover - a pytest that keeps the id as a string
+        item._nodeid = nodeid  # type: ignore[attr-defined]
+    item.name = name
+    item.__dict__.pop("location", None)  # cached from the old name
+
+
+def _numbered(text: str, number: int) -> str:
+    """``test_x[***]`` -> ``test_x[***-2]`` (the first one keeps its id)."""
+    if number == 1:
+        return text
+    return f"{text[:-1]}-{number}]" if text.endswith("]") else f"{text}-{number}"
 
 
 def mask_report(report: Any) -> None:

@@ -162,7 +162,7 @@ class GatePlugin:
             option.clean_alluredir = False  # a worker must never delete what another one wrote
         else:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
-        masking.install()
+        masking.install(config)
         try:
             self.steps = usage.runbook_steps(config)
             self.env = self._load_environment()

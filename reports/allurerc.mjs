@@ -1,4 +1,4 @@
-// Allure Report 3 configuration for the gonogo release gate (./run *** renders with it).
+// Allure Report 3 configuration for the gonogo release gate (./run demo renders with it).
 // Checks are grouped by phase (epic), subject (feature) and check (story).
 export default {
   name: "gonogo release gate",

@@ -7,6 +7,7 @@ checked before (or without) DNS, and how ``*.localhost`` names are reached witho
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import time
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import urllib3
 
@@ -115,7 +116,7 @@ def fetch(
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    send_headers = {"Host": parts.netloc, "User-Agent": "gonogo", **(headers or {})}
+    send_headers = {"Host": _host_header(parts), "User-Agent": "gonogo", **_basic_auth(parts), **(headers or {})}
     timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
     if scheme == "https":
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
@@ -142,6 +143,21 @@ def fetch(
         return HttpFact(method, url, None, elapsed, {}, "", f"{type(exc).__name__}: {_reason(exc)}")
     finally:
         pool.close()
+
+
+def _host_header(parts: SplitResult) -> str:
+    """``hostname[:port]`` of a URL: never its credentials."""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"{host}:{parts.port}" if parts.port is not None else host
+
+
+def _basic_auth(parts: SplitResult) -> dict[str, str]:
+    """Credentials written in a URL (``https://user:password@host/``), as Basic authentication."""
+    if parts.username is None and parts.password is None:
+        return {}
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")}
 
 
 def _reason(exc: BaseException) -> str:
