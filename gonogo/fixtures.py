@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,9 +34,11 @@ def profile(gonogo_env: LoadedEnvironment) -> Profile:
 
 
 @pytest.fixture(scope="session")
-def stack(gonogo_env: LoadedEnvironment) -> Stack:
+def stack(gonogo_env: LoadedEnvironment) -> Iterator[Stack]:
     """The stack under check, with one probe per subject configured from the profile (``stack.http``...)."""
-    return Stack(gonogo_env)
+    stack = Stack(gonogo_env)
+    yield stack
+    stack.close()
 
 
 class Converge:

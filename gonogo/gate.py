@@ -138,10 +138,10 @@ def decide(facts: SessionFacts) -> Verdict:
             continue
         entry = _entry(check, status=status, reason=outcome.reason, duration_s=round(outcome.duration_s, 3))
         if status == FAILED:  # waivers accept failures only: never an error, a missing check or a collection error
-            waiver = next((i for i, w in enumerate(active) if selector_matches(w.check, check)), None)
-            if waiver is not None:
-                used.add(waiver)
-                w = active[waiver]
+            index = next((i for i, w in enumerate(active) if selector_matches(w.check, check)), None)
+            if index is not None:
+                used.add(index)
+                w = active[index]
                 waived.append({**entry, "waiver": {"check": w.check, "reason": w.reason, "until": w.until.isoformat()}})
                 continue
         (failed if status == FAILED else errored).append(entry)

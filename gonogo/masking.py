@@ -81,7 +81,7 @@ def install(config: pytest.Config) -> None:
     and, through :class:`OutputMasking`, collection reports, node ids and the terminal."""
     logging.setLogRecordFactory(_masking_record_factory)
     if SafeRepr is not None and not hasattr(SafeRepr.repr, "__wrapped__"):
-        SafeRepr.repr = _masking_saferepr(SafeRepr.repr)  # type: ignore[method-assign]
+        SafeRepr.repr = _masking_saferepr(SafeRepr.repr)  # type: ignore[method-assign,assignment]
     allure_results.mask_at_source()
     config.pluginmanager.register(OutputMasking(), "gonogo-masking")
 

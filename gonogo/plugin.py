@@ -270,7 +270,7 @@ class GatePlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
-        props = dict((k, v) for k, v in report.user_properties if k == USER_PROPERTY)
+        props: dict[str, Any] = {k: v for k, v in report.user_properties if k == USER_PROPERTY}
         if USER_PROPERTY in props and report.nodeid not in self.checks:
             self.checks[report.nodeid] = CheckInfo.from_dict(props[USER_PROPERTY])
         self.recorder.record(_phase_report(report))
@@ -402,7 +402,8 @@ class GatePlugin:
 def _phase_report(report: pytest.TestReport) -> PhaseReport:
     """The recorder's view of one pytest report (on the controller: it may come from a worker)."""
     extra = getattr(report, REPORT_ATTRIBUTE, None) or {}
-    convergence = tuple(v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY)
+    convergence: tuple[dict[str, Any], ...] = tuple(
+        v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY and isinstance(v, dict))
     return PhaseReport(
         nodeid=report.nodeid,
         when=str(report.when),

@@ -1,8 +1,10 @@
 """The typed model of an environment profile (``environments/<name>.toml``).
 
-Every table forbids unknown keys, so a typo is an error that names the key. Secret fields (DSNs,
-passwords, cookies) are ``SecretStr``: their repr is masked by construction, and code that needs
-the text asks for it with ``.get_secret_value()`` (the masker still hides it wherever it is printed). Sections other than
+Each subject's table is declared beside its probe (``gonogo/probes/<subject>.py``, e.g.
+:class:`~gonogo.probes.docker.DockerSection`) and assembled here. Every table forbids unknown
+keys, so a typo is an error that names the key. Secret fields (DSNs, passwords, cookies) are
+``SecretStr``: their repr is masked by construction, and code that needs the text asks for it with
+``.get_secret_value()`` (the masker still hides it wherever it is printed). Sections other than
 ``[environment]`` and ``[gate]`` are optional: a check whose subject is absent is skipped as
 "not configured", and the gate treats a required one that did not run as a NO-GO.
 """
@@ -13,11 +15,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from gonogo.model import Section
+from gonogo.probes.docker import DockerSection
 
 
 class EnvironmentSection(Section):
@@ -48,24 +49,6 @@ class EnvFileRules(Section):
     no_debug: list[str] = Field(default_factory=list)
     #: another env file whose secrets must differ (prod vs staging)
     must_differ_from: Path | None = None
-
-
-class DockerSection(Section):
-    """The Docker engine and the Compose project of the stack."""
-
-    host: str = "unix:///var/run/docker.sock"
-    timeout_s: float = 10
-    compose_project: str
-    compose_file: Path | None = None
-    services: list[str] = Field(default_factory=list)
-    same_release_tag: list[str] = Field(default_factory=list)
-    #: one-shot services and the exit code they must have ended with
-    one_shot: dict[str, int] = Field(default_factory=dict)
-    proxy_network: str | None = None
-    healthy_within_s: float = 120
-    log_tail: int = 100
-    log_errors: list[str] = Field(default_factory=lambda: ["ERROR", "Traceback", "CRITICAL"])
-    log_allow: list[str] = Field(default_factory=list)
 
 
 class MigrationsConfig(Section):

@@ -18,10 +18,10 @@ import pytest
 
 from gonogo.outcomes import DEPENDENT, NOT_APPLICABLE, NOT_CONFIGURED, SKIPPED
 
-_Skipped = pytest.skip.Exception
+_Skipped: type[BaseException] = pytest.skip.Exception
 
 
-class _Kind(_Skipped):
+class _Kind(_Skipped):  # type: ignore[valid-type,misc]  # pytest exposes the class only as skip.Exception
     kind = SKIPPED
 
 

@@ -15,7 +15,7 @@ import pytest
 try:  # private API: pytest has no public way to redo its rootdir search
     from _pytest.config.findpaths import determine_setup
 except ImportError:  # pragma: no cover - a pytest that moved it: no detection (tests/core/test_bad_input.py fails)
-    determine_setup = None
+    determine_setup = None  # type: ignore[assignment]
 
 from gonogo import verdict_file
 from gonogo.environment import ProfileError

@@ -401,14 +401,14 @@ HTTP_PASSWORD = "Basic-Pw-3318:x@y"
 
 def test_http_probe_sends_url_credentials_as_basic_auth_never_in_host(run_gate, recording_server):
     port, received = recording_server
-    profile = f"""
+    profile = """
     [environment]
     release = "1.0"
     public_variables = ["GX_HTTP_PORT"]
 
     [[health]]
     name = "basic"
-    url = "http://ops:${{GX_HTTP_PW}}@127.0.0.1:${{GX_HTTP_PORT}}/health/"
+    url = "http://ops:${GX_HTTP_PW}@127.0.0.1:${GX_HTTP_PORT}/health/"
     """
     run = run_gate({"test_ops.py": """
         import gonogo

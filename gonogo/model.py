@@ -1,0 +1,15 @@
+"""The base of every profile table: unknown keys are errors, values are frozen.
+
+Each subject's table is declared beside its probe (``gonogo/probes/<subject>.py``) on this base;
+:mod:`gonogo.profile` assembles them into the whole profile.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Section(BaseModel):
+    """One table of a profile (``[docker]``, ``[[health]]``...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
