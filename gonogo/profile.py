@@ -15,10 +15,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gonogo.model import Section
 from gonogo.probes.docker import DockerSection
+from gonogo.probes.tls import TlsEndpoint, TlsSection
 
 
 class EnvironmentSection(Section):
@@ -120,12 +121,6 @@ class BackupsSection(Section):
     expect_tables: list[str] = Field(default_factory=list)
 
 
-class TlsSection(Section):
-    min_days: int = 14
-    #: host:port endpoints whose certificates are checked (default: the public domain on 443)
-    endpoints: list[str] = Field(default_factory=list)
-
-
 class PortRule(Section):
     port: int
     host: str = "127.0.0.1"
@@ -187,3 +182,11 @@ class Profile(Section):
     host: HostSection | None = None
     smoke: SmokeSection | None = None
     gate: GateSection = Field(default_factory=GateSection)
+
+    @model_validator(mode="after")
+    def _tls_default_endpoint(self) -> Profile:
+        """``[tls]`` without endpoints checks the public domain on 443."""
+        if self.tls is not None and not self.tls.endpoints and self.environment.public_domain:
+            endpoints = [TlsEndpoint(host=self.environment.public_domain)]
+            return self.model_copy(update={"tls": self.tls.model_copy(update={"endpoints": endpoints})})
+        return self

@@ -16,6 +16,7 @@ from gonogo import skips
 from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.http import HttpProbe
+from gonogo.probes.tls import TlsProbe
 
 
 class Stack:
@@ -51,3 +52,10 @@ class Stack:
         """HTTP(S) to the stack: the profile's ``resolve`` map (like curl --resolve) and CA file."""
         environment = self.env.profile.environment
         return HttpProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def tls(self) -> TlsProbe:
+        """TLS handshakes: the resolve map, the CA file and ``[tls] timeout_s``."""
+        section = self.section("tls")
+        environment = self.env.profile.environment
+        return TlsProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path, timeout_s=section.timeout_s)
