@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 from pydantic import Field, field_validator
 
 from gonogo.model import Section
@@ -189,7 +189,7 @@ def _describe(endpoint: str, address: str, der: bytes, protocol: str, chain_erro
               elapsed_ms: float, ca: str) -> CertFact:
     cert = x509.load_der_x509_certificate(der)
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         dns_names = tuple(san.get_values_for_type(x509.DNSName))
         ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
     except x509.ExtensionNotFound:
@@ -207,7 +207,10 @@ def _describe(endpoint: str, address: str, der: bytes, protocol: str, chain_erro
 
 def _common_name(name: x509.Name) -> str:
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return f"CN={values[0].value}" if values else ""
+    if not values:
+        return ""
+    value = values[0].value
+    return f"CN={value.decode(errors='replace') if isinstance(value, bytes) else value}"
 
 
 def _ms(start: float) -> float:
