@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import select
+import selectors
 import shlex
 import signal
 import struct
@@ -297,14 +297,16 @@ class _Result:
 
 def _read(source: Any, receive: Callable[[], bytes], deadline: float, sink: Callable[[bytes], None]) -> bool:
     """Pass what ``source`` gives to ``sink`` until it ends (True) or the deadline passes (False)."""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([source], [], [], remaining)[0]:
-            return False
-        data = receive()
-        if not data:
-            return True
-        sink(data)
+    with selectors.DefaultSelector() as selector:
+        selector.register(source, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return False
+            data = receive()
+            if not data:
+                return True
+            sink(data)
 
 
 class _Frames:
