@@ -7,11 +7,13 @@
     @pytest.mark.each("traefik.routers", "router")                 # a list inside a table
 
 Each entry becomes one parametrised check, with the entry's ``name`` as its id and, unless the
-check declares its own, the entry's ``severity`` and ``runbook`` steps as markers. When the section
+check declares its own, the entry's ``phases``, ``severity`` and ``runbook`` steps as markers (so
+``-m predeploy`` selects the entries whose phases say predeploy). When the section
 is absent, the check is collected once and skipped as "not configured" (so the gate sees it: a
 required check that did not run is a NO-GO). When the section is there but ``where`` keeps no
 entry, the check is "not configured" too, or, with ``optional=True``, "not applicable": an optional
-sub-check that applies to nothing never makes its subject missing.
+sub-check that applies to nothing never makes its subject missing. A placeholder of a check that
+takes its phases from its entries is in the phases an entry has by default.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 
 import pytest
 
-from gonogo.environment import LoadedEnvironment, not_configured
+from gonogo.checks import PHASES
+from gonogo.environment import LoadedEnvironment, _inner_model, not_configured
+from gonogo.profile import Profile
 
 MARKER = "each"
 #: set on the single placeholder of a check with nothing to check: (kind, reason)
@@ -47,7 +51,7 @@ def _id(entry: Any, index: int) -> str:
 
 
 def _entry_marks(entry: Any) -> list[pytest.MarkDecorator]:
-    marks: list[pytest.MarkDecorator] = []
+    marks: list[pytest.MarkDecorator] = [getattr(pytest.mark, phase) for phase in getattr(entry, "phases", None) or ()]
     severity = getattr(entry, "severity", None)
     if isinstance(severity, str):
         marks.append(pytest.mark.severity(severity))
@@ -57,8 +61,19 @@ def _entry_marks(entry: Any) -> list[pytest.MarkDecorator]:
     return marks
 
 
-def _placeholder(argname: str, kind: str, reason: str) -> Any:
-    return pytest.param(None, id=kind, marks=[getattr(pytest.mark, PLACEHOLDER)(kind, reason)])
+def _default_phases(section: str) -> list[str]:
+    """The phases an entry of ``section`` has when it names none (its model's ``phases`` default)."""
+    model: Any = Profile
+    for part in section.split("."):
+        info = model.model_fields.get(part) if model is not None else None
+        model = _inner_model(info.annotation) if info is not None else None
+    phases = model.model_fields.get("phases") if model is not None else None
+    return list(phases.get_default(call_default_factory=True)) if phases is not None else []
+
+
+def _placeholder(kind: str, reason: str, phases: list[str]) -> Any:
+    marks = [getattr(pytest.mark, PLACEHOLDER)(kind, reason), *(getattr(pytest.mark, p) for p in phases)]
+    return pytest.param(None, id=kind, marks=marks)
 
 
 def parametrize(metafunc: pytest.Metafunc, env: LoadedEnvironment | None) -> None:
@@ -68,12 +83,15 @@ def parametrize(metafunc: pytest.Metafunc, env: LoadedEnvironment | None) -> Non
         where: Callable[[Any], bool] = options.get("where") or (lambda _: True)
         optional = bool(options.get("optional", False))
         what = options.get("what")
+        own = {m.name for m in metafunc.definition.iter_markers()}
+        own_phase = bool(own & set(PHASES))
+        phases = [] if own_phase else _default_phases(section)
         if env is None:
-            metafunc.parametrize(argname, [_placeholder(argname, "not-configured", "gonogo is off (--no-gate)")])
+            metafunc.parametrize(argname, [_placeholder("not-configured", "gonogo is off (--no-gate)", phases)])
             continue
         value, absent = _lookup(env, section)
         if absent is not None:
-            metafunc.parametrize(argname, [_placeholder(argname, "not-configured", not_configured(env, absent))])
+            metafunc.parametrize(argname, [_placeholder("not-configured", not_configured(env, absent), phases)])
             continue
         entries = list(value) if isinstance(value, (list, tuple)) else [value]
         kept = [(i, e) for i, e in enumerate(entries) if where(e)]
@@ -81,15 +99,15 @@ def parametrize(metafunc: pytest.Metafunc, env: LoadedEnvironment | None) -> Non
             condition = f"[[{section}]] with {what}" if what else f"[[{section}]] entries it applies to"
             if optional:
                 reason = f"not applicable: no entry of {condition} in {env.display_path}"
-                metafunc.parametrize(argname, [_placeholder(argname, "not-applicable", reason)])
+                metafunc.parametrize(argname, [_placeholder("not-applicable", reason, phases)])
             else:
-                metafunc.parametrize(argname, [_placeholder(argname, "not-configured", not_configured(env, condition))])
+                metafunc.parametrize(argname, [_placeholder("not-configured", not_configured(env, condition), phases)])
             continue
-        own = {m.name for m in metafunc.definition.iter_markers() if m.name in ("severity", "runbook")}
         inherit = options.get("inherit", True)
         params = []
         for index, entry in kept:
-            marks = [m for m in _entry_marks(entry) if inherit and m.name not in own]
+            marks = [m for m in _entry_marks(entry)
+                     if inherit and m.name not in own and not (own_phase and m.name in PHASES)]
             params.append(pytest.param(entry, id=_id(entry, index), marks=marks))
         metafunc.parametrize(argname, params)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gonogo.model import Section
+from gonogo.probes.commands import CommandEntry
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 
@@ -173,6 +174,8 @@ class Profile(Section):
     environment: EnvironmentSection = Field(default_factory=EnvironmentSection)
     env_file_rules: EnvFileRules | None = None
     docker: DockerSection | None = None
+    #: ``[[command]]`` entries: commands run in a service's container or on the gate's host
+    command: list[CommandEntry] = Field(default_factory=list)
     database: DatabaseSection | None = None
     health: list[HealthEndpoint] = Field(default_factory=list)
     traefik: TraefikSection | None = None

@@ -1,7 +1,7 @@
 """The stack under check, as the profile describes it: one lazily built probe per subject.
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
-(``stack.http`` today; ``stack.docker``, ``stack.db``, ``stack.traefik``... as their checks land).
+(``stack.http``, ``stack.docker``, ``stack.commands``; ``stack.db``, ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -14,6 +14,7 @@ from typing import Any
 
 from gonogo import skips
 from gonogo.environment import LoadedEnvironment, not_configured
+from gonogo.probes.commands import CommandProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.http import HttpProbe
 from gonogo.probes.tls import TlsProbe
@@ -41,6 +42,12 @@ class Stack:
             close = getattr(probe, "close", None)
             if callable(close) and probe is not self.env:
                 close()
+
+    @cached_property
+    def commands(self) -> CommandProbe:
+        """Runs the ``[[command]]`` entries: in a service's container (through ``[docker]``) or on this host."""
+        self.section("command")
+        return CommandProbe(self.env.path.parent.resolve(), self.docker if self.env.profile.docker else None)
 
     @cached_property
     def docker(self) -> DockerProbe:

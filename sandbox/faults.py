@@ -535,6 +535,11 @@ class _DebugOn:
             _recreate(ctx, "web")
 
 
+_flag("deploy-check-fails",
+      "app flag read by the settings at import: HSTS off, so `manage.py check --deploy` fails in a new process "
+      "while the running server keeps serving")
+
+
 @_register("log-errors", "app flag: /reports/ raises; a few requests leave tracebacks and 500s in the web log")
 class _LogErrors:
     @staticmethod
@@ -565,7 +570,7 @@ ORDER = [
     "db-down", "redis-down", "health-body-unhealthy", "pending-migration", "migrations-failed", "mixed-tags",
     "previous-release-missing", "restart-loop", "unhealthy-container", "router-wrong-host", "backend-down",
     "ws-broken", "cert-expiring", "stale-backup", "checksum-of-uncompressed", "truncated-backup",
-    "manifest-lies", "env-placeholder", "debug-on", "log-errors", "slow-api", "sale-broken",
+    "manifest-lies", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors", "slow-api", "sale-broken",
     "invoice-broken", "credit-broken",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)

@@ -68,6 +68,22 @@ class EngineFact:
         return masker.mask(f"<docker {self.host}: {self.version} (API {self.api_version})>")
 
 
+@dataclass(frozen=True)
+class ServiceContainer:
+    """One container of a Compose service, as the engine lists it."""
+
+    id: str
+    name: str
+    image: str
+    #: running, exited, restarting, paused, created, dead
+    state: str
+    #: the engine's words, e.g. "Up 5 minutes (healthy)", "Exited (1) 2 minutes ago"
+    status: str
+
+    def __repr__(self) -> str:
+        return f"<container {self.name} {self.state} ({self.image})>"
+
+
 class DockerProbe:
     """The stack's Docker engine (``stack.docker``): one client, every call bounded by ``timeout_s``."""
 
@@ -93,6 +109,18 @@ class DockerProbe:
         return EngineFact(self.section.host, True, _ms(start), version=info.get("Version"),
                           api_version=info.get("ApiVersion"), os=info.get("Os"),
                           details={k: info[k] for k in keep if k in info})
+
+    def service_containers(self, service: str) -> list[ServiceContainer]:
+        """The containers of ``service`` in ``compose_project`` (by Compose's labels), running or not,
+        one-off ``compose run`` containers left out. One bounded API call; an engine that does not
+        answer raises docker's error, which the caller turns into its fact."""
+        labels = [f"com.docker.compose.project={self.section.compose_project}",
+                  f"com.docker.compose.service={service}"]
+        listed = self.client.api.containers(all=True, filters={"label": labels})
+        found = [ServiceContainer(id=c["Id"], name=(c.get("Names") or [c["Id"][:12]])[0].lstrip("/"),
+                                  image=c.get("Image", ""), state=c.get("State", ""), status=c.get("Status", ""))
+                 for c in listed if (c.get("Labels") or {}).get("com.docker.compose.oneoff") != "True"]
+        return sorted(found, key=lambda c: c.name)
 
     def close(self) -> None:
         if "client" in self.__dict__:

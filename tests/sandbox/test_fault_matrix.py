@@ -53,11 +53,14 @@ def row(faults: str, phase: str, *must_fail: str, verdict: str = "NO-GO", must_p
 
 MATRIX = [
     # the healthy stack: every phase that has checks is GO
+    row("", "predeploy", verdict="GO"),
     row("", "postdeploy", verdict="GO"),
     row("", "rollback", verdict="GO"),
     # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
-    row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]"),
-    row("backend-down", "rollback", "health.endpoint_healthy[ready]"),
+    # commands (SMK-5 after a deploy or a rollback: the web container is gone): checks/test_commands.py
+    row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]",
+        "commands.command_passes[django-check]"),
+    row("backend-down", "rollback", "health.endpoint_healthy[ready]", "commands.command_passes[django-check]"),
     row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         must_pass=("health.endpoint_healthy[live]",)),
     row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]"),
@@ -67,6 +70,12 @@ MATRIX = [
     row("cert-expiring", "predeploy", "tls.certificate_valid_long_enough[*]",
         must_pass=("tls.certificate_trusted[*]", "tls.certificate_names_the_host[*]")),
     row("cert-expiring", "postdeploy", "tls.certificate_valid_long_enough[*]"),
+    # commands (BTQ-1.2/1.3/1.4, SMK-12, NPR-1.1): checks/test_commands.py
+    row("deploy-check-fails", "predeploy", "commands.command_passes[deploy-check]",
+        must_pass=("commands.command_passes[migrations-check]", "commands.command_passes[app-tests]",
+                   "commands.command_passes[ci-check]")),
+    row("backend-down", "predeploy", "commands.command_passes[deploy-check]", "commands.command_passes[migrations-check]",
+        "commands.command_passes[app-tests]", must_pass=("commands.command_passes[ci-check]",)),
 ]
 
 
@@ -130,3 +139,18 @@ def test_failures_explain_themselves(sandbox: "Sandbox", faults: Any, tmp_path: 
     assert "look at: https://shop.localhost:" in proc.stdout
     attachments = " ".join(p.read_text(errors="replace") for p in (tmp_path / "allure").glob("*-attachment*"))
     assert "GET https://shop.localhost:" in attachments and "status:" in attachments
+
+
+def test_a_failing_command_explains_itself(sandbox: "Sandbox", faults: Any, tmp_path: Path) -> None:
+    """The reason quotes the command's last words; the evidence has the command, where it ran and its output."""
+    faults(("deploy-check-fails",))
+    proc, gate = run_phase(sandbox, tmp_path, "predeploy")
+
+    check = next(e for e in gate["failed"] if e["id"] == "commands.command_passes[deploy-check]")
+    assert check["reason"].startswith("deploy-check exit code: expected exit code 0, got exit code 1: "), check
+    assert "(security.W004)" in check["reason"], check
+    assert (check["severity"], check["phases"], check["runbook"]) == ("blocker", ["predeploy"], ["BTQ-1.2", "SMK-12"])
+    assert "look at: container boutique-sandbox-web-1 (service web, image boutique/web:" in proc.stdout
+    attachments = " ".join(p.read_text(errors="replace") for p in (tmp_path / "allure").glob("*-attachment*"))
+    assert "command: python manage.py check --deploy --fail-level WARNING" in attachments
+    assert "result: exit code 1" in attachments and "SECURE_HSTS_SECONDS" in attachments

@@ -271,6 +271,21 @@ def debug_healed(sb, ctx):
     assert "DEBUG = True" not in _debug_page(sb)
 
 
+DEPLOY_CHECK = ["python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+
+
+def deploy_check_broken(sb, ctx):
+    result = sb.container("web").exec_run(DEPLOY_CHECK)
+    assert result.exit_code != 0 and b"security.W004" in result.output, result.output
+    assert sb.ready().status == 200, "the running server keeps serving"
+    assert sb.https("GET", "/health/live/").status == 200
+
+
+def deploy_check_healed(sb, ctx):
+    result = sb.container("web").exec_run(DEPLOY_CHECK)
+    assert result.exit_code == 0, result.output
+
+
 def _web_log(sb) -> str:
     return sb.container("web").logs().decode(errors="replace")
 
@@ -398,6 +413,7 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "manifest-lies": (before_none, manifest_lies_broken, backups_healed),
     "env-placeholder": (before_none, env_placeholder_broken, env_placeholder_healed),
     "debug-on": (before_none, debug_broken, debug_healed),
+    "deploy-check-fails": (before_none, deploy_check_broken, deploy_check_healed),
     "log-errors": (before_none, log_errors_broken, log_errors_healed),
     "slow-api": (before_none, slow_broken, slow_healed),
     "sale-broken": (before_none, sale_broken, sale_healed),

@@ -1,6 +1,9 @@
 """Production settings: HTTPS terminated by Traefik, which sets X-Forwarded-Proto."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
+from .base import FAULTS_DIR
 
 # DEBUG comes from the env file (base.py, default False): a DEBUG=True left there is a real release-night fault.
 
@@ -21,3 +24,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_SAMESITE = "Lax"
+
+# Sandbox fault `deploy-check-fails` (the flag file $FAULTS_DIR/deploy-check-fails): HSTS left off, a
+# real release-night slip. Read once, when the settings are imported: a process started while the
+# flag is set (`manage.py check --deploy`) sees it; the running server keeps the settings it has.
+if FAULTS_DIR and (Path(FAULTS_DIR) / "deploy-check-fails").exists():
+    SECURE_HSTS_SECONDS = 0
