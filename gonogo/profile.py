@@ -15,9 +15,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gonogo.model import Section
+from gonogo.probes.config import EnvFileRules
 from gonogo.probes.docker import DockerSection
 
 
@@ -39,16 +40,6 @@ class EnvironmentSection(Section):
     ca_file: Path | None = None
     #: variables that are not secrets (ports, release ids): shown instead of masked
     public_variables: list[str] = Field(default_factory=list)
-
-
-class EnvFileRules(Section):
-    """What the stack's env file must hold."""
-
-    required: list[str] = Field(default_factory=list)
-    forbidden_values: list[str] = Field(default_factory=lambda: ["CHANGE_ME"])
-    no_debug: list[str] = Field(default_factory=list)
-    #: another env file whose secrets must differ (prod vs staging)
-    must_differ_from: Path | None = None
 
 
 class MigrationsConfig(Section):
@@ -187,3 +178,13 @@ class Profile(Section):
     host: HostSection | None = None
     smoke: SmokeSection | None = None
     gate: GateSection = Field(default_factory=GateSection)
+
+    @model_validator(mode="after")
+    def _env_file_rules_have_what_they_need(self) -> Profile:
+        rules = self.env_file_rules
+        if rules is not None and self.environment.env_file is None:
+            raise ValueError("[env_file_rules] needs the env file it is about: set [environment] env_file")
+        if rules is not None and rules.uses_public_domain and not self.environment.public_domain:
+            raise ValueError("[env_file_rules] public_domain_in and public_url rules compare with the public domain: "
+                             "set [environment] public_domain")
+        return self
