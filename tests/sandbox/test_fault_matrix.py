@@ -50,6 +50,7 @@ MATRIX = [
     # the healthy stack: every phase that has checks is GO
     row("", "postdeploy", verdict="GO"),
     row("", "rollback", verdict="GO"),
+    row("", "predeploy", verdict="GO"),
     # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
     row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]"),
     row("backend-down", "rollback", "health.endpoint_healthy[ready]"),
@@ -58,6 +59,10 @@ MATRIX = [
     row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]"),
     row("redis-down", "postdeploy", "health.endpoint_healthy[ready]"),
     row("slow-api", "postdeploy", "health.endpoint_fast[ready]", "health.endpoint_fast[csrf]", verdict="GO-WITH-WARNINGS"),
+    # config (BTQ-1.1, RCY-0.1/0.2/0.3, NPR-5): checks/test_config.py
+    row("env-placeholder", "predeploy", "config.no_placeholders",
+        must_pass=("config.required_variables", "config.debug_off", "config.env_file_readable")),
+    row("debug-on", "predeploy", "config.debug_off", must_pass=("config.no_placeholders", "config.required_variables")),
 ]
 
 
@@ -100,8 +105,9 @@ def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row
     assert case.must_fail <= set(failed), f"{case.id}: expected {sorted(case.must_fail)} among {sorted(failed)}"
     assert not (case.must_pass & set(failed)), f"{case.id}: {sorted(case.must_pass & set(failed))} failed too"
     assert gate["partial"] is False and gate["not_run"] == [], gate
-    if case.verdict == "GO":
-        assert gate["counts"]["passed"] == gate["counts"]["selected"] > 0, gate["counts"]
+    if case.verdict == "GO":  # every check passed, or is an optional one that applies to nothing here
+        counts = gate["counts"]
+        assert counts["passed"] + counts["not_applicable"] == counts["selected"] > counts["not_applicable"], counts
 
 
 def test_failures_explain_themselves(sandbox: "Sandbox", faults: Any, tmp_path: Path) -> None:
