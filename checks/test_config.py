@@ -65,6 +65,14 @@ def _read_compose(stack: Stack) -> tuple[DockerSection, ComposeFact]:
     return docker, fact
 
 
+def _listed(rules: EnvFileRules, key: str) -> list[str]:
+    """The variables ``[env_file_rules] key`` lists; with none, the calling check applies to nothing."""
+    names: list[str] = getattr(rules, key)
+    if not names:
+        skips.not_applicable(f"not applicable: [env_file_rules] {key} lists no variable")
+    return names
+
+
 def _names(names: list[str]) -> str:
     return ", ".join(names)
 
@@ -87,13 +95,12 @@ def test_env_file_readable(stack: Stack) -> None:
 def test_required_variables(stack: Stack) -> None:
     """Every required variable of the env file is set and not empty."""
     rules, fact = _rules_and_file(stack)
-    if not rules.required:
-        skips.not_applicable("not applicable: [env_file_rules] required lists no variable")
-    missing = [name for name in rules.required if name not in fact.values]
-    empty = [name for name in rules.required if name in fact.values and not fact.values[name].strip()]
+    required = _listed(rules, "required")
+    missing = [name for name in required if name not in fact.values]
+    empty = [name for name in required if name in fact.values and not fact.values[name].strip()]
     actual = "; ".join(part for part in (f"not set: {_names(missing)}" if missing else "",
                                          f"empty: {_names(empty)}" if empty else "") if part)
-    judge("required variables", not (missing or empty), expected=f"set and not empty: {_names(rules.required)}",
+    judge("required variables", not (missing or empty), expected=f"set and not empty: {_names(required)}",
           actual=actual, where=str(fact.path), fact=fact)
 
 
@@ -124,11 +131,9 @@ def test_no_placeholders(stack: Stack) -> None:
 def test_debug_off(stack: Stack) -> None:
     """The debug flags of the env file are explicitly off."""
     rules, fact = _rules_and_file(stack)
-    if not rules.no_debug:
-        skips.not_applicable("not applicable: [env_file_rules] no_debug lists no variable")
-    on = [f"{name} is {fact.shown(name)}" for name in rules.no_debug
-          if fact.values.get(name, "").strip().lower() not in OFF]
-    judge("debug flags", not on, expected=f"{_names(rules.no_debug)} set to one of {', '.join(OFF)}",
+    flags = _listed(rules, "no_debug")
+    on = [f"{name} is {fact.shown(name)}" for name in flags if fact.values.get(name, "").strip().lower() not in OFF]
+    judge("debug flags", not on, expected=f"{_names(flags)} set to one of {', '.join(OFF)}",
           actual="; ".join(on), where=str(fact.path), fact=fact)
 
 
@@ -229,12 +234,10 @@ def names_domain(value: str, domain: str) -> bool:
 def test_public_domain_allowed(stack: Stack) -> None:
     """The allowed hosts and CORS/CSRF origins of the env file name the public domain."""
     rules, fact = _rules_and_file(stack)
-    if not rules.public_domain_in:
-        skips.not_applicable("not applicable: [env_file_rules] public_domain_in lists no variable")
+    lists = _listed(rules, "public_domain_in")
     domain = stack.env.profile.environment.public_domain or ""
-    lacking = [f"{name} ({fact.shown(name)})" for name in rules.public_domain_in
-               if not names_domain(fact.values.get(name, ""), domain)]
-    judge("public domain", not lacking, expected=f"{domain} named in {_names(rules.public_domain_in)}",
+    lacking = [f"{name} ({fact.shown(name)})" for name in lists if not names_domain(fact.values.get(name, ""), domain)]
+    judge("public domain", not lacking, expected=f"{domain} named in {_names(lists)}",
           actual=f"not named in {_names(lacking)}", where=str(fact.path), fact=fact)
 
 
