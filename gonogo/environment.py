@@ -197,16 +197,28 @@ def _check_env_file_values(expanded: Interpolated, file_values: dict[str, str], 
                 )
 
 
-def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[str, str]) -> tuple[str | None, dict[str, str]]:
-    """The env file named by [environment] env_file (itself interpolated from the process only)."""
+def env_file_of(profile: Path, environ: Mapping[str, str]) -> Path | None:
+    """The env file another profile names (``[environment] env_file``), or None; raises ProfileError."""
+    return _env_file_path(_parse_profile(profile, str(profile)), profile, str(profile), environ)
+
+
+def _env_file_path(raw: dict[str, Any], path: Path, display: str, environ: Mapping[str, str]) -> Path | None:
+    """[environment] env_file (itself interpolated from the process only), relative to the profile."""
     section = raw.get("environment")
     value = section.get("env_file") if isinstance(section, dict) else None
     if value is None:
-        return None, {}
+        return None
     if not isinstance(value, str):
         raise ProfileError(f"{display}: [environment] env_file must be a string (a path), got {type(value).__name__}")
     value = _interpolate(value, environ, display, None, "environment.env_file").data
-    file = Path(value) if Path(value).is_absolute() else (path.parent / value).resolve()
+    return Path(value) if Path(value).is_absolute() else (path.parent / value).resolve()
+
+
+def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The env file named by [environment] env_file, and its variables."""
+    file = _env_file_path(raw, path, display, environ)
+    if file is None:
+        return None, {}
     problem = file_problem(file)
     if problem:
         raise ProfileError(f"{display}: [environment] env_file: {file} {problem}: point the key at the stack's "
@@ -321,6 +333,9 @@ def _explain(exc: ValidationError) -> str:
         message = f"unknown key '{key}' in {table}{hint}"
     elif kind == "missing":
         message = f"{table} is missing the required key '{key}'"
+    elif kind == "value_error":  # a validator's own sentence; one that names its table ("[...] ...") stands alone
+        said = first["msg"].removeprefix("Value error, ")
+        message = said if said.startswith("[") else f"{table} {key}: {said}"
     else:
         shown = "***" if is_secret_key(key) else masker.mask(repr(first.get("input")))
         message = f"{table} {key}: {first['msg'].lower()} (got {shown})"

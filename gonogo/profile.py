@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gonogo.model import Section
 from gonogo.probes.commands import CommandEntry
+from gonogo.probes.config import EnvFileRules
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 
@@ -41,16 +42,6 @@ class EnvironmentSection(Section):
     ca_file: Path | None = None
     #: variables that are not secrets (ports, release ids): shown instead of masked
     public_variables: list[str] = Field(default_factory=list)
-
-
-class EnvFileRules(Section):
-    """What the stack's env file must hold."""
-
-    required: list[str] = Field(default_factory=list)
-    forbidden_values: list[str] = Field(default_factory=lambda: ["CHANGE_ME"])
-    no_debug: list[str] = Field(default_factory=list)
-    #: another env file whose secrets must differ (prod vs staging)
-    must_differ_from: Path | None = None
 
 
 class MigrationsConfig(Section):
@@ -192,4 +183,14 @@ class Profile(Section):
         if self.tls is not None and not self.tls.endpoints and self.environment.public_domain:
             endpoints = [TlsEndpoint(host=self.environment.public_domain)]
             return self.model_copy(update={"tls": self.tls.model_copy(update={"endpoints": endpoints})})
+        return self
+
+    @model_validator(mode="after")
+    def _env_file_rules_have_what_they_need(self) -> Profile:
+        rules = self.env_file_rules
+        if rules is not None and self.environment.env_file is None:
+            raise ValueError("[env_file_rules] needs the env file it is about: set [environment] env_file")
+        if rules is not None and rules.uses_public_domain and not self.environment.public_domain:
+            raise ValueError("[env_file_rules] public_domain_in and public_url rules compare with the public domain: "
+                             "set [environment] public_domain")
         return self

@@ -9,12 +9,14 @@ of a subject the profile does not describe skips the calling check as "not confi
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any
 
 from gonogo import skips
 from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.commands import CommandProbe
+from gonogo.probes.config import ConfigProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.http import HttpProbe
 from gonogo.probes.tls import TlsProbe
@@ -48,6 +50,17 @@ class Stack:
         """Runs the ``[[command]]`` entries: in a service's container (through ``[docker]``) or on this host."""
         self.section("command")
         return CommandProbe(self.env.path.parent.resolve(), self.docker if self.env.profile.docker else None)
+
+    @cached_property
+    def config(self) -> ConfigProbe:
+        """The stack's configuration files: the env file of ``[environment] env_file`` and the compose file
+        of ``[docker] compose_file`` (interpolated from that env file and this process's environment)."""
+        profile = self.env.profile
+        compose_file = profile.docker.compose_file if profile.docker else None
+        return ConfigProbe(env_file=self.env.env_file,
+                           compose_file=self.env.resolve_path(compose_file) if compose_file else None,
+                           public=profile.environment.public_variables, profile_dir=self.env.path.parent,
+                           environ=os.environ)
 
     @cached_property
     def docker(self) -> DockerProbe:

@@ -137,11 +137,11 @@ def test_each_failure_says_what_happened(run_gate, commands_module):
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ('run = ["true"]', "[command #1] host: value error, say where the command runs: either service"),
-    ('service = "web"\nhost = true\nrun = ["true"]', "[command #1] host: value error, say where the command runs"),
-    ('host = true\nshell = true\nrun = ["true"]', "[command #1] run: value error, with shell = true, run is one string"),
-    ('host = true\nrun = "echo \'unclosed"', "[command #1] run: value error, no closing quotation"),
-    ('host = true\nrun = ["true"]\nexpect_output = "(unclosed"', "[command #1] expect_output: value error, not a regular expression: missing )"),
+    ('run = ["true"]', "[command #1] host: say where the command runs: either service"),
+    ('service = "web"\nhost = true\nrun = ["true"]', "[command #1] host: say where the command runs"),
+    ('host = true\nshell = true\nrun = ["true"]', "[command #1] run: with shell = true, run is one string"),
+    ('host = true\nrun = "echo \'unclosed"', "[command #1] run: No closing quotation"),
+    ('host = true\nrun = ["true"]\nexpect_output = "(unclosed"', "[command #1] expect_output: not a regular expression: missing )"),
     ('host = true\nrun = ["true"]\nphases = ["smoke"]', "[command #1.phases #1] : input should be 'predeploy', 'postdeploy' or 'rollback' (got 'smoke')"),
     ('host = true\nrun = ["true"]\ntimeout_s = 0', "[command #1] timeout_s: input should be greater than 0"),
 ])

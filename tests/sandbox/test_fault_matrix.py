@@ -76,6 +76,10 @@ MATRIX = [
                    "commands.command_passes[ci-check]")),
     row("backend-down", "predeploy", "commands.command_passes[deploy-check]", "commands.command_passes[migrations-check]",
         "commands.command_passes[app-tests]", must_pass=("commands.command_passes[ci-check]",)),
+    # config (BTQ-1.1, RCY-0.1/0.2/0.3, NPR-5): checks/test_config.py
+    row("env-placeholder", "predeploy", "config.no_placeholders",
+        must_pass=("config.required_variables", "config.debug_off", "config.env_file_readable")),
+    row("debug-on", "predeploy", "config.debug_off", must_pass=("config.no_placeholders", "config.required_variables")),
 ]
 
 
@@ -125,8 +129,9 @@ def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row
     wrongly = case.must_pass - matching(case.must_pass, set(failed))
     assert not wrongly, f"{case.id}: {sorted(wrongly)} failed too: {failed}"
     assert gate["partial"] is False and gate["not_run"] == [], gate
-    if case.verdict == "GO":
-        assert gate["counts"]["passed"] == gate["counts"]["selected"] > 0, gate["counts"]
+    if case.verdict == "GO":  # every check passed, or is an optional one that applies to nothing here
+        counts = gate["counts"]
+        assert counts["passed"] + counts["not_applicable"] == counts["selected"] > counts["not_applicable"], counts
 
 
 def test_failures_explain_themselves(sandbox: "Sandbox", faults: Any, tmp_path: Path) -> None:

@@ -1,0 +1,266 @@
+"""Configuration probe: the stack's env file and compose file, and the ``[env_file_rules]`` table.
+
+``stack.config`` is a :class:`ConfigProbe`: it reads the env file of ``[environment] env_file`` (and,
+for ``must_differ_from``, another environment's), and the compose file of ``[docker] compose_file``
+(:mod:`gonogo.probes.compose`). Facts only: a missing, unreadable or odd file is an ``error`` of the
+fact. The values of an env file are secrets: facts never show them (only the variables in
+``public_variables``, and values such as ``true`` that carry no information), and secrets are
+compared by digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from gonogo.model import Section
+from gonogo.probes.compose import ComposeFact, read_compose
+from gonogo.probes.files import read_text
+from gonogo.secrets import NO_INFORMATION, is_secret_key, masker
+
+#: values an operator left to fill in (globs, case-insensitive, on the whole value or one word of it)
+DEFAULT_PLACEHOLDERS = ["CHANGE_ME*", "CHANGEME*", "REPLACE_ME*", "<*>", "TODO", "TODO[: ]*", "FIXME*"]
+VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: ``must_differ_from`` written as a bare name is an environment (its profile's env file), else a path
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class VariableRule(Section):
+    """A rule on one variable of the env file (``[env_file_rules.rules] NAME = {...}``): each key given must hold."""
+
+    #: the variable (the key of the rule in ``[env_file_rules.rules]``)
+    name: str
+    #: the exact value (``ENVIRONMENT = "production"`` is short for ``{ equals = "production" }``)
+    equals: str | None = None
+    #: the allowed values
+    one_of: list[str] | None = None
+    #: a regular expression the whole value must match
+    pattern: str | None = None
+    #: the value is a URL, or a comma-separated list of URLs, whose host is ``[environment] public_domain``
+    public_url: bool = False
+    severity: Literal["blocker", "critical", "warning"] = "critical"
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"[env_file_rules.rules] {info.data.get('name')}: pattern {value!r} is not a "
+                                 f"valid regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> VariableRule:
+        if self.equals is None and self.one_of is None and self.pattern is None and not self.public_url:
+            raise ValueError(f"[env_file_rules.rules] {self.name}: give at least one of equals, one_of, pattern, "
+                             "public_url = true")
+        return self
+
+
+class EnvFileRules(Section):
+    """What the stack's env file (``[environment] env_file``) must hold."""
+
+    #: variables that must be set and not empty
+    required: list[str] = Field(default_factory=list)
+    #: values left to fill in: globs matched (case-insensitive) on the whole value and on each of its words
+    placeholders: list[str] = Field(default_factory=lambda: list(DEFAULT_PLACEHOLDERS))
+    #: debug flags that must be explicitly off (false, 0, no, off)
+    no_debug: list[str] = Field(default_factory=list)
+    #: another environment ("staging": its profile's env file) or an env file path (relative to the profile)
+    #: whose secrets must not be the same
+    must_differ_from: str | None = None
+    #: the variables compared with must_differ_from (default: every secret-looking one)
+    compare: list[str] | None = None
+    #: a rule per variable: ``[env_file_rules.rules] ENVIRONMENT = "production"``, ``FRONTEND_URL = { public_url = true }``
+    rules: list[VariableRule] = Field(default_factory=list)
+    #: lists of hosts or origins (ALLOWED_HOSTS, CORS and CSRF origins) that must name the public domain
+    public_domain_in: list[str] = Field(default_factory=list)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        """``{VAR = {...}}`` (or ``{VAR = "value"}``) becomes one named rule per variable."""
+        if isinstance(value, dict):
+            return [{"name": name, **rule} if isinstance(rule, dict) else {"name": name, "equals": rule}
+                    for name, rule in value.items()]
+        return value
+
+    @field_validator("required", "no_debug", "compare", "public_domain_in")
+    @classmethod
+    def _variable_names(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        for name in names or []:
+            if not VARIABLE.fullmatch(name):
+                raise ValueError(f"[env_file_rules] {info.field_name}: {name!r} is not a variable name")
+        return names
+
+    @model_validator(mode="after")
+    def _compare_needs_a_target(self) -> EnvFileRules:
+        if self.compare is not None and self.must_differ_from is None:
+            raise ValueError("[env_file_rules] compare lists the variables to compare with must_differ_from, "
+                             "which is not set")
+        for rule in self.rules:
+            if not VARIABLE.fullmatch(rule.name):
+                raise ValueError(f"[env_file_rules.rules] {rule.name!r} is not a variable name")
+        return self
+
+    @property
+    def uses_public_domain(self) -> bool:
+        """Some rule needs ``[environment] public_domain``."""
+        return bool(self.public_domain_in) or any(rule.public_url for rule in self.rules)
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """A variable compared by default: its name says secret (password, token, key...) or it is a URL with a password."""
+    if is_secret_key(name):
+        return True
+    try:
+        return "://" in value and urlsplit(value).password is not None
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class EnvFileFact:
+    """An env file's variables (never shown: secrets), or why it could not be read."""
+
+    path: Path
+    elapsed_ms: float
+    error: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: variables whose values may be shown (``[environment] public_variables``)
+    public: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: what the file is to the profile ("env file", "env file of staging")
+    role: str = "env file"
+
+    @property
+    def read(self) -> bool:
+        return self.error is None
+
+    def shown(self, name: str) -> str:
+        """The value as a message may quote it: public ones and empty-of-information ones, never a secret."""
+        value = self.values.get(name)
+        if value is None:
+            return "not set"
+        if name in self.public or value.strip().lower() in NO_INFORMATION | {"0", "1"}:
+            return repr(value)
+        return "a secret value"
+
+    def digest(self, name: str) -> bytes | None:
+        """The SHA-256 of a value (how secrets are compared), or None when unset."""
+        value = self.values.get(name)
+        return None if value is None else hashlib.sha256(value.encode("utf-8")).digest()
+
+    @property
+    def evidence_name(self) -> str:
+        return masker.mask(f"{self.role} {self.path}")
+
+    def evidence(self) -> str:
+        if self.error:
+            return masker.mask(f"{self.path}: {self.error}")
+        lines = [f"{self.path}: {len(self.values)} variables (values of secrets are not shown)"]
+        for name in sorted(self.values):
+            value = self.values[name]
+            state = self.shown(name) if name in self.public else ("set" if value.strip() else "empty")
+            lines.append(f"{name}: {state}")
+        return masker.mask("\n".join(lines))
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"<{self.role} {self.path}: {self.error}>")
+        return masker.mask(f"<{self.role} {self.path}: {len(self.values)} variables>")
+
+
+def read_env_file(path: Path, public: Iterable[str] = (), role: str = "env file") -> EnvFileFact:
+    """Read an env file (``KEY=VALUE`` lines, as python-dotenv parses them, read literally); never raises."""
+    start = time.perf_counter()
+    read = read_text(path)
+    if read.error is not None:
+        return EnvFileFact(path, _ms(start), error=f"{path} {read.error}", role=role)
+    parsed = dotenv_values(stream=io.StringIO(read.text or ""), interpolate=False)
+    values = {name: value or "" for name, value in parsed.items()}  # "KEY" alone: declared, empty
+    return EnvFileFact(path, _ms(start), values=values, public=frozenset(public), role=role)
+
+
+class ConfigProbe:
+    """The stack's configuration files (``stack.config``): its env file and its compose file, each read once."""
+
+    def __init__(self, *, env_file: Path | None, compose_file: Path | None, public: Iterable[str],
+                 profile_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.env_file_path = env_file
+        self.compose_file_path = compose_file
+        self.public = frozenset(public)
+        self.profile_dir = profile_dir
+        self.environ = dict(os.environ if environ is None else environ)
+
+    def __repr__(self) -> str:
+        return masker.mask(f"<config probe {self.env_file_path} {self.compose_file_path}>")
+
+    def env_file(self) -> EnvFileFact:
+        """The env file of ``[environment] env_file`` (read once per session)."""
+        return self._env_file
+
+    @cached_property
+    def _env_file(self) -> EnvFileFact:
+        if self.env_file_path is None:
+            raise ValueError("no env file: [environment] env_file is not set")
+        return read_env_file(self.env_file_path, self.public)
+
+    def compose(self) -> ComposeFact:
+        """The compose file of ``[docker] compose_file``, interpolated from the env file and the process
+        environment (the process wins, as with Compose); read once per session."""
+        return self._compose
+
+    @cached_property
+    def _compose(self) -> ComposeFact:
+        if self.compose_file_path is None:
+            raise ValueError("no compose file: [docker] compose_file is not set")
+        env_file = self.env_file() if self.env_file_path is not None else None
+        values = dict(env_file.values) if env_file is not None else {}
+        return read_compose(self.compose_file_path, {**values, **self.environ})
+
+    def other_env_file(self, target: str) -> EnvFileFact:
+        """The env file ``must_differ_from`` names: an environment's (``staging``) or a path."""
+        role = f"env file of {target}"
+        if ENVIRONMENT_NAME.fullmatch(target):
+            path, error = self._env_file_of_environment(target)
+            if path is None:
+                return EnvFileFact(self.profile_dir / f"{target}.toml", 0.0, error=error, role=role)
+        else:
+            path = Path(target) if Path(target).is_absolute() else (self.profile_dir / target).resolve()
+        fact = read_env_file(path, role=role)
+        # the other file's secrets are masked like ours (not its plain settings: "staging" must stay readable)
+        masker.add_all(v for k, v in fact.values.items() if looks_secret(k, v))
+        return fact
+
+    def _env_file_of_environment(self, name: str) -> tuple[Path | None, str]:
+        from gonogo.environment import ProfileError, env_file_of, file_problem  # environment imports this module
+
+        profile = self.profile_dir / f"{name}.toml"
+        problem = file_problem(profile)
+        if problem:
+            return None, f"the profile of environment '{name}' ({profile}) {problem}"
+        try:
+            path = env_file_of(profile, self.environ)
+        except ProfileError as exc:
+            return None, str(exc)
+        if path is None:
+            return None, f"{profile} names no env file ([environment] env_file)"
+        return path, ""
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
