@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from gonogo.model import Section
 from gonogo.probes.docker import DockerSection
+from gonogo.probes.host import HostSection
 
 
 class EnvironmentSection(Section):
@@ -124,21 +125,6 @@ class TlsSection(Section):
     min_days: int = 14
     #: host:port endpoints whose certificates are checked (default: the public domain on 443)
     endpoints: list[str] = Field(default_factory=list)
-
-
-class PortRule(Section):
-    port: int
-    host: str = "127.0.0.1"
-    #: "free" (nothing may listen) or "listening" (the expected service holds it)
-    expect: Literal["free", "listening"] = "listening"
-
-
-class HostSection(Section):
-    min_free_disk_gb: float | None = None
-    disk_paths: list[Path] = Field(default_factory=lambda: [Path("/")])
-    ports: list[PortRule] = Field(default_factory=list)
-    #: name -> the address it must resolve to
-    dns: dict[str, str] = Field(default_factory=dict)
 
 
 class SmokeSection(Section):
