@@ -50,6 +50,7 @@ MATRIX = [
     # the healthy stack: every phase that has checks is GO
     row("", "postdeploy", verdict="GO"),
     row("", "rollback", verdict="GO"),
+    row("", "predeploy", verdict="GO"),
     # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
     row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]"),
     row("backend-down", "rollback", "health.endpoint_healthy[ready]"),
@@ -58,6 +59,11 @@ MATRIX = [
     row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]"),
     row("redis-down", "postdeploy", "health.endpoint_healthy[ready]"),
     row("slow-api", "postdeploy", "health.endpoint_fast[ready]", "health.endpoint_fast[csrf]", verdict="GO-WITH-WARNINGS"),
+    # host (RCY-0.7, RCY-0.9): checks/test_host.py (a predeploy run takes seconds: one row per fault)
+    row("dns-wrong-address", "predeploy", "host.dns_resolves[shop.localhost]",
+        must_pass=("host.port_as_expected[spare]", "host.docker_daemon_reachable")),
+    row("port-taken", "predeploy", "host.port_as_expected[spare]",
+        must_pass=("host.dns_resolves[shop.localhost]", "host.port_as_expected[https]")),
 ]
 
 
