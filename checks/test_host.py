@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import judge, skips
-from gonogo.probes.host import Artefact, DiskPath, DnsName, PortRule
+from gonogo.probes.host import Artefact, DiskPath, DnsName, HostSection, PortRule
 from gonogo.stack import Stack
 
 
@@ -63,15 +63,20 @@ def test_port_as_expected(rule: PortRule, stack: Stack) -> None:
               expected=f"held by {rule.holder}", actual=fact.text, where=where, fact=fact)
 
 
+def _thresholds(stack: Stack, *keys: str) -> HostSection:
+    """``[host]``, or skip the calling check as not applicable when it sets none of ``keys``."""
+    host: HostSection = stack.section("host")
+    if all(getattr(host, key) is None for key in keys):
+        skips.not_applicable(f"not applicable: [host] sets none of {', '.join(keys)} in {stack.env.display_path}")
+    return host
+
+
 @pytest.mark.predeploy
 @pytest.mark.severity("warning")
 @pytest.mark.runbook("NPR-1.3")
 def test_cpu_load(stack: Stack) -> None:
     """CPU load (per core) and CPU use are under the profile's thresholds."""
-    host = stack.section("host")
-    if host.max_load_per_core is None and host.max_cpu_percent is None:
-        skips.not_applicable(f"not applicable: [host] sets neither max_load_per_core nor max_cpu_percent "
-                             f"in {stack.env.display_path}")
+    host = _thresholds(stack, "max_load_per_core", "max_cpu_percent")
     fact = stack.host.cpu()
     if host.max_load_per_core is not None:
         judge("cpu load per core", fact.load_per_core <= host.max_load_per_core,
@@ -87,10 +92,7 @@ def test_cpu_load(stack: Stack) -> None:
 @pytest.mark.runbook("NPR-1.3")
 def test_memory_available(stack: Stack) -> None:
     """Memory in use and memory available are within the profile's thresholds."""
-    host = stack.section("host")
-    if host.max_memory_percent is None and host.min_available_memory_gb is None:
-        skips.not_applicable(f"not applicable: [host] sets neither max_memory_percent nor min_available_memory_gb "
-                             f"in {stack.env.display_path}")
+    host = _thresholds(stack, "max_memory_percent", "min_available_memory_gb")
     fact = stack.host.memory()
     if host.max_memory_percent is not None:
         judge("memory in use", fact.percent <= host.max_memory_percent,
