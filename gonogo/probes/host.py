@@ -23,7 +23,6 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import dns.exception
 import dns.nameserver
 import dns.resolver
 import psutil
@@ -221,7 +220,7 @@ class DiskFact:
     def text(self) -> str:
         """``75.9 GiB free of 252.0 GiB``, or what happened instead."""
         if self.error:
-            return masker.mask(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(self.error)
         return f"{self.free_gb:.1f} GiB free of {self.total_gb:.1f} GiB"
 
     @property
@@ -405,7 +404,7 @@ class DnsFact:
     @property
     def text(self) -> str:
         if self.error:
-            return masker.mask(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(f"no usable answer after {self.elapsed_ms:.0f} ms: {self.error}")
         return ", ".join(self.addresses) or "no address (the name exists, with no record of that type)"
 
     @property
@@ -503,7 +502,7 @@ class HostProbe:
                 answers += [rrset.to_text() for rrset in answer.response.answer]  # CNAMEs included
                 if answer.rrset is not None:
                     addresses += [record.to_text() for record in answer.rrset]
-        except dns.exception.DNSException as exc:  # NXDOMAIN, refused, timed out, no resolv.conf
+        except Exception as exc:  # NXDOMAIN, refused, timed out, no resolv.conf, a malformed name: a fact
             return DnsFact(entry.name, via, command, _ms(start), tuple(addresses), _reason(exc), tuple(answers))
         return DnsFact(entry.name, via, command, _ms(start), tuple(addresses), answers=tuple(answers))
 

@@ -139,7 +139,7 @@ def test_dns_refused_name_is_a_fact(dnsmasq: Callable[..., int]) -> None:
     fact = host.resolve(host.section.dns[0])
 
     assert fact.addresses == () and "REFUSED" in (fact.error or "") and fact.elapsed_ms < 1000
-    assert fact.text.startswith("no answer after ")
+    assert fact.text.startswith("no usable answer after ")
 
 
 def test_dns_nothing_listening_is_bounded_by_the_timeout() -> None:
@@ -293,6 +293,7 @@ def test_free_disk_of_a_missing_path(tmp_path: Path) -> None:
     fact = probe().disk(DiskPath(path=tmp_path / "nowhere"))
 
     assert fact.error and fact.error.startswith("FileNotFoundError") and fact.free_bytes == 0
+    assert fact.text == fact.error
 
 
 def test_relative_paths_are_relative_to_the_profile(tmp_path: Path) -> None:
