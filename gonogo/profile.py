@@ -21,6 +21,7 @@ from gonogo.model import Section
 from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
 from gonogo.probes.docker import DockerSection
+from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 
 
@@ -113,19 +114,7 @@ class BackupsSection(Section):
     expect_tables: list[str] = Field(default_factory=list)
 
 
-class PortRule(Section):
-    port: int
-    host: str = "127.0.0.1"
-    #: "free" (nothing may listen) or "listening" (the expected service holds it)
-    expect: Literal["free", "listening"] = "listening"
 
-
-class HostSection(Section):
-    min_free_disk_gb: float | None = None
-    disk_paths: list[Path] = Field(default_factory=lambda: [Path("/")])
-    ports: list[PortRule] = Field(default_factory=list)
-    #: name -> the address it must resolve to
-    dns: dict[str, str] = Field(default_factory=dict)
 
 
 class SmokeSection(Section):

@@ -1,7 +1,7 @@
 """The stack under check, as the profile describes it: one lazily built probe per subject.
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
-(``stack.http``, ``stack.docker``, ``stack.commands``; ``stack.db``, ``stack.traefik``... as their checks land).
+(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``; ``stack.db``, ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -18,6 +18,7 @@ from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
 from gonogo.probes.docker import DockerProbe
+from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
 from gonogo.probes.tls import TlsProbe
 
@@ -66,6 +67,11 @@ class Stack:
     def docker(self) -> DockerProbe:
         """The Docker engine of ``[docker]`` (its host, timeouts, Compose project)."""
         return DockerProbe(self.section("docker"))
+
+    @cached_property
+    def host(self) -> HostProbe:
+        """The machine of ``[host]``: disk, ports, CPU, memory, artefacts and DNS (paths relative to the profile)."""
+        return HostProbe(self.section("host"), base_dir=self.env.path.parent)
 
     @cached_property
     def http(self) -> HttpProbe:

@@ -24,6 +24,11 @@ PORT_KEYS = (
     "SANDBOX_REDIS_PORT",
     "WEB_PORT",
 )
+#: ports added after the first env files were written: `up` allocates them in an older env file
+ADDED_PORT_KEYS = (
+    "SANDBOX_DNS_PORT",  # dnsmasq, answering for the app's domain (UDP and TCP)
+    "SANDBOX_SPARE_PORT",  # a port the stack will need: it must stay free (the port-taken fault holds it)
+)
 _LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
@@ -56,7 +61,7 @@ def _secret(n: int = 24) -> str:
 
 
 def generate(paths: Paths, docker_host: str, release: str = "", previous: str = "") -> dict[str, str]:
-    https, http, api, pg, redis, web = allocate(6)
+    https, http, api, pg, redis, web, dns, spare = allocate(8)
     pw = _secret(18)
     ro_pw = _secret(18)
     values = {
@@ -81,6 +86,8 @@ def generate(paths: Paths, docker_host: str, release: str = "", previous: str = 
         "SANDBOX_TRAEFIK_API_PORT": str(api),
         "SANDBOX_PG_PORT": str(pg),
         "SANDBOX_REDIS_PORT": str(redis),
+        "SANDBOX_DNS_PORT": str(dns),
+        "SANDBOX_SPARE_PORT": str(spare),
         "SANDBOX_DOCKER_HOST": docker_host,
         "SANDBOX_STATE_DIR": str(paths.state),
         "SANDBOX_CA_FILE": str(paths.ca_file),
@@ -109,7 +116,7 @@ def ensure(paths: Paths, docker_host: str) -> dict[str, str]:
         raise SandboxError(
             f"{paths.env_file} lacks {', '.join(missing)}: fix it, or delete it to generate a new one"
         )
-    updates = {}
+    updates = _added_ports(values)
     if values.get("SANDBOX_DOCKER_HOST") != docker_host:
         updates["SANDBOX_DOCKER_HOST"] = docker_host
     if values.get("SANDBOX_STATE_DIR") != str(paths.state):
@@ -119,6 +126,15 @@ def ensure(paths: Paths, docker_host: str) -> dict[str, str]:
         set_values(paths.env_file, updates)
         values.update(updates)
     return values
+
+
+def _added_ports(values: dict[str, str]) -> dict[str, str]:
+    """Free ports for the port keys an older env file lacks."""
+    missing = [k for k in ADDED_PORT_KEYS if not values.get(k)]
+    if not missing:
+        return {}
+    taken = {int(v) for k, v in values.items() if k.endswith("_PORT") and v.isdigit()}
+    return dict(zip(missing, map(str, allocate(len(missing), avoid=taken))))
 
 
 def db_password(values: dict[str, str], key: str = "DATABASE_URL") -> str:

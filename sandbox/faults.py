@@ -11,14 +11,30 @@ import gzip
 import hashlib
 import os
 import re
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import SandboxError, backups, certs, compose, images, last_line, postgres, probes, progress, redis, traefik
+from . import (
+    APP_HOST,
+    SandboxError,
+    backups,
+    certs,
+    compose,
+    dnsmasq,
+    images,
+    last_line,
+    postgres,
+    probes,
+    progress,
+    redis,
+    traefik,
+)
 from .lifecycle import Ctx
-from .ports import is_listening
+from .ports import is_free, is_listening, wait_listening
+from .processes import start, stop
 
 Data = dict[str, Any]
 
@@ -561,6 +577,54 @@ class _LogErrors:
             _recreate(ctx, "web")  # a fresh container: its log is clean again
 
 
+# ---- host: DNS and ports
+
+
+@_register("dns-wrong-address",
+           f"the DNS server answers {dnsmasq.WRONG_ADDRESS} for {APP_HOST} (another loopback address): "
+           "the name points away from the stack")
+class _DnsWrongAddress:
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        dnsmasq.start_server(ctx.paths, ctx.values, ctx.state)  # restarted: the fault is already recorded
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        if not for_down:
+            dnsmasq.start_server(ctx.paths, ctx.values, ctx.state)
+
+
+PORT_SQUATTER = "port-taken"
+# a stray listener: binds the port, listens, and waits for a signal
+_LISTENER = ("import signal, socket, sys\n"
+             "s = socket.socket()\n"
+             "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+             "s.listen()\n"
+             "signal.pause()\n")
+
+
+@_register("port-taken",
+           "another process (a stray listener) holds SANDBOX_SPARE_PORT, a port the stack needs free for its next release")
+class _PortTaken:
+    @staticmethod
+    def prepare(ctx: Ctx) -> Data:
+        spare = int(ctx.values["SANDBOX_SPARE_PORT"])
+        if not is_free(spare):
+            raise SandboxError(f"port {spare} (SANDBOX_SPARE_PORT) is already taken")
+        return {"port": spare}
+
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        pid = start(ctx.paths, PORT_SQUATTER, [sys.executable, "-c", _LISTENER, str(data["port"])])
+        if not wait_listening(data["port"], timeout=10):
+            raise SandboxError(f"the stray listener (pid {pid}) did not listen on {data['port']}; "
+                               f"see {ctx.paths.log(PORT_SQUATTER)}")
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        stop(ctx.paths, PORT_SQUATTER, timeout=5)
+
+
 _flag("slow-api", "app flag: every response except /health/live/ is delayed by 700 ms")
 _flag("sale-broken", "app flag: recording a sale fails (\"Payment terminal unavailable\"); health stays green")
 _flag("invoice-broken", "app flag: the invoice page has no lines/total and the PDF download is empty; health stays green")
@@ -570,8 +634,8 @@ ORDER = [
     "db-down", "redis-down", "health-body-unhealthy", "pending-migration", "migrations-failed", "mixed-tags",
     "previous-release-missing", "restart-loop", "unhealthy-container", "router-wrong-host", "backend-down",
     "ws-broken", "cert-expiring", "stale-backup", "checksum-of-uncompressed", "truncated-backup",
-    "manifest-lies", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors", "slow-api", "sale-broken",
-    "invoice-broken", "credit-broken",
+    "manifest-lies", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors", "dns-wrong-address",
+    "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

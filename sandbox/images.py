@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gzip
 import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +24,7 @@ import docker.errors
 
 from . import APP_DIR, BASE_IMAGE, IMAGE_REPOS, QUARANTINE_REPO, SandboxError, progress
 from .processes import require
-from .state import Paths
+from .state import Paths, atomic_write
 
 DEBIAN_SUITE = "bookworm"
 DEBOOTSTRAP_INCLUDE = "python3,python3-venv,ca-certificates,postgresql-client-15"
@@ -310,6 +313,28 @@ def build(client: docker.DockerClient, paths: Paths, version: str, quarantined: 
     progress("images", f"built release {version} = {rid} ({time.monotonic() - t0:.0f}s)")
     shutil.rmtree(ctx / "wheels", ignore_errors=True)
     return rid
+
+
+def archive(paths: Paths, version: str, release_id: str) -> Path:
+    """The release's build context as an archive, what a CI keeps of a build
+    (``<state>/artefacts/boutique-<release id>.tar.gz``); reproducible: same files, same bytes."""
+    out = paths.artefacts / f"boutique-{release_id}.tar.gz"
+    if out.exists():
+        return out
+    context = paths.build_dir / version
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for path in sorted(p for p in context.rglob("*") if p.is_file()):
+            rel = path.relative_to(context).as_posix()
+            if rel.startswith("wheels/"):
+                continue
+            info = tarfile.TarInfo(rel)
+            info.size, info.mode = path.stat().st_size, 0o644
+            with path.open("rb") as fh:
+                tar.addfile(info, fh)
+    atomic_write(out, buffer.getvalue())
+    progress("images", f"release {version} = {release_id}: archived as {out}")
+    return out
 
 
 def image_release(client: docker.DockerClient, ref: str) -> tuple[str, str] | None:

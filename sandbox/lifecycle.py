@@ -17,6 +17,7 @@ from . import (
     SandboxError,
     backups,
     compose,
+    dnsmasq,
     engine,
     envfile,
     images,
@@ -168,6 +169,7 @@ def build_releases(ctx: Ctx, versions: list[str]) -> dict[str, str]:
     for version in versions:
         _, rid = images.prepare_context(ctx.paths, version)
         out[version] = images.build(ctx.client, ctx.paths, version, quarantined.get(rid, set()))
+        images.archive(ctx.paths, version, out[version])
         releases = dict(ctx.state.get("releases") or {})
         releases[out[version]] = version
         ctx.state.set("releases", releases)
@@ -186,7 +188,7 @@ def record_releases(ctx: Ctx, current: str, previous: str | None) -> None:
 
 def check_prerequisites() -> None:
     require_root()
-    for binary in ("initdb", "postgres", "pg_isready", "psql", "redis-server", "dockerd", "containerd", "runc", "tar"):
+    for binary in ("initdb", "postgres", "pg_isready", "psql", "redis-server", "dockerd", "containerd", "runc", "tar", "dnsmasq"):
         require(binary)
     traefik_binary()
 
@@ -249,6 +251,7 @@ def up(paths: Paths, release: str | None = None) -> None:
             progress(part.NAME, f"left stopped: fault {name} is active")
         else:
             part.start_server(paths, ctx.values)
+    dnsmasq.start_server(paths, ctx.values, ctx.state)
 
     # releases: build every known release (rollback needs a target), newest by default
     ids = {v: images.prepare_context(paths, v)[1] for v in images.versions()}
@@ -334,6 +337,7 @@ def down(paths: Paths, purge: bool = False) -> None:
     traefik.stop_server(paths)
     if not eng.get("external"):
         engine.stop_private(paths)
+    dnsmasq.stop_server(paths)
     redis.stop_server(paths)
     postgres.stop_server(paths)
     # anything else we recorded a pid for
@@ -365,6 +369,7 @@ def status_data(paths: Paths) -> dict[str, Any]:
         "traefik": {"pid": traefik.running(paths), "https_port": int(v["SANDBOX_HTTPS_PORT"]),
                     "http_port": int(v["SANDBOX_HTTP_PORT"]), "api_port": int(v["SANDBOX_TRAEFIK_API_PORT"])},
         "dockerd": {"pid": engine.running(paths), "host": (ctx.state.get("engine") or {}).get("host")},
+        "dnsmasq": _dns_status(paths, v),
     }
     data["release"] = {"current": ctx.state.get("current"), "current_version": ctx.version_of(ctx.state.get("current")),
                        "previous": ctx.state.get("previous"), "previous_version": ctx.version_of(ctx.state.get("previous"))}
@@ -394,6 +399,13 @@ def status_data(paths: Paths) -> dict[str, Any]:
         p["pid"] for name, p in data["processes"].items() if not (name == "dockerd" and external)
     )
     return data
+
+
+def _dns_status(paths: Paths, values: dict[str, str]) -> dict[str, Any]:
+    pid = dnsmasq.running(paths)
+    dns_port = int(values.get("SANDBOX_DNS_PORT") or 0)
+    answer = dnsmasq.answer(dns_port) if pid and dns_port else None
+    return {"pid": pid, "port": dns_port, "answers": f"{APP_HOST} -> {answer or 'nothing'}"}
 
 
 def status(paths: Paths, as_json: bool = False) -> int:

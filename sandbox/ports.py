@@ -11,14 +11,17 @@ LOOPBACK = "127.0.0.1"
 PORT_RANGE = (20000, 32000)
 
 
-def is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # like the servers themselves: connections in TIME_WAIT do not make a port busy
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
+def is_free(port: int, udp: bool = False) -> bool:
+    """Nothing holds the TCP port (and, with ``udp``, the UDP port too) on the loopback address."""
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else (socket.SOCK_STREAM,)
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            # like the servers themselves: connections in TIME_WAIT do not make a port busy
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                return False
     return True
 
 
@@ -30,7 +33,7 @@ def allocate(count: int, avoid: set[int] | None = None) -> list[int]:
         port = rng.randrange(*PORT_RANGE)
         if port in avoid or port in chosen:
             continue
-        if is_free(port):
+        if is_free(port, udp=True):  # DNS needs both
             chosen.append(port)
             if len(chosen) == count:
                 return chosen

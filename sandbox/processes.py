@@ -28,6 +28,7 @@ PREREQUISITES = {
     "runc": "runc",
     "debootstrap": "debootstrap",
     "tar": "tar",
+    "dnsmasq": "dnsmasq-base",
 }
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin")]
 EXTRA_DIRS = [Path("/usr/sbin"), Path("/sbin"), Path("/usr/local/sbin")]

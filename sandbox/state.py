@@ -108,6 +108,10 @@ class Paths:
         return self.state / "build"
 
     @property
+    def artefacts(self) -> Path:
+        return self.state / "artefacts"
+
+    @property
     def media(self) -> Path:
         return self.state / "media"
 

@@ -80,6 +80,11 @@ MATRIX = [
     row("env-placeholder", "predeploy", "config.no_placeholders",
         must_pass=("config.required_variables", "config.debug_off", "config.env_file_readable")),
     row("debug-on", "predeploy", "config.debug_off", must_pass=("config.no_placeholders", "config.required_variables")),
+    # host (RCY-0.7, RCY-0.9): checks/test_host.py (a predeploy run takes seconds: one row per fault)
+    row("dns-wrong-address", "predeploy", "host.dns_resolves[shop.localhost]",
+        must_pass=("host.port_as_expected[spare]", "host.docker_daemon_reachable")),
+    row("port-taken", "predeploy", "host.port_as_expected[spare]",
+        must_pass=("host.dns_resolves[shop.localhost]", "host.port_as_expected[https]")),
 ]
 
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -300,6 +301,39 @@ def log_errors_healed(sb, ctx):
     assert "Traceback" not in log and "ERROR" not in log
 
 
+def _dns_answer(sb) -> str | None:
+    from sandbox import dnsmasq
+
+    return dnsmasq.answer(int(sb.values["SANDBOX_DNS_PORT"]))
+
+
+def dns_wrong_broken(sb, ctx):
+    assert _dns_answer(sb) == "127.0.0.2"
+    assert sb.ready().status == 200, "the stack itself still serves"
+
+
+def dns_wrong_healed(sb, ctx):
+    assert _dns_answer(sb) == "127.0.0.1"
+
+
+def _squatter_pid(sb) -> int | None:
+    pidfile = sb.state_dir / "run" / "port-taken.pid"
+    return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
+
+
+def port_taken_broken(sb, ctx):
+    port = int(sb.values["SANDBOX_SPARE_PORT"])
+    assert not _refused(port), "something accepts connections on the spare port"
+    pid = _squatter_pid(sb)
+    listening = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    assert pid and f"pid={pid}," in listening, (pid, listening)
+
+
+def port_taken_healed(sb, ctx):
+    assert _refused(int(sb.values["SANDBOX_SPARE_PORT"]))
+    assert _squatter_pid(sb) is None
+
+
 def slow_broken(sb, ctx):
     r = sb.https("HEAD", "/api/v1/auth/csrf/")
     assert r.status == 200 and r.elapsed >= 0.7, r.elapsed
@@ -415,6 +449,8 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "debug-on": (before_none, debug_broken, debug_healed),
     "deploy-check-fails": (before_none, deploy_check_broken, deploy_check_healed),
     "log-errors": (before_none, log_errors_broken, log_errors_healed),
+    "dns-wrong-address": (before_none, dns_wrong_broken, dns_wrong_healed),
+    "port-taken": (before_none, port_taken_broken, port_taken_healed),
     "slow-api": (before_none, slow_broken, slow_healed),
     "sale-broken": (before_none, sale_broken, sale_healed),
     "invoice-broken": (invoice_before, invoice_broken, invoice_healed),

@@ -23,7 +23,7 @@ def test_up_reaches_healthy(sandbox: "Sandbox") -> None:
     sandbox.assert_healthy()
     status = json.loads(sandbox.cli("status", "--json").stdout)
     assert status["up"] is True
-    for name in ("postgres", "redis", "traefik", "dockerd"):
+    for name in ("postgres", "redis", "traefik", "dockerd", "dnsmasq"):
         assert status["processes"][name]["pid"], name
     state = sandbox.state
     assert state["current"] and state["previous"] and state["current"] != state["previous"]
@@ -179,7 +179,7 @@ def test_deploy_and_rollback_move_every_service(sandbox: "Sandbox") -> None:
 def test_faults_lists_the_catalogue(sandbox: "Sandbox") -> None:
     out = sandbox.cli("faults").stdout.strip().splitlines()
     names = [line.split()[0] for line in out]
-    assert len(names) == 25 and len(set(names)) == 25
+    assert len(names) == 27 and len(set(names)) == 27
     assert all(len(line.split(None, 1)) == 2 for line in out), "one line each: name and description"
 
 

@@ -47,7 +47,7 @@ def _alive(pid: int) -> bool:
 
 def test_down_stops_everything_and_up_again_is_fast(sandbox: "Sandbox") -> None:
     pids = _recorded_pids(sandbox)
-    assert {"postgres", "redis", "traefik", "dockerd"} <= set(pids)
+    assert {"postgres", "redis", "traefik", "dockerd", "dnsmasq"} <= set(pids)
     assert _our_processes(sandbox), "the probe sees the running sandbox"
 
     sandbox.cli("down", label="down")
