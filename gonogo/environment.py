@@ -281,13 +281,17 @@ def _key(dotted: str) -> str:
 
 def _location(loc: tuple[int | str, ...]) -> tuple[str, str]:
     """The table and key of a pydantic error location, written as in TOML."""
+    parts = list(loc)
+    item = ""
+    if len(parts) > 1 and isinstance(parts[-1], int):  # an item of a list value: "phases #1"
+        item = f" #{int(parts.pop()) + 1}"
     table: list[str] = []
     key = ""
-    for i, part in enumerate(loc):
+    for i, part in enumerate(parts):
         if isinstance(part, int):
             table[-1] = f"{table[-1]} #{part + 1}"
-        elif i == len(loc) - 1:
-            key = str(part)
+        elif i == len(parts) - 1:
+            key = str(part) + item
         else:
             table.append(str(part))
     return (f"[{'.'.join(table)}]" if table else "top level"), key
@@ -302,15 +306,16 @@ def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
         info = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
         if info is None:
             break
-        model = _inner_model(info.annotation)
+        model = inner_model(info.annotation)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return [f.alias or n for n, f in model.model_fields.items()]
     return []
 
 
-def _inner_model(annotation: Any) -> Any:
+def inner_model(annotation: Any) -> Any:
+    """The pydantic model inside an annotation (``list[X] | None`` -> ``X``), or None."""
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
+        found = inner_model(arg)
         if found is not None:
             return found
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

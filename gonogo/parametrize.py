@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from gonogo.checks import PHASES
-from gonogo.environment import LoadedEnvironment, _inner_model, not_configured
+from gonogo.environment import LoadedEnvironment, inner_model, not_configured
 from gonogo.profile import Profile
 
 MARKER = "each"
@@ -66,7 +66,7 @@ def _default_phases(section: str) -> list[str]:
     model: Any = Profile
     for part in section.split("."):
         info = model.model_fields.get(part) if model is not None else None
-        model = _inner_model(info.annotation) if info is not None else None
+        model = inner_model(info.annotation) if info is not None else None
     phases = model.model_fields.get("phases") if model is not None else None
     return list(phases.get_default(call_default_factory=True)) if phases is not None else []
 

@@ -101,7 +101,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     placeholder = item.get_closest_marker(parametrize.PLACEHOLDER)
     if placeholder is not None:
         kind, reason = placeholder.args
-        raise (skips.NotApplicable if kind == "not-applicable" else skips.NotConfigured)(reason)
+        raise (skips.NotApplicable if kind == "not-applicable" else skips.NotConfigured)(reason, _use_item_location=True)
 
 
 class GateOff:

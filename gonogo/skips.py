@@ -55,14 +55,14 @@ def kind_of(exception: BaseException | None) -> str:
 
 def not_configured(reason: str) -> NoReturn:
     """Skip the calling check: its subject is absent from the profile (``reason`` names the key)."""
-    raise NotConfigured(reason)
+    raise NotConfigured(reason, _use_item_location=True)  # reported at the check, not here
 
 
 def not_applicable(reason: str) -> NoReturn:
     """Skip the calling optional sub-check: it applies to nothing in this profile."""
-    raise NotApplicable(reason)
+    raise NotApplicable(reason, _use_item_location=True)
 
 
 def dependent(on: str, why: str) -> NoReturn:
     """Skip the calling check because ``on`` (the check it depends on) did not pass."""
-    raise Dependent(f"dependent on {on}: {why}")
+    raise Dependent(f"dependent on {on}: {why}", _use_item_location=True)

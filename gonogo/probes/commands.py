@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
-from gonogo.probes.docker import DockerProbe, _reason
+from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.secrets import masker
 
 #: the most output kept per command (its end): what ``expect_output`` is searched in
@@ -230,7 +230,7 @@ class CommandProbe:
         try:
             containers = docker.service_containers(service)
         except Exception as exc:  # refused, no socket, timed out: the engine did not answer
-            return result.fact(error=f"the Docker engine at {docker.section.host} did not answer: {_reason(exc)}")
+            return result.fact(error=f"the Docker engine at {docker.section.host} did not answer: {error_text(exc)}")
         running = [c for c in containers if c.state == "running"]
         if not running:
             others = "; ".join(f"{c.name} is {c.status or c.state}" for c in containers)
@@ -244,7 +244,7 @@ class CommandProbe:
                                       workdir=entry.workdir)["Id"]
             stream = api.exec_start(exec_id, socket=True)
         except Exception as exc:
-            return result.fact(error=f"the engine did not start the command: {_reason(exc)}")
+            return result.fact(error=f"the engine did not start the command: {error_text(exc)}")
         result.restart_clock()
         sock = getattr(stream, "_sock", stream)  # the socket beneath docker-py's SocketIO
         frames = _Frames(result.add)
@@ -258,7 +258,7 @@ class CommandProbe:
         try:
             code = _exit_code(api, exec_id, result.deadline) if ended else None
         except Exception as exc:
-            return result.fact(error=f"the engine did not say how the command ended: {_reason(exc)}")
+            return result.fact(error=f"the engine did not say how the command ended: {error_text(exc)}")
         if code is None:
             return result.fact(error=f"timed out after {entry.timeout_s:g} s; the command may still be running "
                                      f"in container {container.name} (exec {exec_id[:12]})")

@@ -104,7 +104,7 @@ class DockerProbe:
         try:
             info = self.client.version()
         except Exception as exc:  # refused, no socket, timeout, TLS, bad URL: a fact
-            return EngineFact(self.section.host, False, _ms(start), error=_reason(exc))
+            return EngineFact(self.section.host, False, _ms(start), error=error_text(exc))
         keep = ("KernelVersion", "Arch", "GoVersion", "MinAPIVersion")
         return EngineFact(self.section.host, True, _ms(start), version=info.get("Version"),
                           api_version=info.get("ApiVersion"), os=info.get("Os"),
@@ -131,7 +131,7 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _reason(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """The useful line of a docker-py error (it wraps requests' and urllib3's)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]

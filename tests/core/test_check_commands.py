@@ -142,7 +142,7 @@ def test_each_failure_says_what_happened(run_gate, commands_module):
     ('host = true\nshell = true\nrun = ["true"]', "[command #1] run: with shell = true, run is one string"),
     ('host = true\nrun = "echo \'unclosed"', "[command #1] run: No closing quotation"),
     ('host = true\nrun = ["true"]\nexpect_output = "(unclosed"', "[command #1] expect_output: not a regular expression: missing )"),
-    ('host = true\nrun = ["true"]\nphases = ["smoke"]', "[command #1.phases #1] : input should be 'predeploy', 'postdeploy' or 'rollback' (got 'smoke')"),
+    ('host = true\nrun = ["true"]\nphases = ["smoke"]', "[command #1] phases #1: input should be 'predeploy', 'postdeploy' or 'rollback' (got 'smoke')"),
     ('host = true\nrun = ["true"]\ntimeout_s = 0', "[command #1] timeout_s: input should be greater than 0"),
 ])
 def test_a_misconfigured_entry_is_one_line_naming_its_key(run_gate, commands_module, entry, message):
