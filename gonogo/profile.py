@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gonogo.model import Section
+from gonogo.probes.backups import BackupsSection
 from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
 from gonogo.probes.docker import DockerSection
@@ -100,18 +101,6 @@ class WebsocketEndpoint(Section):
     cookie: SecretStr | None = None
     origin: str | None = None
     timeout_s: float = 5
-
-
-class BackupsSection(Section):
-    dir: Path
-    pattern: str
-    media_pattern: str | None = None
-    manifest: str | None = "manifest.json"
-    max_age_h: float = 24
-    retention_days: int | None = None
-    #: a scratch database to test a restore in: never production
-    restore_into: SecretStr | None = None
-    expect_tables: list[str] = Field(default_factory=list)
 
 
 

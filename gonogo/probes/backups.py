@@ -1,0 +1,431 @@
+"""Backups probe: the backup files on disk, their checksums, their integrity, the manifest; the ``[backups]`` table.
+
+Everything is streamed in 1 MiB chunks: a 1 GB dump is read with a few MiB of memory. Facts only:
+a missing folder, an unreadable file or a truncated archive is a fact with an ``error``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import gzip
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from gonogo.model import Section
+from gonogo.secrets import masker
+
+CHUNK = 1024 * 1024
+#: what a plain pg_dump starts with, and the footer it writes when it completed
+PLAIN_HEADER = b"-- PostgreSQL database dump"
+PLAIN_FOOTER = b"-- PostgreSQL database dump complete"
+#: a custom-format pg_dump starts with these bytes
+CUSTOM_MAGIC = b"PGDMP"
+#: how many bytes at the end of a plain dump are searched for the footer (PostgreSQL 15+ writes
+#: ``\unrestrict <key>`` after it)
+TAIL = 64 * 1024
+_BACKUP_SUFFIXES = (".sql.gz", ".sql", ".dump.gz", ".dump", ".backup", ".tar.gz", ".tgz")
+
+
+class BackupsSection(Section):
+    """Where the stack's backups are and what they must look like: ``[backups]``."""
+
+    #: the folder holding the backups (relative to the profile)
+    dir: Path
+    #: the database dumps, a glob (``boutique_prod_*.sql.gz``)
+    pattern: str
+    #: plain (``.sql``/``.sql.gz``) or custom (``pg_dump -Fc``); default: from the file name
+    format: Literal["auto", "plain", "custom"] = "auto"
+    #: the media archives, a glob (optional)
+    media_pattern: str | None = None
+    #: the sha256 sidecar of each file: ``{name}.sha256`` (X.sql.gz.sha256), ``{stem}.sha256``
+    #: (X.sha256), or false when the stack writes none
+    sidecar: str | Literal[False] = "{name}.sha256"
+    #: the manifest describing the newest set, or false when the stack writes none
+    manifest: str | Literal[False] = "manifest.json"
+    #: the newest dump must be younger than this (hours)
+    max_age_h: float = 24
+    #: the newest dump may not be smaller than this share of the one before it
+    min_size_ratio: float = 0.5
+    #: nothing older than this many days may be left, and at least one backup inside it
+    retention_days: float | None = None
+    #: a scratch database to test a restore in: never the stack's own (the restore subject)
+    restore_into: SecretStr | None = None
+    #: tables a restored backup must hold
+    expect_tables: list[str] = Field(default_factory=list)
+
+    @field_validator("sidecar")
+    @classmethod
+    def _sidecar_names_the_file(cls, value: str | bool) -> str | bool:
+        if value is not False and "{name}" not in str(value) and "{stem}" not in str(value):
+            raise ValueError("must contain {name} or {stem} (e.g. '{name}.sha256'), or be false")
+        return value
+
+
+def stem(name: str) -> str:
+    """A backup's name without its backup suffix: ``x_20260101.sql.gz`` -> ``x_20260101``."""
+    for suffix in _BACKUP_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name.rsplit(".", 1)[0]
+
+
+def sidecar_name(naming: str, name: str) -> str:
+    return naming.replace("{name}", name).replace("{stem}", stem(name))
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    name: str
+    size: int
+    modified: dt.datetime
+
+    def age_h(self, now: dt.datetime) -> float:
+        return (now - self.modified).total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The files of a folder that match a pattern, newest first."""
+
+    folder: str
+    pattern: str
+    files: tuple[BackupFile, ...] = ()
+    error: str | None = None
+    checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def newest(self) -> BackupFile | None:
+        return self.files[0] if self.files else None
+
+    @property
+    def evidence_name(self) -> str:
+        return f"backups {self.folder}/{self.pattern}"
+
+    def evidence(self) -> str:
+        if self.error:
+            return masker.mask(f"{self.folder}: {self.error}")
+        lines = [f"{self.folder}/{self.pattern}: {len(self.files)} file(s), newest first (at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC)"]
+        lines += [f"  {f.modified:%Y-%m-%d %H:%M:%S}  {f.size:>12}  {f.name}  ({f.age_h(self.checked_at):.1f} h old)"
+                  for f in self.files]
+        return masker.mask("\n".join(lines))
+
+    def __repr__(self) -> str:
+        newest = self.newest
+        return masker.mask(f"<backups {self.folder}/{self.pattern}: {self.error or f'{len(self.files)} file(s)'}"
+                           + (f", newest {newest.name}>" if newest else ">"))
+
+
+def list_backups(folder: Path, pattern: str) -> Listing:
+    """The files of ``folder`` matching ``pattern`` (a glob), newest first."""
+    try:
+        entries = [p for p in folder.iterdir() if fnmatch.fnmatchcase(p.name, pattern) and p.is_file()]
+        files = []
+        for path in entries:
+            stat = path.stat()
+            files.append(BackupFile(path.name, stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)))
+    except FileNotFoundError:
+        return Listing(str(folder), pattern, error="the folder does not exist")
+    except NotADirectoryError:
+        return Listing(str(folder), pattern, error="not a folder")
+    except OSError as exc:
+        return Listing(str(folder), pattern, error=f"cannot read it: {exc.strerror or exc}")
+    return Listing(str(folder), pattern, tuple(sorted(files, key=lambda f: (f.modified, f.name), reverse=True)))
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def gunzipped_sha256(path: Path) -> str | None:
+    """The hex sha256 of a gzip file's content (None when it is not a readable gzip file)."""
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return digest.hexdigest()
+
+
+_SIDECAR_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64})\s+\*?(?P<name>.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class SidecarFact:
+    """A ``sha256sum``-style sidecar and whether it matches the file it sits beside."""
+
+    file: str
+    sidecar: str
+    exists: bool
+    error: str | None = None
+    digest: str | None = None
+    #: the file name written in the sidecar
+    names: str | None = None
+    actual: str | None = None
+    #: the sidecar's digest is the one of the file's uncompressed content (written before gzip)
+    of_uncompressed: bool = False
+
+    @property
+    def names_the_file(self) -> bool:
+        return self.names is not None and Path(self.names).name == Path(self.file).name
+
+    @property
+    def matches(self) -> bool:
+        return self.exists and self.error is None and self.digest == self.actual and self.names_the_file
+
+    @property
+    def evidence_name(self) -> str:
+        return f"checksum {Path(self.sidecar).name}"
+
+    def evidence(self) -> str:
+        if not self.exists or self.error:
+            return masker.mask(f"{self.sidecar}: {self.error or 'missing'}")
+        lines = [f"sidecar: {self.sidecar}", f"  names: {self.names}", f"  digest: {self.digest}",
+                 f"file: {self.file}", f"  sha256: {self.actual}"]
+        if self.of_uncompressed:
+            lines.append("  the sidecar's digest is the one of the file's uncompressed content (written before gzip)")
+        return masker.mask("\n".join(lines))
+
+
+def check_sidecar(path: Path, naming: str) -> SidecarFact:
+    """Read the sidecar of ``path`` (named by ``naming``) and compare it with the file's digest."""
+    sidecar = path.with_name(sidecar_name(naming, path.name))
+    base = SidecarFact(str(path), str(sidecar), exists=sidecar.is_file())
+    if not base.exists:
+        return base
+    try:
+        text = sidecar.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError as exc:
+        return SidecarFact(str(path), str(sidecar), True, error=f"cannot read it: {exc.strerror or exc}")
+    line = _SIDECAR_LINE.match(text[0]) if text else None
+    if line is None:
+        return SidecarFact(str(path), str(sidecar), True, error="not a sha256sum line ('<64 hex>  <file name>')")
+    digest = line["digest"].lower()
+    try:
+        actual = sha256_of(path)
+    except OSError as exc:
+        return SidecarFact(str(path), str(sidecar), True, error=f"cannot read {path.name}: {exc.strerror or exc}",
+                           digest=digest, names=line["name"])
+    uncompressed = digest != actual and path.name.endswith(".gz") and gunzipped_sha256(path) == digest
+    return SidecarFact(str(path), str(sidecar), True, digest=digest, names=line["name"], actual=actual,
+                       of_uncompressed=uncompressed)
+
+
+@dataclass(frozen=True)
+class DumpFact:
+    """A database dump read to its end: its format, whether it is complete, how big."""
+
+    file: str
+    format: str
+    readable: bool
+    error: str | None = None
+    size: int = 0
+    content_size: int = 0
+    has_header: bool = False
+    has_footer: bool = False
+    #: custom format: the entries of its table of contents (``pg_restore --list``)
+    toc_entries: int = 0
+
+    @property
+    def complete(self) -> bool:
+        if not self.readable:
+            return False
+        if self.format == "custom":
+            return self.toc_entries > 0
+        return self.has_header and self.has_footer
+
+    @property
+    def evidence_name(self) -> str:
+        return f"dump {Path(self.file).name}"
+
+    def evidence(self) -> str:
+        lines = [f"{self.file} ({self.format} format, {self.size} bytes on disk"
+                 + (f", {self.content_size} bytes of SQL)" if self.format == "plain" else ")")]
+        if self.error:
+            lines.append(f"  unreadable: {self.error}")
+        if self.format == "plain":
+            lines.append(f"  header '-- PostgreSQL database dump': {'present' if self.has_header else 'MISSING'}")
+            lines.append(f"  footer '-- PostgreSQL database dump complete': {'present' if self.has_footer else 'MISSING'}")
+        else:
+            lines.append(f"  table of contents: {self.toc_entries} entries")
+        return masker.mask("\n".join(lines))
+
+
+def dump_format(path: Path, configured: str = "auto") -> str:
+    if configured != "auto":
+        return configured
+    return "plain" if path.name.endswith((".sql", ".sql.gz")) else "custom"
+
+
+def read_dump(path: Path, configured: str = "auto", pg_restore: str = "pg_restore", timeout_s: float = 120) -> DumpFact:
+    """Read a dump to its end: gzip integrity, the plain header and footer, or the custom table of contents."""
+    kind = dump_format(path, configured)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return DumpFact(str(path), kind, False, error=exc.strerror or str(exc))
+    if kind == "custom":
+        return _read_custom(path, size, pg_restore, timeout_s)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    head, tail, total = b"", b"", 0
+    try:
+        with opener(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                if len(head) < 256:
+                    head += chunk[: 256 - len(head)]
+                tail = (tail + chunk)[-TAIL:]
+                total += len(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        return DumpFact(str(path), kind, False, error=_gzip_error(exc), size=size, content_size=total,
+                        has_header=PLAIN_HEADER in head)
+    return DumpFact(str(path), kind, True, size=size, content_size=total, has_header=PLAIN_HEADER in head,
+                    has_footer=PLAIN_FOOTER in tail)
+
+
+def _read_custom(path: Path, size: int, pg_restore: str, timeout_s: float) -> DumpFact:
+    binary = shutil.which(pg_restore)
+    if binary is None:
+        return DumpFact(str(path), "custom", False, error=f"{pg_restore} not found (Debian: postgresql-client)", size=size)
+    try:
+        done = subprocess.run([binary, "--list", str(path)], capture_output=True, text=True, timeout=timeout_s,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return DumpFact(str(path), "custom", False, error=f"pg_restore --list did not finish in {timeout_s:g} s", size=size)
+    if done.returncode != 0:
+        return DumpFact(str(path), "custom", False, error=(done.stderr.strip() or f"exit {done.returncode}")[:300], size=size)
+    entries = sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";"))
+    return DumpFact(str(path), "custom", True, size=size, toc_entries=entries)
+
+
+def _gzip_error(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "the gzip stream ends early: the file is truncated"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+@dataclass(frozen=True)
+class ArchiveFact:
+    """A tar.gz read member by member to its end."""
+
+    file: str
+    readable: bool
+    members: int = 0
+    error: str | None = None
+
+    @property
+    def evidence_name(self) -> str:
+        return f"archive {Path(self.file).name}"
+
+    def evidence(self) -> str:
+        state = f"{self.members} member(s), read to the end" if self.readable else f"unreadable: {self.error}"
+        return masker.mask(f"{self.file}: {state}")
+
+
+def read_archive(path: Path) -> ArchiveFact:
+    """Stream a tar.gz to its end (every member's data read), as a restore would."""
+    members = 0
+    try:
+        with tarfile.open(path, "r|gz") as tar:
+            for member in tar:
+                members += 1
+                if member.isfile():
+                    data = tar.extractfile(member)
+                    if data is not None:
+                        for _ in iter(lambda: data.read(CHUNK), b""):
+                            pass
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+        return ArchiveFact(str(path), False, members, _gzip_error(exc))
+    return ArchiveFact(str(path), True, members)
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    listed_size: int | None
+    listed_sha256: str | None
+    exists: bool
+    size: int | None = None
+    sha256: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        if not self.exists:
+            return f"{self.name}: listed but missing"
+        if self.listed_size is not None and self.size != self.listed_size:
+            return f"{self.name}: {self.size} bytes, the manifest says {self.listed_size}"
+        if self.listed_sha256 is not None and self.sha256 != self.listed_sha256.lower():
+            return f"{self.name}: sha256 {self.sha256}, the manifest says {self.listed_sha256}"
+        return None
+
+
+@dataclass(frozen=True)
+class ManifestFact:
+    """A backup manifest (``manifest.json``) compared with the files it lists."""
+
+    path: str
+    exists: bool
+    error: str | None = None
+    entries: tuple[ManifestEntry, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def problems(self) -> list[str]:
+        if not self.exists:
+            return ["no manifest"]
+        if self.error:
+            return [self.error]
+        return [p for p in (e.problem for e in self.entries) if p] or ([] if self.entries else ["it lists no file"])
+
+    def lists(self, name: str) -> bool:
+        return any(e.name == name for e in self.entries)
+
+    @property
+    def evidence_name(self) -> str:
+        return f"manifest {Path(self.path).name}"
+
+    def evidence(self) -> str:
+        if not self.exists or self.error:
+            return masker.mask(f"{self.path}: {self.error or 'missing'}")
+        lines = [f"{self.path}:", json.dumps({k: v for k, v in self.data.items() if k != "files"}, default=str)]
+        lines += [f"  {e.name}: listed {e.listed_size} bytes {e.listed_sha256}; on disk "
+                  + (f"{e.size} bytes {e.sha256}" if e.exists else "MISSING") for e in self.entries]
+        return masker.mask("\n".join(lines))
+
+
+def read_manifest(folder: Path, name: str) -> ManifestFact:
+    """Read ``folder/name`` (``{"files": [{"name", "size", "sha256"}, ...]}``) and check every file it lists."""
+    path = folder / name
+    if not path.is_file():
+        return ManifestFact(str(path), False)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = data["files"]
+        if not isinstance(files, list):
+            raise TypeError("'files' is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return ManifestFact(str(path), True, error=f"not a manifest ({type(exc).__name__}: {exc})")
+    entries = []
+    for item in files:
+        listed = folder / str(item.get("name", ""))
+        exists = bool(item.get("name")) and listed.is_file()
+        entries.append(ManifestEntry(
+            name=str(item.get("name")), listed_size=item.get("size"), listed_sha256=item.get("sha256"), exists=exists,
+            size=listed.stat().st_size if exists else None, sha256=sha256_of(listed) if exists else None))
+    return ManifestFact(str(path), True, entries=tuple(entries), data=data)
