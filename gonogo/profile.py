@@ -23,6 +23,7 @@ from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.host import HostSection
+from gonogo.probes.migrations import MigrationsConfig
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 
 
@@ -46,13 +47,6 @@ class EnvironmentSection(Section):
     public_variables: list[str] = Field(default_factory=list)
 
 
-class MigrationsConfig(Section):
-    tool: Literal["django", "alembic", "prisma"]
-    scripts: Path | None = None
-    #: the container a framework command runs in (django: manage.py showmigrations)
-    service: str | None = None
-
-
 class DatabaseSection(Section):
     """A read-only connection to the stack's database."""
 
@@ -60,6 +54,7 @@ class DatabaseSection(Section):
     dsn: SecretStr
     connect_timeout_s: float = 5
     statement_timeout_ms: int = 5000
+    #: the migration tool and the release's migrations (``gonogo/probes/migrations.py``)
     migrations: MigrationsConfig | None = None
 
 

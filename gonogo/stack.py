@@ -1,7 +1,8 @@
 """The stack under check, as the profile describes it: one lazily built probe per subject.
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
-(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``; ``stack.db``, ``stack.traefik``... as their checks land).
+(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.migrations``; ``stack.db``,
+``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -20,6 +21,7 @@ from gonogo.probes.config import ConfigProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
+from gonogo.probes.migrations import MigrationsProbe, ReadOnlyQuery
 from gonogo.probes.tls import TlsProbe
 
 
@@ -78,6 +80,18 @@ class Stack:
         """HTTP(S) to the stack: the profile's ``resolve`` map (like curl --resolve) and CA file."""
         environment = self.env.profile.environment
         return HttpProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def migrations(self) -> MigrationsProbe:
+        """The migration state of ``[database] migrations``: its table, read-only, against the release's
+        migrations (files relative to the profile, or a command in a service's container through ``[docker]``)."""
+        database = self.section("database")
+        if database.migrations is None:
+            skips.not_configured(not_configured(self.env, "[database] migrations"))
+        folder = self.env.path.parent.resolve()
+        query = ReadOnlyQuery(database.dsn, database.connect_timeout_s, database.statement_timeout_ms)
+        return MigrationsProbe(database.migrations, query, folder,
+                               CommandProbe(folder, self.docker if self.env.profile.docker else None))
 
     @cached_property
     def tls(self) -> TlsProbe:

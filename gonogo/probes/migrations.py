@@ -1,0 +1,688 @@
+"""Migrations probe: what the database has applied against what the release brings, and the
+``[database] migrations`` table.
+
+The database side is the tool's own table, read in a read-only, time-bounded session:
+``django_migrations``, ``alembic_version`` or ``_prisma_migrations``. The release side depends on
+the tool and on the phase (:meth:`MigrationsConfig.release_for`):
+
+- **django**: before the deploy, the release's source tree (``scripts``: a folder, or an archive of
+  it such as the build artefact): every ``<app>/migrations/<name>.py``. After a deploy or a
+  rollback, the release runs: ``python manage.py showmigrations --plan`` in the service's running
+  container (an exec through the Docker API) lists every migration it knows, applied or not.
+- **alembic**: the script directory (``scripts``, or ``previous_scripts`` around a rollback), read
+  with Alembic's own ``ScriptDirectory``: its revisions and heads. The application's ``env.py`` is
+  never run (a real one prints the database URL, password included, on every online command);
+  loading the revision files writes no ``__pycache__`` into the release.
+- **prisma**: the ``prisma/migrations`` folder (``<timestamp>_<name>/migration.sql``).
+
+:class:`MigrationsProbe` compares the two into a :class:`MigrationState`: what is pending (the
+release's migrations the database has not applied: what a deploy will apply), what is unknown
+(applied, but not the release's: the release is older than the database), what failed (Prisma
+records failed and unfinished attempts) and the heads (Alembic). It never asserts: a database that
+does not answer, a missing folder, a command that fails are the fact's ``error``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import fnmatch
+import hashlib
+import math
+import os
+import re
+import sys
+import tarfile
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from gonogo.model import Section
+from gonogo.probes.commands import CommandEntry, CommandProbe
+from gonogo.probes.files import read_text
+from gonogo.probes.host import bounded
+from gonogo.secrets import masker
+
+Tool = Literal["django", "alembic", "prisma"]
+Phase = Literal["predeploy", "postdeploy", "rollback"]
+
+#: the command that lists a Django release's migrations, applied or not, in its container
+DJANGO_COMMAND = ("python", "manage.py", "showmigrations", "--plan")
+#: each tool's table of applied migrations
+TABLES: dict[str, str] = {"django": "django_migrations", "alembic": "alembic_version",
+                          "prisma": "_prisma_migrations"}
+#: what each phase compares the database with
+RELEASES: dict[str, str] = {"predeploy": "the release to deploy", "postdeploy": "the deployed release",
+                            "rollback": "the release rolled back to"}
+#: the largest migration file read (a data migration may be big; a bigger file is not a migration)
+FILE_LIMIT = 50_000_000
+#: how many names a one-line summary quotes before "and N more"
+SHOWN = 5
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
+_ARCHIVES = (".tar.gz", ".tgz", ".tar")
+_SKIP_DIRS = {"__pycache__", "node_modules", ".git"}
+
+
+class MigrationsConfig(Section):
+    """``[database] migrations``: the migration tool, the release's migrations, how to read them."""
+
+    tool: Tool
+    #: the release's migrations, relative to the profile: django: its source tree (a folder, or a
+    #: .tar.gz/.tgz/.tar archive of it); alembic: its script directory or its alembic.ini;
+    #: prisma: its prisma/migrations folder
+    scripts: Path | None = None
+    #: alembic, prisma: the previous release's, for the rollback phase
+    previous_scripts: Path | None = None
+    #: django: the Compose service whose running container runs ``command`` (after a deploy or a rollback)
+    service: str | None = None
+    #: django: lists the release's migrations, applied or not (``showmigrations --plan`` or its default list)
+    command: list[str] | str = Field(default_factory=lambda: list(DJANGO_COMMAND))
+    #: django: the directory the command runs in (default: the image's WORKDIR)
+    workdir: str | None = None
+    #: reading the release's migrations (files, or the command) must end within this
+    timeout_s: float = Field(default=60, gt=0)
+    #: the tool's table, if not its default (schema-qualified allowed: ``audit.alembic_version``)
+    table: str | None = None
+    #: applied migrations the release may not know (globs on ``app.name``, a revision, a folder name):
+    #: an app removed on purpose, the migrations a squashed one replaced
+    ignore_unknown: list[str] = Field(default_factory=list)
+
+    @field_validator("service", "workdir")
+    @classmethod
+    def _django_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        tool = info.data.get("tool")
+        if value is not None and tool != "django":
+            raise ValueError(f"only django runs a command in a container; {tool} reads its migrations from "
+                             "files (scripts)")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and not _TABLE_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not a table name (letters, digits, _ and $; schema.table allowed)")
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _runnable(cls, value: list[str] | str) -> list[str] | str:
+        if not (value if isinstance(value, list) else value.split()):
+            raise ValueError("nothing to run")
+        return value
+
+    @property
+    def table_name(self) -> str:
+        return self.table or TABLES[self.tool]
+
+    def release_for(self, phase: str) -> tuple[str, Path | None]:
+        """Where the release's migrations are read in ``phase``: ``("files", path)``, ``("command", None)``,
+        or ``("missing", None)`` with :meth:`missing_key` saying which key is absent."""
+        if self.tool == "django" and phase != "predeploy":
+            return ("command", None) if self.service else ("missing", None)
+        path = self.previous_scripts if phase == "rollback" and self.tool != "django" else self.scripts
+        return ("files", path) if path is not None else ("missing", None)
+
+    def missing_key(self, phase: str) -> str:
+        """The key ``phase`` needs and the profile does not set (for "not configured")."""
+        if self.tool == "django":
+            return ("[database] migrations.scripts (the release's source tree)" if phase == "predeploy"
+                    else "[database] migrations.service (the container that runs showmigrations)")
+        if phase == "rollback":
+            return "[database] migrations.previous_scripts (the previous release's migrations)"
+        return "[database] migrations.scripts"
+
+    def argv(self) -> list[str]:
+        return list(self.command) if isinstance(self.command, list) else self.command.split()
+
+
+# ------------------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One row of ``_prisma_migrations``: one attempt at applying a migration."""
+
+    name: str
+    checksum: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    rolled_back_at: datetime | None
+    logs: str | None
+    applied_steps: int
+
+    @property
+    def status(self) -> str:
+        """``applied``, ``rolled back``, ``failed`` (logs set, not finished) or ``unfinished`` (started only)."""
+        if self.rolled_back_at is not None:
+            return "rolled back"
+        if self.finished_at is not None:
+            return "applied"
+        return "failed" if self.logs else "unfinished"
+
+    def describe(self) -> str:
+        said = f": {_first_line(self.logs)}" if self.logs and self.status == "failed" else ""
+        when = self.started_at.isoformat(timespec="seconds") if self.started_at else "?"
+        return f"{self.name}: {self.status} (started {when}, {self.applied_steps} step(s) applied){said}"
+
+
+@dataclass(frozen=True)
+class DatabaseMigrations:
+    """The tool's table of applied migrations, as the database holds it."""
+
+    table: str
+    exists: bool = False
+    #: what the table says is applied, in order (django: ``app.name``; alembic: the revisions in
+    #: ``alembic_version``; prisma: the names whose latest attempt finished and was not rolled back)
+    applied: tuple[str, ...] = ()
+    #: prisma: every attempt (row), oldest first
+    attempts: tuple[Attempt, ...] = ()
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.error:
+            return f"table {self.table}: not read: {self.error}"
+        if not self.exists:
+            return f"table {self.table}: absent (nothing applied yet)"
+        return f"table {self.table}: {len(self.applied)} applied"
+
+
+@dataclass(frozen=True)
+class ReleaseMigrations:
+    """The migrations a release brings, read from its files or from its running container."""
+
+    #: where they were read: "files in /srv/app/src", "`python manage.py ...` in container shop-web-1 (...)"
+    source: str
+    #: every migration, in order (django: ``app.name``; alembic: revisions from the base; prisma: folder names)
+    names: tuple[str, ...] = ()
+    #: alembic: the heads
+    heads: tuple[str, ...] = ()
+    #: alembic: revision -> the revisions it comes after (down revisions and dependencies)
+    parents: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    #: django (files): a squashed migration -> the migrations it replaces
+    replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    #: django (files): the apps whose migrations the source holds
+    apps: tuple[str, ...] = ()
+    #: django (command): what the release itself says is applied
+    applied: tuple[str, ...] | None = None
+    #: prisma: folder name -> sha256 of its migration.sql
+    checksums: Mapping[str, str] = field(default_factory=dict, repr=False)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """The database's migrations against a release's: pending, unknown, failed, heads."""
+
+    tool: str
+    #: predeploy (the release to deploy), postdeploy (the deployed one) or rollback (the one rolled back to)
+    phase: str
+    release: ReleaseMigrations
+    database: DatabaseMigrations
+    #: the release's migrations the database has not applied (before a deploy: what it will apply)
+    pending: tuple[str, ...] = ()
+    #: applied migrations the release does not know
+    unknown: tuple[str, ...] = ()
+    #: unknown ones that ``ignore_unknown`` accepts
+    ignored: tuple[str, ...] = ()
+    #: prisma: migrations whose latest attempt failed or never finished
+    failed: tuple[str, ...] = ()
+    #: django (files): applied migrations of apps the source does not hold (Django's own, third-party)
+    not_compared: tuple[str, ...] = ()
+    #: prisma: applied migrations whose migration.sql changed since (checksum)
+    modified: tuple[str, ...] = ()
+    #: why a pending migration is not applied, when the table says (prisma: "failed", "rolled back")
+    reasons: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def error(self) -> str | None:
+        """Why the state could not be read (the release's migrations, the database's table), or None."""
+        parts = [f"the release's migrations: {self.release.error}" if self.release.error else "",
+                 f"the database's {self.database.table}: {self.database.error}" if self.database.error else ""]
+        said = "; ".join(p for p in parts if p)
+        return masker.mask(said) if said else None
+
+    @property
+    def where(self) -> str:
+        """Where to look: the release's migrations and the table."""
+        return masker.mask(f"{self.release.source}; table {self.database.table} in the stack's database")
+
+    def pending_text(self) -> str:
+        return listing(self.pending, self.reasons)
+
+    @property
+    def evidence_name(self) -> str:
+        return f"migrations ({self.tool}, {self.phase}: {RELEASES.get(self.phase, self.phase)})"
+
+    def evidence(self) -> str:
+        release = self.release
+        lines = [f"tool: {self.tool}", f"compared with: {RELEASES.get(self.phase, self.phase)}",
+                 f"release: {release.source}" + (f": not read: {release.error}" if release.error else
+                                                 f": {len(release.names)} migration(s)"),
+                 self.database.describe()]
+        if self.error is None:
+            lines.append(self._summary())
+            lines += _section("applied, unknown to the release", self.unknown)
+            lines += _section("unknown, accepted by ignore_unknown", self.ignored)
+            lines += _section("failed or unfinished", self.failed)
+            lines += _section("changed since applied (checksum)", self.modified)
+            if self.not_compared:
+                apps = ", ".join(sorted({n.split(".", 1)[0] for n in self.not_compared}))
+                lines.append(f"not compared: {len(self.not_compared)} applied migration(s) of apps outside the "
+                             f"release's source ({apps})")
+            pending = set(self.pending)
+            lines += _section("the release's migrations ([X] applied, [ ] not)",
+                              [f"[ ] {n}" + (f" ({self.reasons[n]})" if n in self.reasons else "") if n in pending
+                               else f"[X] {n}" for n in release.names])
+        lines += _section(f"the table {self.database.table}",
+                          [a.describe() for a in self.database.attempts] or list(self.database.applied))
+        return masker.mask("\n".join(lines))
+
+    def _summary(self) -> str:
+        heads = f"; heads: {', '.join(self.release.heads)}" if self.release.heads else ""
+        if self.phase == "predeploy":
+            said = f"the deploy will apply {len(self.pending)}: {listing(self.pending, self.reasons)}" if self.pending \
+                else "the deploy will apply nothing: the database has every migration of the release"
+        else:
+            said = f"not applied: {len(self.pending)}: {listing(self.pending, self.reasons)}" if self.pending \
+                else "every migration of the release is applied"
+        return said + heads
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"<migrations {self.tool} ({self.phase}): not read: {self.error}>")
+        return (f"<migrations {self.tool} ({self.phase}): {len(self.pending)} pending, {len(self.unknown)} unknown, "
+                f"{len(self.failed)} failed>")
+
+
+def listing(names: Sequence[str], reasons: Mapping[str, str] | None = None) -> str:
+    """``a, b (failed), c and 4 more``: a few names on one line."""
+    shown = [f"{n} ({reasons[n]})" if reasons and n in reasons else n for n in names[:SHOWN]]
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def _section(title: str, items: Sequence[str]) -> list[str]:
+    return ["", f"--- {title} ({len(items)}) ---", *items] if items else []
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:200] if lines else ""
+
+
+# ------------------------------------------------------------------------------------ database
+
+#: runs one read-only query (text or composed SQL) and returns its rows; raises when the database does not answer
+Query = Callable[[sql.SQL | sql.Composed, Sequence[Any]], list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class ReadOnlyQuery:
+    """One read-only, time-bounded session per query on ``[database] dsn`` (the DSN is never shown)."""
+
+    dsn: SecretStr = field(repr=False)
+    connect_timeout_s: float = 5
+    statement_timeout_ms: int = 5000
+
+    def __call__(self, query: sql.SQL | sql.Composed, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        options = f"-c default_transaction_read_only=on -c statement_timeout={self.statement_timeout_ms}"
+        with psycopg.connect(self.dsn.get_secret_value(), connect_timeout=max(2, math.ceil(self.connect_timeout_s)),
+                             options=options, application_name="gonogo") as conn:
+            conn.read_only = True
+            return conn.execute(query, params).fetchall()
+
+
+def _identifier(table: str) -> sql.Identifier:
+    return sql.Identifier(*table.split("."))
+
+
+def read_database(tool: str, table: str, query: Query) -> DatabaseMigrations:
+    """The tool's table of applied migrations; an absent table is nothing applied yet."""
+    try:
+        quoted = ".".join(f'"{part}"' for part in table.split("."))  # as written: case kept
+        [(exists,)] = query(sql.SQL("SELECT to_regclass(%s) IS NOT NULL"), (quoted,))
+        if not exists:
+            return DatabaseMigrations(table)
+        name = _identifier(table)
+        if tool == "django":
+            rows = query(sql.SQL("SELECT app, name FROM {} ORDER BY id").format(name), ())
+            return DatabaseMigrations(table, True, tuple(f"{app}.{migration}" for app, migration in rows))
+        if tool == "alembic":
+            rows = query(sql.SQL("SELECT version_num FROM {} ORDER BY version_num").format(name), ())
+            return DatabaseMigrations(table, True, tuple(str(rev) for (rev,) in rows))
+        rows = query(sql.SQL("SELECT migration_name, checksum, started_at, finished_at, rolled_back_at, logs, "
+                             "applied_steps_count FROM {} ORDER BY started_at, id").format(name), ())
+    except Exception as exc:  # refused, timed out, wrong password, no privilege: a fact
+        return DatabaseMigrations(table, error=_error(exc))
+    attempts = tuple(Attempt(*row) for row in rows)
+    latest = _latest(attempts)
+    return DatabaseMigrations(table, True, tuple(n for n, a in latest.items() if a.status == "applied"), attempts)
+
+
+def _latest(attempts: Sequence[Attempt]) -> dict[str, Attempt]:
+    """Each migration's latest attempt (a rolled back one is followed by a new attempt on the next deploy)."""
+    latest: dict[str, Attempt] = {}
+    for attempt in attempts:  # oldest first
+        latest.pop(attempt.name, None)
+        latest[attempt.name] = attempt
+    return latest
+
+
+def _error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return masker.mask(f"{type(exc).__name__}: {text}"[:400])
+
+
+# ------------------------------------------------------------------------------------ release: files
+
+
+def _release_files(path: Path, read: Callable[[Path], ReleaseMigrations], timeout_s: float) -> ReleaseMigrations:
+    try:
+        return bounded(partial(read, path), timeout_s)
+    except TimeoutError:
+        return ReleaseMigrations(f"files in {path}", error=f"reading them took more than {timeout_s:g} s")
+    except Exception as exc:
+        return ReleaseMigrations(f"files in {path}", error=_error(exc))
+
+
+def read_django_files(path: Path) -> ReleaseMigrations:
+    """Every ``<app>/migrations/<name>.py`` of a Django source tree (a folder or an archive of it)."""
+    source = f"files in {path}"
+    if not path.exists():
+        return ReleaseMigrations(source, error=f"{path} does not exist")
+    files = dict(_archive_files(path) if path.is_file() else _folder_files(path))
+    packages = {p.parent for p in files if p.name == "__init__.py" and p.parent.name == "migrations"}
+    found: list[tuple[str, str, PurePosixPath]] = []
+    for relative in files:
+        if relative.parent in packages and relative.suffix == ".py" and not relative.name.startswith(("_", "~")):
+            found.append((_app_label(relative.parent.parent, files), relative.stem, relative))
+    if not found:
+        return ReleaseMigrations(source, error=f"no <app>/migrations/<name>.py in {path}: is it the release's source?")
+    found.sort()
+    replaces = {f"{app}.{name}": _replaces(files[relative]) for app, name, relative in found}
+    return ReleaseMigrations(source, names=tuple(f"{app}.{name}" for app, name, _ in found),
+                             replaces={k: v for k, v in replaces.items() if v},
+                             apps=tuple(sorted({app for app, _, _ in found})))
+
+
+def _folder_files(root: Path) -> Iterator[tuple[PurePosixPath, str]]:
+    """The Python files of a Django app's migrations and its apps.py, under ``root``."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        here = Path(folder)
+        for name in names:
+            if _wanted(here.name, name):
+                read = read_text(here / name, FILE_LIMIT)
+                if read.text is None:
+                    raise OSError(f"{here / name} {read.error}")
+                yield PurePosixPath((here / name).relative_to(root).as_posix()), read.text
+
+
+def _archive_files(path: Path) -> Iterator[tuple[PurePosixPath, str]]:
+    if not path.name.endswith(_ARCHIVES):
+        raise ValueError(f"{path} is a file but not an archive ({', '.join(_ARCHIVES)}): name the source folder "
+                         "or the release's archive")
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            relative = PurePosixPath(member.name)
+            if member.isfile() and member.size <= FILE_LIMIT and _wanted(relative.parent.name, relative.name):
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield relative, handle.read().decode("utf-8", errors="replace")
+
+
+def _wanted(folder: str, name: str) -> bool:
+    return name == "apps.py" or (folder == "migrations" and name.endswith(".py"))
+
+
+def _app_label(app_dir: PurePosixPath, files: Mapping[PurePosixPath, str]) -> str:
+    """The app's label: its AppConfig's ``label`` in apps.py, else the folder's name (Django's default)."""
+    source = files.get(app_dir / "apps.py")
+    for node in ast.walk(_parse(source or "")):
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                if (isinstance(statement, ast.Assign) and any(getattr(t, "id", None) == "label" for t in statement.targets)
+                        and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)):
+                    return statement.value.value
+    return app_dir.name
+
+
+def _replaces(source: str) -> tuple[str, ...]:
+    """``replaces = [("app", "0001_initial"), ...]`` of a squashed migration's ``Migration`` class."""
+    for node in ast.walk(_parse(source)):
+        if isinstance(node, ast.ClassDef) and node.name == "Migration":
+            for statement in node.body:
+                if isinstance(statement, ast.Assign) and any(getattr(t, "id", None) == "replaces"
+                                                             for t in statement.targets):
+                    with contextlib.suppress(ValueError, TypeError, SyntaxError):
+                        return tuple(f"{app}.{name}" for app, name in ast.literal_eval(statement.value))
+    return ()
+
+
+def _parse(source: str) -> ast.AST:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ast.Module(body=[], type_ignores=[])
+
+
+def read_alembic(path: Path) -> ReleaseMigrations:
+    """The revisions and heads of an Alembic script directory (or of the one an alembic.ini names),
+    read with Alembic's ScriptDirectory; env.py is not run."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    source = f"files in {path}"
+    if not path.exists():
+        return ReleaseMigrations(source, error=f"{path} does not exist")
+    with _quietly_loading():
+        if path.is_file():
+            script = ScriptDirectory.from_config(Config(str(path)))
+            source = f"files in {script.dir} (from {path})"
+        else:
+            script = ScriptDirectory(str(path))
+        revisions = list(reversed(list(script.walk_revisions())))
+        heads = tuple(script.get_heads())
+        parents = {r.revision: _down(r.down_revision) + tuple(script.get_revision(d).revision  # type: ignore[union-attr]
+                                                              for d in _down(r.dependencies))
+                   for r in revisions}
+    return ReleaseMigrations(source, names=tuple(r.revision for r in revisions), heads=heads, parents=parents)
+
+
+def _down(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@contextlib.contextmanager
+def _quietly_loading() -> Iterator[None]:
+    """Revision files are imported: no bytecode is written into the release, sys.path is left as it was,
+    Alembic's warnings stay out of the gate's output (what they warn of ends in an error or in the fact)."""
+    path, bytecode = list(sys.path), sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        sys.path[:], sys.dont_write_bytecode = path, bytecode
+
+
+def read_prisma(path: Path) -> ReleaseMigrations:
+    """The migration folders of a ``prisma/migrations`` folder and the sha256 of each ``migration.sql``."""
+    source = f"files in {path}"
+    if not path.is_dir():
+        return ReleaseMigrations(source, error=f"{path} {'is not a folder' if path.exists() else 'does not exist'}")
+    checksums: dict[str, str] = {}
+    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+        read = read_text(folder / "migration.sql", FILE_LIMIT)
+        if read.text is None:
+            return ReleaseMigrations(source, error=f"{folder.name}/migration.sql {read.error} "
+                                                   "(prisma migrate deploy stops there)")
+        checksums[folder.name] = hashlib.sha256(read.text.encode("utf-8")).hexdigest()
+    return ReleaseMigrations(source, names=tuple(checksums), checksums=checksums)
+
+
+READERS: dict[str, Callable[[Path], ReleaseMigrations]] = {
+    "django": read_django_files, "alembic": read_alembic, "prisma": read_prisma}
+
+
+# ---------------------------------------------------------------------------------- release: command
+
+_PLAN_LINE = re.compile(r"^\[(?P<mark>[ X-])\]\s+(?P<app>[\w]+)\.(?P<name>\S+)")
+_LIST_APP = re.compile(r"^(?P<app>\w+)\s*$")
+_LIST_LINE = re.compile(r"^\s+\[(?P<mark>[ X-])\]\s+(?P<name>\S+)")
+
+
+def parse_showmigrations(output: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every migration, the applied ones) from ``showmigrations --plan`` or its default listing.
+
+    ``[X]`` is applied, ``[ ]`` is not, ``[-]`` is a squashed migration whose replaced ones are all
+    applied (Django counts it applied)."""
+    names: list[str] = []
+    applied: list[str] = []
+    app = None
+    for line in output.splitlines():
+        plan, item = _PLAN_LINE.match(line), _LIST_LINE.match(line)
+        if plan:
+            mark, name = plan["mark"], f"{plan['app']}.{plan['name']}"
+        elif item and app:
+            mark, name = item["mark"], f"{app}.{item['name']}"
+        else:
+            header = _LIST_APP.match(line)
+            app = header["app"] if header else app
+            continue
+        names.append(name)
+        if mark != " ":
+            applied.append(name)
+    return tuple(names), tuple(applied)
+
+
+# ------------------------------------------------------------------------------------ comparison
+
+
+def compare(tool: str, phase: str, release: ReleaseMigrations, database: DatabaseMigrations,
+            ignore: Sequence[str] = ()) -> MigrationState:
+    """The state: what is pending, unknown and failed (nothing is compared when a side was not read)."""
+    state = MigrationState(tool, phase, release, database)
+    if release.error or database.error:
+        return state
+    found = {"django": _django, "alembic": _alembic, "prisma": _prisma}[tool](release, database)
+    unknown = found.pop("unknown", ())
+    ignored = tuple(n for n in unknown if any(fnmatch.fnmatchcase(n, p) for p in ignore))
+    return MigrationState(tool, phase, release, database, unknown=tuple(n for n in unknown if n not in ignored),
+                          ignored=ignored, **found)
+
+
+def _django(release: ReleaseMigrations, database: DatabaseMigrations) -> dict[str, Any]:
+    rows = set(database.applied)
+    if release.applied is not None:  # the release's own view (showmigrations)
+        known = set(release.names)
+        applied = set(release.applied)
+        return {"pending": tuple(n for n in release.names if n not in applied),
+                "unknown": tuple(n for n in database.applied if n not in known)}
+    apps = set(release.apps)
+    replaced = {r for rs in release.replaces.values() for r in rs}
+    known = set(release.names) | replaced
+    skip: set[str] = set()
+    for squashed, olds in release.replaces.items():  # as Django's loader: the squash, or what it replaces
+        done = [o in rows for o in olds]
+        if all(done) or not any(done):
+            skip.update(olds)
+        else:
+            skip.add(squashed)
+        if all(done):
+            rows.add(squashed)
+    pending = [n for n in release.names if n not in rows and n not in skip]
+    return {"pending": tuple(pending),
+            "unknown": tuple(n for n in database.applied if n.split(".", 1)[0] in apps and n not in known),
+            "not_compared": tuple(n for n in database.applied if n.split(".", 1)[0] not in apps)}
+
+
+def _alembic(release: ReleaseMigrations, database: DatabaseMigrations) -> dict[str, Any]:
+    known = [rev for rev in database.applied if rev in release.parents]
+    applied: set[str] = set()
+    todo = list(known)
+    while todo:
+        rev = todo.pop()
+        if rev not in applied:
+            applied.add(rev)
+            todo.extend(release.parents.get(rev, ()))
+    return {"pending": tuple(r for r in release.names if r not in applied),
+            "unknown": tuple(r for r in database.applied if r not in release.parents)}
+
+
+def _prisma(release: ReleaseMigrations, database: DatabaseMigrations) -> dict[str, Any]:
+    latest = _latest(database.attempts)
+    folders = set(release.names)
+    reasons = {n: latest[n].status for n in release.names if n in latest and latest[n].status != "applied"}
+    return {"pending": tuple(n for n in release.names if n not in latest or latest[n].status != "applied"),
+            "unknown": tuple(n for n, a in latest.items() if a.status == "applied" and n not in folders),
+            "failed": tuple(a.describe() for a in latest.values() if a.status in ("failed", "unfinished")),
+            "modified": tuple(n for n, a in latest.items()
+                              if a.status == "applied" and n in folders and a.checksum != release.checksums[n]),
+            "reasons": reasons}
+
+
+# ------------------------------------------------------------------------------------ the probe
+
+
+class MigrationsProbe:
+    """The migration state of the stack (``stack.migrations``): one reading per phase, shared by its checks."""
+
+    def __init__(self, config: MigrationsConfig, query: Query, base_dir: Path,
+                 commands: CommandProbe | None = None) -> None:
+        self.config = config
+        self.query = query
+        #: the profile's folder: ``scripts`` and ``previous_scripts`` are relative to it
+        self.base_dir = base_dir
+        self.commands = commands
+        self._states: dict[str, MigrationState] = {}
+
+    def __repr__(self) -> str:
+        return f"<migrations probe {self.config.tool} ({self.config.table_name})>"
+
+    def state(self, phase: str) -> MigrationState:
+        """The database against the release of ``phase`` (see :meth:`MigrationsConfig.release_for`); never raises."""
+        kind, path = self.config.release_for(phase)
+        key = f"{kind}:{path}"
+        if key not in self._states:
+            release = self._release(kind, path)
+            database = read_database(self.config.tool, self.config.table_name, self.query)
+            self._states[key] = compare(self.config.tool, phase, release, database, self.config.ignore_unknown)
+        cached = self._states[key]
+        return cached if cached.phase == phase else dataclasses.replace(cached, phase=phase)
+
+    def _release(self, kind: str, path: Path | None) -> ReleaseMigrations:
+        if kind == "files" and path is not None:
+            resolved = path if path.is_absolute() else (self.base_dir / path).resolve()
+            return _release_files(resolved, READERS[self.config.tool], self.config.timeout_s)
+        if kind == "command":
+            return self._showmigrations()
+        return ReleaseMigrations("nothing configured", error="the profile names no source for these migrations")
+
+    def _showmigrations(self) -> ReleaseMigrations:
+        config = self.config
+        command = " ".join(config.argv())
+        if self.commands is None:
+            return ReleaseMigrations(f"`{command}`", error="no way to run the command (no [docker] table)")
+        entry = CommandEntry(name="migrations", service=config.service, run=config.argv(), workdir=config.workdir,
+                             timeout_s=config.timeout_s)
+        fact = self.commands.run(entry)
+        source = f"`{command}` in {fact.where}"
+        if fact.exit_code != 0:
+            return ReleaseMigrations(source, error=f"{fact.status_text}: {fact.last_words}")
+        names, applied = parse_showmigrations(fact.output)
+        if not names:
+            return ReleaseMigrations(source, error=f"the command listed no migration: {fact.last_words}")
+        return ReleaseMigrations(source, names=names, applied=applied)
