@@ -1,0 +1,717 @@
+"""The migrations probe against real components: a throwaway PostgreSQL 15 (tests/probes/pg.py) holding
+each tool's table as the tool lays it out, real Alembic script directories read with Alembic itself
+(revisions, a branch with two heads, an env.py that must never run, an alembic.ini), a real
+``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz). The database
+stopped, refusing, hanging and refusing the password is a fact in bounded time. The real
+``checks/test_migrations.py`` runs end to end through pytester on the same database. Django's own
+``showmigrations`` runs in the sandbox's container: tests/sandbox/test_probe_migrations.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import sys
+import tarfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pg import Postgres, free_port, throwaway_postgres
+from pydantic import SecretStr, ValidationError
+
+from gonogo.probes.migrations import (
+    MigrationsConfig,
+    MigrationsProbe,
+    MigrationState,
+    ReadOnlyQuery,
+    parse_showmigrations,
+)
+
+CHECKS = Path(__file__).resolve().parents[2] / "checks" / "test_migrations.py"
+SLACK_S = 1.5  # what a bounded call may take beyond its timeout
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Postgres]:
+    with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def db(pg: Postgres, request: pytest.FixtureRequest) -> str:
+    """A fresh database for this test; the DSN of the read-only ``reader`` role on it."""
+    return pg.database("t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12])
+
+
+def dbname(dsn: str) -> str:
+    return dsn.rsplit("/", 1)[1]
+
+
+def state(tool: str, dsn: str, phase: str = "postdeploy", **config: Any) -> MigrationState:
+    query = ReadOnlyQuery(SecretStr(dsn), connect_timeout_s=2, statement_timeout_ms=2000)
+    return MigrationsProbe(MigrationsConfig(tool=tool, **config), query, Path("/")).state(phase)
+
+
+# ------------------------------------------------------------------------------------ Alembic
+
+REVISION = '''\
+"""{message}
+
+Revision ID: {rev}
+Revises: {down}
+Create Date: 2026-11-20 10:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{rev}"
+down_revision = {down_value}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("{table}")
+'''
+
+# A real env.py reads the URL from the config and connects; this one also says whether it ran.
+ENV_PY = '''\
+from pathlib import Path
+from alembic import context
+print("connecting to", context.config.get_main_option("sqlalchemy.url"))
+Path(__file__).with_name("ENV_PY_RAN").write_text("env.py ran")
+raise SystemExit("env.py must never run in a gate")
+'''
+
+BASE, USERS, ORDERS, REFUNDS = "1a2b3c4d5e6f", "2b3c4d5e6f70", "3c4d5e6f7081", "4d5e6f708192"
+
+
+def alembic_dir(root: Path, revisions: dict[str, str | None]) -> Path:
+    """A script directory: env.py, script.py.mako and one file per revision (rev -> down revision)."""
+    (root / "versions").mkdir(parents=True)
+    (root / "env.py").write_text(ENV_PY)
+    (root / "script.py.mako").write_text("# template\n")
+    for index, (rev, down) in enumerate(revisions.items()):
+        text = REVISION.format(message=f"step {index}", rev=rev, down=down or "", table=f"t{index}",
+                               down_value=repr(down))
+        (root / "versions" / f"{rev}_step_{index}.py").write_text(text)
+    return root
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> Path:
+    """base -> users -> orders: one head."""
+    return alembic_dir(tmp_path / "migrations", {BASE: None, USERS: BASE, ORDERS: USERS})
+
+
+def stamp(pg: Postgres, dsn: str, *revisions: str, table: str = "alembic_version") -> None:
+    """alembic_version as Alembic creates it, holding ``revisions``."""
+    pg.admin(f"CREATE TABLE {table} (version_num VARCHAR(32) NOT NULL, "
+             f"CONSTRAINT {table.replace('.', '_')}_pkc PRIMARY KEY (version_num))", db=dbname(dsn))
+    for rev in revisions:
+        pg.admin(f"INSERT INTO {table} VALUES (%s)", db=dbname(dsn), params=(rev,))
+
+
+@pytest.mark.parametrize(("stamped", "pending"), [
+    ((ORDERS,), ()),
+    ((BASE,), (USERS, ORDERS)),
+    ((), (BASE, USERS, ORDERS)),
+])
+def test_alembic_at_head_behind_and_empty(pg, db, scripts, stamped, pending):
+    stamp(pg, db, *stamped)
+
+    fact = state("alembic", db, "predeploy", scripts=scripts)
+
+    assert fact.error is None, fact.evidence()
+    assert (fact.pending, fact.unknown, fact.release.heads) == (pending, (), (ORDERS,)), fact.evidence()
+    assert fact.database.applied == stamped and fact.database.exists
+    assert fact.release.names == (BASE, USERS, ORDERS)
+    said = f"the deploy will apply {len(pending)}: {', '.join(pending)}" if pending else "the deploy will apply nothing"
+    assert said in fact.evidence()
+
+
+def test_alembic_without_its_table_has_applied_nothing(db, scripts):
+    fact = state("alembic", db, scripts=scripts)
+
+    assert fact.error is None and not fact.database.exists, fact.evidence()
+    assert fact.pending == (BASE, USERS, ORDERS)
+    assert "table alembic_version: absent (nothing applied yet)" in fact.evidence()
+
+
+def test_alembic_revision_the_scripts_do_not_know(pg, db, scripts):
+    stamp(pg, db, "9f9f9f9f9f9f")
+
+    fact = state("alembic", db, scripts=scripts)
+
+    assert fact.unknown == ("9f9f9f9f9f9f",), fact.evidence()
+    assert "--- applied, unknown to the release (1) ---\n9f9f9f9f9f9f" in fact.evidence()
+
+
+def test_alembic_two_heads(pg, db, tmp_path):
+    branched = alembic_dir(tmp_path / "branched", {BASE: None, USERS: BASE, ORDERS: USERS, REFUNDS: USERS})
+    stamp(pg, db, USERS)
+
+    fact = state("alembic", db, scripts=branched)
+
+    assert sorted(fact.release.heads) == sorted([ORDERS, REFUNDS]), fact.evidence()
+    assert set(fact.pending) == {ORDERS, REFUNDS}
+
+
+def test_alembic_merged_branches_and_two_rows(pg, db, tmp_path):
+    """alembic_version holds one row per applied branch head; a merge revision has two down revisions."""
+    root = alembic_dir(tmp_path / "merged", {BASE: None, USERS: BASE, ORDERS: BASE})
+    merge = REVISION.format(message="merge", rev="5e6f708192a3", down=f"{USERS}, {ORDERS}", table="m",
+                            down_value=repr((USERS, ORDERS)))
+    (root / "versions" / "5e6f708192a3_merge.py").write_text(merge)
+    stamp(pg, db, USERS, ORDERS)
+
+    fact = state("alembic", db, scripts=root)
+
+    assert fact.release.heads == ("5e6f708192a3",) and fact.pending == ("5e6f708192a3",), fact.evidence()
+
+
+def test_alembic_never_runs_env_py_nor_writes_into_the_release(pg, db, scripts):
+    stamp(pg, db, ORDERS)
+
+    fact = state("alembic", db, scripts=scripts)
+
+    assert fact.error is None, fact.evidence()
+    assert not (scripts / "ENV_PY_RAN").exists()
+    assert not list(scripts.rglob("__pycache__")), "reading the revisions wrote bytecode into the release"
+
+
+def test_alembic_ini_names_the_script_directory(pg, db, tmp_path, scripts):
+    """An alembic.ini with its usual keys (the URL with a password too): only the script location is used."""
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(textwrap.dedent("""\
+        [alembic]
+        script_location = %(here)s/migrations
+        prepend_sys_path = /nonexistent/app
+        path_separator = os
+        sqlalchemy.url = postgresql://app:ini-password-123@db/app
+    """))
+    stamp(pg, db, USERS)
+    before = list(sys.path)
+
+    fact = state("alembic", db, scripts=ini)
+
+    assert fact.pending == (ORDERS,) and fact.release.source.endswith(f"(from {ini})"), fact.evidence()
+    assert sys.path == before, "reading the scripts changed the gate's sys.path"
+    assert "ini-password-123" not in fact.evidence()
+
+
+@pytest.mark.parametrize(("breakage", "said"), [
+    (lambda root: (root / "versions" / f"{USERS}_step_1.py").write_text("revision = (\n"), "SyntaxError"),
+    (lambda root: (root / "versions" / f"{USERS}_step_1.py").write_text(
+        REVISION.format(message="x", rev=USERS, down=BASE, table="x", down_value=repr(BASE)).replace(
+            "import sqlalchemy as sa", "import app.models")), "No module named 'app'"),
+    (lambda root: (root / "versions" / f"{USERS}_step_1.py").write_text(
+        REVISION.format(message="x", rev=USERS, down="0000", table="x", down_value=repr("000000000000"))),
+     "000000000000"),
+])
+def test_alembic_scripts_that_cannot_be_read(pg, db, scripts, breakage, said):
+    breakage(scripts)
+    stamp(pg, db, BASE)
+
+    fact = state("alembic", db, scripts=scripts)
+
+    assert fact.error is not None and said in fact.error, fact.evidence()
+    assert fact.pending == () and "not read" in repr(fact)
+
+
+def test_alembic_missing_script_directory(db, tmp_path):
+    fact = state("alembic", db, scripts=tmp_path / "nowhere")
+
+    assert fact.error == f"the release's migrations: {tmp_path / 'nowhere'} does not exist", fact.evidence()
+
+
+def test_alembic_table_in_another_schema(pg, db, scripts):
+    pg.admin("CREATE SCHEMA audit", db=dbname(db))
+    stamp(pg, db, BASE, table="audit.alembic_version")
+
+    fact = state("alembic", db, scripts=scripts, table="audit.alembic_version")
+
+    assert fact.database.exists and fact.pending == (USERS, ORDERS), fact.evidence()
+
+
+# ------------------------------------------------------------------------------------ Prisma
+
+# Prisma's own DDL for PostgreSQL (what `prisma migrate deploy` creates)
+PRISMA_TABLE = '''
+CREATE TABLE "_prisma_migrations" (
+    "id" VARCHAR(36) NOT NULL,
+    "checksum" VARCHAR(64) NOT NULL,
+    "finished_at" TIMESTAMPTZ,
+    "migration_name" VARCHAR(255) NOT NULL,
+    "logs" TEXT,
+    "rolled_back_at" TIMESTAMPTZ,
+    "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count" INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT "_prisma_migrations_pkey" PRIMARY KEY ("id")
+)'''
+FAILED_LOGS = ('Migration name: 20261102090000_add_orders\n\nDatabase error code: 42P07\n\nDatabase error:\n'
+               'ERROR: relation "Order" already exists\n')
+MIGRATIONS = ("20261101080000_init", "20261102090000_add_orders", "20261103100000_add_refunds")
+
+
+@pytest.fixture
+def prisma(tmp_path: Path) -> Path:
+    """prisma/migrations/<timestamp>_<name>/migration.sql and the migration_lock.toml beside them."""
+    root = tmp_path / "prisma" / "migrations"
+    for name in MIGRATIONS:
+        (root / name).mkdir(parents=True)
+        (root / name / "migration.sql").write_text(f'-- CreateTable\nCREATE TABLE "{name}" ("id" SERIAL);\n')
+    (root / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    return root
+
+
+def checksum(prisma: Path, name: str) -> str:
+    return hashlib.sha256((prisma / name / "migration.sql").read_bytes()).hexdigest()
+
+
+def attempt(pg: Postgres, dsn: str, prisma: Path, name: str, *, minute: int, finished: bool = True,
+            logs: str | None = None, rolled_back: bool = False, steps: int = 1, sum_of: str | None = None) -> None:
+    """One row of _prisma_migrations, as `migrate deploy` (or `migrate resolve`) leaves it."""
+    pg.admin("INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, rolled_back_at, "
+             "started_at, applied_steps_count) VALUES (gen_random_uuid()::text, %s, "
+             "CASE WHEN %s THEN %s::timestamptz + interval '1 second' END, %s, %s, "
+             "CASE WHEN %s THEN %s::timestamptz + interval '2 seconds' END, %s::timestamptz, %s)",
+             db=dbname(dsn), params=(sum_of or checksum(prisma, name), finished, f"2026-11-20 10:{minute:02d}:00+00",
+                                     name, logs, rolled_back, f"2026-11-20 10:{minute:02d}:00+00",
+                                     f"2026-11-20 10:{minute:02d}:00+00", steps))
+
+
+@pytest.fixture
+def prisma_db(pg: Postgres, db: str) -> str:
+    pg.admin(PRISMA_TABLE, db=dbname(db))
+    return db
+
+
+def test_prisma_all_applied(pg, prisma_db, prisma):
+    for minute, name in enumerate(MIGRATIONS):
+        attempt(pg, prisma_db, prisma, name, minute=minute)
+
+    fact = state("prisma", prisma_db, scripts=prisma)
+
+    assert fact.error is None, fact.evidence()
+    assert (fact.pending, fact.unknown, fact.failed, fact.modified) == ((), (), (), ())
+    assert fact.database.applied == MIGRATIONS and fact.release.names == MIGRATIONS
+
+
+def test_prisma_a_failed_migration(pg, prisma_db, prisma):
+    attempt(pg, prisma_db, prisma, MIGRATIONS[0], minute=0)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[1], minute=1, finished=False, logs=FAILED_LOGS, steps=0)
+
+    fact = state("prisma", prisma_db, "predeploy", scripts=prisma)
+
+    [failed] = fact.failed
+    assert failed.startswith(f"{MIGRATIONS[1]}: failed (started 2026-11-20T10:01:00+00:00, 0 step(s) applied): "
+                             "Migration name: "), failed
+    assert fact.pending == MIGRATIONS[1:] and fact.reasons == {MIGRATIONS[1]: "failed"}, fact.evidence()
+    assert f"the deploy will apply 2: {MIGRATIONS[1]} (failed), {MIGRATIONS[2]}" in fact.evidence()
+
+
+def test_prisma_a_migration_not_finished(pg, prisma_db, prisma):
+    attempt(pg, prisma_db, prisma, MIGRATIONS[0], minute=0)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[1], minute=1)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[2], minute=2, finished=False, steps=0)
+
+    fact = state("prisma", prisma_db, scripts=prisma)
+
+    assert fact.failed == (f"{MIGRATIONS[2]}: unfinished (started 2026-11-20T10:02:00+00:00, 0 step(s) applied)",)
+    assert fact.pending == (MIGRATIONS[2],) and fact.reasons == {MIGRATIONS[2]: "unfinished"}
+
+
+def test_prisma_rolled_back_and_not_applied_again(pg, prisma_db, prisma):
+    attempt(pg, prisma_db, prisma, MIGRATIONS[0], minute=0)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[1], minute=1)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[2], minute=2, finished=False, logs=FAILED_LOGS, rolled_back=True)
+
+    fact = state("prisma", prisma_db, scripts=prisma)
+
+    assert fact.failed == () and fact.pending == (MIGRATIONS[2],), fact.evidence()
+    assert fact.reasons == {MIGRATIONS[2]: "rolled back"}
+    assert f"not applied: 1: {MIGRATIONS[2]} (rolled back)" in fact.evidence()
+
+
+def test_prisma_rolled_back_then_applied_again_is_applied(pg, prisma_db, prisma):
+    """Prisma's recovery: `migrate resolve --rolled-back`, then the next deploy applies it again (a new row)."""
+    attempt(pg, prisma_db, prisma, MIGRATIONS[0], minute=0)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[1], minute=1, finished=False, logs=FAILED_LOGS, rolled_back=True)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[1], minute=5)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[2], minute=6)
+
+    fact = state("prisma", prisma_db, scripts=prisma)
+
+    assert (fact.pending, fact.failed, fact.unknown) == ((), (), ()), fact.evidence()
+    assert len(fact.database.attempts) == 4 and "rolled back (started 2026-11-20T10:01:00" in fact.evidence()
+
+
+def test_prisma_folders_missing_from_the_table_and_rows_missing_from_the_folder(pg, prisma_db, prisma):
+    attempt(pg, prisma_db, prisma, MIGRATIONS[0], minute=0)
+    attempt(pg, prisma_db, prisma, "20261201000000_hotfix", minute=1, sum_of="0" * 64)
+
+    fact = state("prisma", prisma_db, scripts=prisma)
+
+    assert fact.pending == MIGRATIONS[1:] and fact.reasons == {}, fact.evidence()
+    assert fact.unknown == ("20261201000000_hotfix",)
+
+
+def test_prisma_migration_changed_since_applied(pg, prisma_db, prisma):
+    for minute, name in enumerate(MIGRATIONS):
+        attempt(pg, prisma_db, prisma, name, minute=minute)
+    (prisma / MIGRATIONS[1] / "migration.sql").write_text("-- edited after it was applied\n")
+
+    fact = state("prisma", prisma_db, scripts=prisma)
+
+    assert fact.modified == (MIGRATIONS[1],) and fact.pending == (), fact.evidence()
+
+
+def test_prisma_without_its_table_and_a_folder_without_migration_sql(pg, db, prisma):
+    fact = state("prisma", db, scripts=prisma)
+    assert not fact.database.exists and fact.pending == MIGRATIONS, fact.evidence()
+
+    (prisma / "20261104000000_empty").mkdir()
+    fact = state("prisma", db, scripts=prisma)
+    assert fact.error == ("the release's migrations: 20261104000000_empty/migration.sql does not exist "
+                          "(prisma migrate deploy stops there)")
+
+
+# ------------------------------------------------------------------------------------ Django: files
+
+DJANGO_TABLE = ("CREATE TABLE django_migrations (id bigserial PRIMARY KEY, app varchar(255) NOT NULL, "
+                "name varchar(255) NOT NULL, applied timestamptz NOT NULL)")
+SQUASHED = '''\
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    replaces = [("ledger", "0001_initial"), ("ledger", "0002_entries"), ("ledger", "0003_totals")]
+    dependencies = []
+    operations = []
+'''
+PLAIN = "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    operations = []\n"
+
+
+def django_tree(root: Path) -> Path:
+    """shop (0001, 0002), billing (label "invoices" in apps.py), ledger (squashed: 0001..0003 gone, 0004),
+    and a migrations folder that is no package (Django ignores it)."""
+    files = {
+        "manage.py": "", "shop/__init__.py": "", "shop/apps.py": "class ShopConfig:\n    name = 'shop'\n",
+        "shop/migrations/__init__.py": "", "shop/migrations/0001_initial.py": PLAIN,
+        "shop/migrations/0002_sale_index.py": PLAIN,
+        "billing/apps.py": "class BillingConfig:\n    name = 'billing'\n    label = 'invoices'\n",
+        "billing/migrations/__init__.py": "", "billing/migrations/0001_initial.py": PLAIN,
+        "ledger/migrations/__init__.py": "", "ledger/migrations/0001_squashed_0003_totals.py": SQUASHED,
+        "ledger/migrations/0004_more.py": PLAIN,
+        "scratch/migrations/0001_draft.py": PLAIN,
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def applied(pg: Postgres, dsn: str, *names: str) -> None:
+    pg.admin(DJANGO_TABLE, db=dbname(dsn))
+    for name in names:
+        app, migration = name.split(".", 1)
+        pg.admin("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())", db=dbname(dsn),
+                 params=(app, migration))
+
+
+def archived(tree: Path, out: Path) -> Path:
+    with tarfile.open(out, "w:gz") as archive:
+        archive.add(tree, arcname="src")
+    return out
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "archive"])
+def test_django_source_tree_against_the_table(pg, db, tmp_path, packed):
+    tree = django_tree(tmp_path / "src")
+    source = archived(tree, tmp_path / "release.tar.gz") if packed else tree
+    applied(pg, db, "contenttypes.0001_initial", "auth.0001_initial", "shop.0001_initial",
+            "ledger.0001_initial", "ledger.0002_entries", "ledger.0003_totals", "shop.0009_from_the_future")
+
+    fact = state("django", db, "predeploy", scripts=source)
+
+    assert fact.error is None, fact.evidence()
+    assert fact.release.apps == ("invoices", "ledger", "shop")
+    assert fact.pending == ("invoices.0001_initial", "ledger.0004_more", "shop.0002_sale_index"), fact.evidence()
+    assert fact.unknown == ("shop.0009_from_the_future",)  # the replaced ledger rows are known: squashed
+    assert fact.not_compared == ("contenttypes.0001_initial", "auth.0001_initial")
+    assert "scratch" not in fact.evidence()
+
+
+def test_django_squashed_migration_on_a_fresh_database(db, tmp_path):
+    fact = state("django", db, "predeploy", scripts=django_tree(tmp_path / "src"))
+
+    assert "ledger.0001_squashed_0003_totals" in fact.pending and "ledger.0004_more" in fact.pending, fact.evidence()
+    assert not fact.database.exists
+
+
+def test_django_ignore_unknown(pg, db, tmp_path):
+    applied(pg, db, "shop.0001_initial", "shop.0002_sale_index", "shop.0003_removed_app_leftover")
+
+    fact = state("django", db, "predeploy", scripts=django_tree(tmp_path / "src"), ignore_unknown=["shop.*_leftover"])
+
+    assert fact.unknown == () and fact.ignored == ("shop.0003_removed_app_leftover",), fact.evidence()
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda p: p / "nowhere", "does not exist"),
+    (lambda p: p, "no <app>/migrations/<name>.py in"),
+    (lambda p: (p / "notes.txt", (p / "notes.txt").write_text("x"))[0], "is a file but not an archive"),
+    (lambda p: (p / "broken.tar.gz", (p / "broken.tar.gz").write_bytes(b"\x1f\x8b\x08garbage"))[0], "Error"),
+])
+def test_django_source_that_cannot_be_read(db, tmp_path, make, said):
+    fact = state("django", db, "predeploy", scripts=make(tmp_path))
+
+    assert fact.error is not None and said in fact.error, fact.evidence()
+
+
+def test_django_showmigrations_both_listings():
+    """The two formats Django prints (``--plan`` and the default list), with a squashed migration ([-])."""
+    plan = "[X]  contenttypes.0001_initial\n[X]  auth.0001_initial\n[ ]  shop.0002_sale_index\n"
+    listed = ("auth\n [X] 0001_initial\nledger\n [-] 0001_squashed_0003_totals (3 squashed migrations) Run "
+              "'manage.py migrate' to finish recording.\n [ ] 0004_more\nsessions\n (no migrations)\n")
+
+    assert parse_showmigrations(plan) == (("contenttypes.0001_initial", "auth.0001_initial", "shop.0002_sale_index"),
+                                          ("contenttypes.0001_initial", "auth.0001_initial"))
+    assert parse_showmigrations(listed) == (("auth.0001_initial", "ledger.0001_squashed_0003_totals",
+                                             "ledger.0004_more"),
+                                            ("auth.0001_initial", "ledger.0001_squashed_0003_totals"))
+
+
+# ------------------------------------------------------------------------------------ the database, broken
+
+
+def timed(call: Any) -> tuple[Any, float]:
+    start = time.monotonic()
+    result = call()
+    return result, time.monotonic() - start
+
+
+def test_database_stopped(tmp_path, scripts):
+    """A cluster that was running and is stopped: nothing listens on its port any more."""
+    with throwaway_postgres() as server:
+        dsn = server.database("gone")
+        server.stop()
+        fact, took = timed(lambda: state("alembic", dsn, scripts=scripts))
+
+    assert fact.database.error is not None and "Connection refused" in fact.database.error, fact.evidence()
+    assert took < 2 + SLACK_S and fact.release.error is None and fact.pending == ()
+    assert fact.error == f"the database's alembic_version: {fact.database.error}"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never says a word (a hung database host)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.extend(iter(lambda: server.accept()[0], None)), daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_database_that_never_answers(silent_server, scripts):
+    fact, took = timed(lambda: state("alembic", f"postgresql://reader:pw@127.0.0.1:{silent_server}/app",
+                                     scripts=scripts))
+
+    assert fact.database.error is not None and "timeout" in fact.database.error.lower(), fact.evidence()
+    assert took < 2 + SLACK_S
+
+
+def test_database_refusing_the_password(pg, db, scripts):
+    wrong = db.replace("reader-password-1", "not-the-password-9")
+
+    fact = state("alembic", wrong, scripts=scripts)
+
+    assert "password authentication failed" in (fact.database.error or ""), fact.evidence()
+    assert "not-the-password-9" not in fact.evidence() + repr(fact)
+
+
+def test_nothing_listens(scripts):
+    fact = state("alembic", f"postgresql://reader:pw@127.0.0.1:{free_port()}/app", scripts=scripts)
+
+    assert "Connection refused" in (fact.database.error or ""), fact.evidence()
+
+
+def test_sessions_are_read_only_and_bounded(pg, db):
+    """Even for a role whose default allows writes: the session is read-only; a slow statement is cut."""
+    pg.admin("CREATE ROLE writer LOGIN PASSWORD 'writer-password-1' SUPERUSER")
+    try:
+        query = ReadOnlyQuery(SecretStr(pg.dsn("writer", "writer-password-1", dbname(db))), 2, 300)
+        assert query(psycopg.sql.SQL("SHOW transaction_read_only"), ()) == [("on",)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            query(psycopg.sql.SQL("CREATE TABLE written (id int)"), ())
+        (_, took) = timed(lambda: pytest.raises(psycopg.errors.QueryCanceled, query,
+                                                psycopg.sql.SQL("SELECT pg_sleep(5)"), ()))
+        assert took < 0.3 + SLACK_S
+        [(application,)] = pg.admin("SELECT current_setting('application_name')")  # the admin's own
+        assert application != "gonogo"
+    finally:
+        pg.admin("DROP ROLE writer")
+
+
+# ------------------------------------------------------------------------------------ the profile table
+
+
+@pytest.mark.parametrize(("table", "said"), [
+    ({"tool": "flyway"}, "Input should be 'django', 'alembic' or 'prisma'"),
+    ({"tool": "alembic", "service": "api"}, "only django runs a command in a container"),
+    ({"tool": "alembic", "table": "alembic_version; DROP TABLE x"}, "is not a table name"),
+    ({"tool": "django", "command": []}, "nothing to run"),
+    ({"tool": "django", "timeout_s": 0}, "greater than 0"),
+])
+def test_profile_table_mistakes(table, said):
+    with pytest.raises(ValidationError, match=said.replace("(", r"\(")):
+        MigrationsConfig.model_validate(table)
+
+
+@pytest.mark.parametrize(("config", "phase", "kind"), [
+    ({"tool": "django", "scripts": "src", "service": "web"}, "predeploy", "files"),
+    ({"tool": "django", "scripts": "src", "service": "web"}, "rollback", "command"),
+    ({"tool": "django", "service": "web"}, "predeploy", "missing"),
+    ({"tool": "django", "scripts": "src"}, "postdeploy", "missing"),
+    ({"tool": "alembic", "scripts": "m"}, "postdeploy", "files"),
+    ({"tool": "alembic", "scripts": "m"}, "rollback", "missing"),
+    ({"tool": "prisma", "scripts": "m", "previous_scripts": "p"}, "rollback", "files"),
+])
+def test_what_each_phase_reads(config, phase, kind):
+    assert MigrationsConfig.model_validate(config).release_for(phase)[0] == kind
+
+
+# ------------------------------------------------------------------------------------ the checks, end to end
+
+
+@pytest.fixture
+def migrations_module() -> dict[str, str]:
+    return {"test_migrations.py": CHECKS.read_text(encoding="utf-8")}
+
+
+def profile(tool: str, scripts: Path, **more: str) -> str:
+    extra = "".join(f'{key} = "{value}"\n' for key, value in more.items())
+    return f"""
+        [environment]
+        release = "1.4.2"
+
+        [database]
+        dsn = "${{MIGRATIONS_TEST_DSN}}"
+        connect_timeout_s = 2
+
+        [database.migrations]
+        tool = "{tool}"
+        scripts = "{scripts}"
+        {extra}"""
+
+
+def outcomes(run: Any) -> dict[str, str]:
+    gate = run.gate
+    found = {e["id"]: "failed" for e in gate["failed"]} | {e["id"]: "errored" for e in gate["errored"]}
+    return found | {e["id"]: e["status"] for e in gate["skipped"]}
+
+
+def test_alembic_behind_is_go_before_the_deploy_and_no_go_after_it(run_gate, migrations_module, pg, db, scripts):
+    stamp(pg, db, BASE)
+    text = profile("alembic", scripts)
+
+    before = run_gate(migrations_module, "-m", "predeploy", profile=text, environ={"MIGRATIONS_TEST_DSN": db})
+    attachments = " ".join(p.read_text() for p in before.allure_dir.glob("*-attachment*"))
+    after = run_gate(migrations_module, "-m", "postdeploy", profile=text, environ={"MIGRATIONS_TEST_DSN": db})
+
+    assert before.gate["verdict"] == "GO", before.log
+    assert outcomes(before) == {"migrations.none_failed[predeploy]": "not-applicable"}, before.log
+    assert "compared with: the release to deploy" in attachments
+    assert f"the deploy will apply 2: {USERS}, {ORDERS}" in attachments
+    assert after.gate["verdict"] == "NO-GO", after.log
+    [failed] = after.gate["failed"]
+    assert failed["id"] == "migrations.all_applied[postdeploy]" and failed["severity"] == "blocker", failed
+    assert failed["reason"] == (f"migrations applied: expected every migration of the deployed release applied, "
+                                f"got 2 not applied: {USERS}, {ORDERS}")
+    assert failed["runbook"] == ["BTQ-3.3", "SMK-2.2", "RCY-4.1", "NPR-3"]
+    assert f"look at: files in {scripts}; table alembic_version in the stack's database" in after.out
+    assert "reader-password-1" not in after.out + before.out
+
+
+def test_alembic_two_heads_and_an_unknown_revision_are_no_go_before_the_deploy(run_gate, migrations_module, pg, db,
+                                                                               tmp_path):
+    branched = alembic_dir(tmp_path / "branched", {BASE: None, USERS: BASE, ORDERS: USERS, REFUNDS: USERS})
+    stamp(pg, db, "9f9f9f9f9f9f")
+
+    run = run_gate(migrations_module, "-m", "predeploy", profile=profile("alembic", branched),
+                   environ={"MIGRATIONS_TEST_DSN": db})
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    assert outcomes(run) == {"migrations.single_head[predeploy]": "failed",
+                             "migrations.none_unknown[predeploy]": "failed",
+                             "migrations.none_failed[predeploy]": "not-applicable"}, run.log
+    reasons = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert reasons["migrations.none_unknown[predeploy]"] == (
+        "migrations unknown to the release: expected every applied migration known to the release to deploy, "
+        "got 1 applied but unknown to it: 9f9f9f9f9f9f")
+    assert reasons["migrations.single_head[predeploy]"].startswith("alembic heads: expected one head, got 2 heads: ")
+
+
+def test_prisma_failed_migration_is_no_go_in_every_phase(run_gate, migrations_module, pg, prisma_db, prisma,
+                                                         tmp_path):
+    attempt(pg, prisma_db, prisma, MIGRATIONS[0], minute=0)
+    attempt(pg, prisma_db, prisma, MIGRATIONS[1], minute=1, finished=False, logs=FAILED_LOGS, steps=0)
+    text = profile("prisma", prisma, previous_scripts=str(prisma))
+
+    run = run_gate(migrations_module, "-m", "predeploy or postdeploy or rollback", profile=text,
+                   environ={"MIGRATIONS_TEST_DSN": prisma_db})
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert set(failed) == {"migrations.none_failed[predeploy]", "migrations.none_failed[postdeploy]",
+                           "migrations.none_failed[rollback]", "migrations.all_applied[postdeploy]",
+                           "migrations.all_applied[rollback]"}, run.log
+    assert failed["migrations.none_failed[postdeploy]"].startswith(
+        f"migrations failed: expected no failed or unfinished migration, got 1 failed or unfinished: {MIGRATIONS[1]}: "
+        "failed (started 2026-11-20T10:01:00+00:00, 0 step(s) applied): Migration name: ")
+    assert failed["migrations.all_applied[postdeploy]"].endswith(
+        f"got 2 not applied: {MIGRATIONS[1]} (failed), {MIGRATIONS[2]}")
+
+
+def test_unreadable_state_fails_once_per_phase_and_the_rest_is_dependent(run_gate, migrations_module, scripts):
+    run = run_gate(migrations_module, "-m", "postdeploy", profile=profile("alembic", scripts),
+                   environ={"MIGRATIONS_TEST_DSN": f"postgresql://reader:pw@127.0.0.1:{free_port()}/app"})
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    assert outcomes(run) == {"migrations.readable[postdeploy]": "failed",
+                             "migrations.all_applied[postdeploy]": "dependent",
+                             "migrations.none_unknown[postdeploy]": "dependent",
+                             "migrations.none_failed[postdeploy]": "not-applicable",
+                             "migrations.single_head[postdeploy]": "dependent"}, run.log
+    [failed] = run.gate["failed"]
+    assert failed["reason"].startswith("migrations read: expected the database's alembic_version and the deployed "
+                                       "release's migrations, got the database's alembic_version: OperationalError: ")
+
+
+def test_what_is_not_configured(run_gate, migrations_module, scripts):
+    no_rollback_source = run_gate(migrations_module, "-m", "rollback", profile=profile("alembic", scripts),
+                                  environ={"MIGRATIONS_TEST_DSN": "postgresql://reader:pw@127.0.0.1:1/app"})
+    no_table = run_gate(migrations_module, "-m", "rollback")
+
+    assert outcomes(no_rollback_source) == {"migrations.readable[rollback]": "not-configured",
+                                            "migrations.all_applied[rollback]": "not-configured",
+                                            "migrations.none_unknown[rollback]": "not-configured",
+                                            "migrations.none_failed[rollback]": "not-applicable"}, no_rollback_source.log
+    assert "previous_scripts (the previous release's migrations)" in no_rollback_source.gate["skipped"][0]["reason"]
+    assert set(outcomes(no_table).values()) == {"not-configured"}, no_table.log
+    assert "([database])" in no_table.gate["skipped"][0]["reason"]
