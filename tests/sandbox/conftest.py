@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,23 @@ def sandbox() -> Sandbox:
     if sb._client is not None:
         sb._client.close()
     sb.cli("down", check=False, label="down (session end)")
+
+
+@pytest.fixture
+def faults(sandbox: Sandbox) -> Iterator[Any]:
+    """``faults(("db-down", ...))`` applies faults; each is healed at the end, and the sandbox is healthy again."""
+    applied: list[str] = []
+
+    def apply(names: tuple[str, ...]) -> None:
+        for name in names:
+            sandbox.cli("fault", name)
+            applied.append(name)
+
+    yield apply
+    for name in reversed(applied):
+        sandbox.cli("heal", name)
+    if applied:
+        sandbox.assert_healthy()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
