@@ -1,7 +1,7 @@
 """The stack under check, as the profile describes it: one lazily built probe per subject.
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
-(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``; ``stack.db``, ``stack.traefik``... as their checks land).
+(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -17,6 +17,7 @@ from gonogo import skips
 from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
+from gonogo.probes.database import DatabaseProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
@@ -62,6 +63,11 @@ class Stack:
                            compose_file=self.env.resolve_path(compose_file) if compose_file else None,
                            public=profile.environment.public_variables, profile_dir=self.env.path.parent,
                            environ=os.environ)
+
+    @cached_property
+    def db(self) -> DatabaseProbe:
+        """The stack's database of ``[database]``: read-only sessions bounded by its connect and statement timeouts."""
+        return DatabaseProbe(self.section("database"))
 
     @cached_property
     def docker(self) -> DockerProbe:
