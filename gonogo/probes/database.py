@@ -70,8 +70,8 @@ class DatabaseSection(Section):
     #: a libpq DSN (``postgresql://user:password@host:port/dbname`` or ``host=... dbname=...``); a
     #: secret: ``dsn.get_secret_value()`` gives the text, its repr is masked by construction
     dsn: SecretStr
-    #: the whole connection attempt (TCP, TLS, authentication), in seconds
-    connect_timeout_s: float = Field(default=5, gt=0)
+    #: the whole connection attempt (TCP, TLS, authentication), in whole seconds, at least 2 (libpq's rule)
+    connect_timeout_s: int = Field(default=5, ge=2)
     #: every statement of a session; the server cancels a statement that runs longer
     statement_timeout_ms: int = Field(default=5000, gt=0)
     migrations: MigrationsConfig | None = None
@@ -117,8 +117,8 @@ class ConnectionFact:
     application_name: str | None = None
     #: ``SHOW transaction_read_only`` in the session: "on" for a read-only session
     transaction_read_only: str | None = None
-    #: ``SHOW statement_timeout`` in the session, e.g. "5s"
-    statement_timeout: str | None = None
+    #: the session's ``statement_timeout``, in milliseconds (0: none)
+    statement_timeout_ms: int | None = None
 
     @property
     def read_only(self) -> bool:
@@ -143,7 +143,7 @@ class ConnectionFact:
             lines += [f"server: PostgreSQL {self.server_version}", f"current_user: {self.user}",
                       f"current_database: {self.database}", f"application_name: {self.application_name}",
                       f"transaction_read_only: {self.transaction_read_only}",
-                      f"statement_timeout: {self.statement_timeout}"]
+                      f"statement_timeout: {self.statement_timeout_ms} ms"]
             if self.error:
                 lines.append(f"refused to run statements: {self.error}")
         return masker.mask("\n".join(lines))
@@ -153,7 +153,7 @@ class ConnectionFact:
             return masker.mask(f"<database {self.target}: {self.status_text}>")
         mode = "read-only" if self.read_only else f"NOT read-only (transaction_read_only={self.transaction_read_only})"
         return masker.mask(f"<database {self.target}: PostgreSQL {self.server_version}, {mode}, "
-                           f"statement_timeout={self.statement_timeout}>")
+                           f"statement_timeout={self.statement_timeout_ms} ms>")
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def connection_string(dsn: str, *, application_name: str, statement_timeout_ms: 
 
 
 @contextmanager
-def open_session(dsn: str, *, connect_timeout_s: float, statement_timeout_ms: int, read_only: bool = True,
+def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int, read_only: bool = True,
                  application_name: str = APPLICATION_NAME) -> Iterator[Session]:
     """Open one session on ``dsn`` and describe it; closed on exit. Never raises for the database's sake.
 
@@ -307,7 +307,7 @@ def open_session(dsn: str, *, connect_timeout_s: float, statement_timeout_ms: in
     try:
         conn = psycopg.connect(connection_string(dsn, application_name=application_name,
                                                  statement_timeout_ms=statement_timeout_ms, read_only=read_only),
-                               connect_timeout=max(1, round(connect_timeout_s)), autocommit=True)
+                               connect_timeout=connect_timeout_s, autocommit=True)
     except Exception as exc:  # refused, timed out, authentication, bad DSN: a fact
         fact = ConnectionFact(target, False, _ms(start), error=error_text(exc))
     else:
@@ -321,7 +321,7 @@ def open_session(dsn: str, *, connect_timeout_s: float, statement_timeout_ms: in
 
 _DESCRIBE = ("SELECT current_setting('server_version'), current_user, current_database(), "
              "current_setting('application_name'), current_setting('transaction_read_only'), "
-             "current_setting('statement_timeout')")
+             "(SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout')")
 
 
 def _describe(conn: psycopg.Connection[Any], target: str, start: float, deadline_s: float,
@@ -330,14 +330,14 @@ def _describe(conn: psycopg.Connection[Any], target: str, start: float, deadline
     if not answer.ok or not answer.rows:
         return ConnectionFact(target, False, _ms(start), error=f"the server accepted the connection but "
                                                                 f"did not describe the session: {answer.error}")
-    version, user, database, application, transaction_read_only, statement_timeout = answer.rows[0]
+    version, user, database, application, transaction_read_only, statement_timeout_ms = answer.rows[0]
     error = None
     if read_only and transaction_read_only != "on":
         error = (f"the session is not read-only (transaction_read_only={transaction_read_only}): the server, "
                  "or a pooler in front of it, ignored default_transaction_read_only=on")
     return ConnectionFact(target, True, _ms(start), error=error, server_version=version, user=user,
                           database=database, application_name=application,
-                          transaction_read_only=transaction_read_only, statement_timeout=statement_timeout)
+                          transaction_read_only=transaction_read_only, statement_timeout_ms=statement_timeout_ms)
 
 
 @dataclass(frozen=True)
