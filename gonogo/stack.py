@@ -21,6 +21,7 @@ from gonogo.probes.database import DatabaseProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
+from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.tls import TlsProbe
 
 
@@ -84,6 +85,17 @@ class Stack:
         """HTTP(S) to the stack: the profile's ``resolve`` map (like curl --resolve) and CA file."""
         environment = self.env.profile.environment
         return HttpProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def restore(self) -> RestoreProbe:
+        """The restore test of ``[backups]``: its newest dump into ``restore_into``, guarded against
+        ``[database] dsn`` (a profile without ``[database]`` gets a guard that refuses)."""
+        backups = self.section("backups")
+        if backups.restore_into is None:
+            skips.not_configured(not_configured(self.env, "[backups] restore_into"))
+        database = self.env.profile.database
+        return RestoreProbe(backups, self.env.resolve_path(backups.dir), database.dsn if database else None,
+                            connect_timeout_s=database.connect_timeout_s if database else 5)
 
     @cached_property
     def tls(self) -> TlsProbe:

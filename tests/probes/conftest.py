@@ -51,8 +51,8 @@ def _free_port() -> int:
 class Postgres:
     """A throwaway PostgreSQL 15 cluster: its port, private socket dir, data dir and server process.
 
-    Roles: ``postgres`` (superuser, socket only), ``owner`` (owns the databases ``shop`` and
-    ``shop_scratch``, may create databases), ``reader`` (reads everything; its default says NOT
+    Roles: ``postgres`` (superuser, socket only), ``owner`` (owns the databases ``shop``, whose
+    tables hold a few rows and ``shop_event`` 100 000 (a dump of a few MB), and ``shop_scratch``), ``reader`` (reads everything; its default says NOT
     read-only: ``ALTER ROLE reader SET default_transaction_read_only = off``). Every role but
     ``postgres`` has the password ``password`` over TCP.
     """
@@ -73,6 +73,16 @@ class Postgres:
     def dsn(self, user: str = "reader", dbname: str = "shop", password: str | None = None,
             host: str = "127.0.0.1", port: int | None = None) -> str:
         return f"postgresql://{user}:{password or self.password}@{host}:{port or self.port}/{dbname}"
+
+    def log_size(self) -> int:
+        """Where the server's log ends now (it logs every statement: ``log_statement = all``)."""
+        return self.log.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        """What the server logged after ``offset`` (lines: ``<time> [<pid>] <user>@<db> app=<name> LOG: ...``)."""
+        with self.log.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
 
     def admin(self, sql: str, dbname: str = "shop", params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run SQL as the superuser (over the private socket), autocommit; the rows, if any."""
@@ -120,6 +130,8 @@ INSERT INTO django_migrations (app, name) VALUES ('shop', '0001_initial'), ('sho
 ALTER TABLE shop_product OWNER TO owner;
 ALTER TABLE shop_sale OWNER TO owner;
 ALTER TABLE django_migrations OWNER TO owner;
+CREATE TABLE shop_event AS SELECT g AS id, md5(g::text) AS digest FROM generate_series(1, 100000) AS g;
+ALTER TABLE shop_event OWNER TO owner;
 """
 
 
@@ -162,3 +174,47 @@ def postgres() -> Iterator[Postgres]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pgbouncer(postgres: Postgres) -> Iterator[Any]:
+    """``pgbouncer(ignore, databases)``: start Debian's PgBouncer (session pooling) in front of
+    ``postgres`` with ``ignore_startup_parameters = ignore`` and ``[databases]`` aliases
+    (name -> database of ``postgres``; default ``shop``); returns its port. Users ``reader`` and
+    ``owner``. Stopped by its pid after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(ignore: str, databases: dict[str, str] | None = None) -> int:
+        folder = Path(tempfile.mkdtemp(prefix="pgbouncer-", dir=postgres.root))
+        port = _free_port()
+        aliases = "".join(f"{alias} = host=127.0.0.1 port={postgres.port} dbname={name}\n"
+                          for alias, name in (databases or {"shop": "shop"}).items())
+        (folder / "userlist.txt").write_text(f'"reader" "{postgres.password}"\n"owner" "{postgres.password}"\n')
+        (folder / "pgbouncer.ini").write_text(
+            f"[databases]\n{aliases}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n"
+            f"unix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {folder / 'userlist.txt'}\n"
+            f"pool_mode = session\nignore_startup_parameters = {ignore}\nlogfile = {folder / 'pgbouncer.log'}\n")
+        ids = _as_postgres()
+        for path in (folder, *folder.iterdir()):
+            os.chown(path, ids["user"], ids["group"])
+        process = subprocess.Popen(["pgbouncer", str(folder / "pgbouncer.ini")], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True, **ids)
+        started.append(process)
+        _wait_listening(port, process)
+        return port
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"pgbouncer did not listen on {port} (exit {process.poll()})")

@@ -12,11 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -190,56 +187,6 @@ def test_target_names_host_port_dbname_and_user_but_no_password() -> None:
 
 
 # ---------------------------------------------------------------------------------------- PgBouncer
-
-@pytest.fixture
-def pgbouncer(postgres: Postgres) -> Iterator[Any]:
-    """Start Debian's PgBouncer (session pooling, in front of ``postgres``) with a given
-    ``ignore_startup_parameters``; stopped by its pid after the test."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(ignore: str) -> int:
-        folder = Path(tempfile.mkdtemp(prefix="pgbouncer-", dir=postgres.root))
-        port = free_port()
-        (folder / "userlist.txt").write_text(f'"reader" "{postgres.password}"\n')
-        (folder / "pgbouncer.ini").write_text(
-            f"[databases]\nshop = host=127.0.0.1 port={postgres.port} dbname=shop\n\n"
-            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-            f"auth_type = scram-sha-256\nauth_file = {folder / 'userlist.txt'}\npool_mode = session\n"
-            f"ignore_startup_parameters = {ignore}\nlogfile = {folder / 'pgbouncer.log'}\n")
-        os.chown(folder, *_postgres_ids())
-        for path in folder.iterdir():
-            os.chown(path, *_postgres_ids())
-        uid, gid = _postgres_ids()
-        process = subprocess.Popen(["pgbouncer", str(folder / "pgbouncer.ini")], user=uid, group=gid, extra_groups=[],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        started.append(process)
-        _wait_listening(port, process)
-        return port
-
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _postgres_ids() -> tuple[int, int]:
-    import pwd
-
-    entry = pwd.getpwnam("postgres")
-    return entry.pw_uid, entry.pw_gid
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"pgbouncer did not listen on {port} (exit {process.poll()})")
-
 
 def test_a_pooler_that_drops_the_read_only_option_gets_no_query_run(postgres: Postgres, pgbouncer: Any) -> None:
     """Misconfigured: a real PgBouncer with ``ignore_startup_parameters = options`` hands over a session
