@@ -1,7 +1,7 @@
 """The stack under check, as the profile describes it: one lazily built probe per subject.
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
-(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.migrations``; ``stack.db``,
+(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``;
 ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
@@ -18,10 +18,12 @@ from gonogo import skips
 from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
+from gonogo.probes.database import DatabaseProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.migrations import MigrationsProbe, ReadOnlyQuery
+from gonogo.probes.migrations import MigrationsProbe
+from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.tls import TlsProbe
 
 
@@ -66,6 +68,11 @@ class Stack:
                            environ=os.environ)
 
     @cached_property
+    def db(self) -> DatabaseProbe:
+        """The stack's database of ``[database]``: read-only sessions bounded by its connect and statement timeouts."""
+        return DatabaseProbe(self.section("database"))
+
+    @cached_property
     def docker(self) -> DockerProbe:
         """The Docker engine of ``[docker]`` (its host, timeouts, Compose project)."""
         return DockerProbe(self.section("docker"))
@@ -83,15 +90,25 @@ class Stack:
 
     @cached_property
     def migrations(self) -> MigrationsProbe:
-        """The migration state of ``[database] migrations``: its table, read-only, against the release's
-        migrations (files relative to the profile, or a command in a service's container through ``[docker]``)."""
+        """The migration state of ``[database] migrations``: its table, read through ``stack.db``, against the
+        release's migrations (files relative to the profile, or a command in a service's container through ``[docker]``)."""
         database = self.section("database")
         if database.migrations is None:
             skips.not_configured(not_configured(self.env, "[database] migrations"))
         folder = self.env.path.parent.resolve()
-        query = ReadOnlyQuery(database.dsn, database.connect_timeout_s, database.statement_timeout_ms)
-        return MigrationsProbe(database.migrations, query, folder,
+        return MigrationsProbe(database.migrations, self.db, folder,
                                CommandProbe(folder, self.docker if self.env.profile.docker else None))
+
+    @cached_property
+    def restore(self) -> RestoreProbe:
+        """The restore test of ``[backups]``: its newest dump into ``restore_into``, guarded against
+        ``[database] dsn`` (a profile without ``[database]`` gets a guard that refuses)."""
+        backups = self.section("backups")
+        if backups.restore_into is None:
+            skips.not_configured(not_configured(self.env, "[backups] restore_into"))
+        database = self.env.profile.database
+        return RestoreProbe(backups, self.env.resolve_path(backups.dir), database.dsn if database else None,
+                            connect_timeout_s=database.connect_timeout_s if database else 5)
 
     @cached_property
     def tls(self) -> TlsProbe:

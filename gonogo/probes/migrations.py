@@ -29,7 +29,6 @@ import contextlib
 import dataclasses
 import fnmatch
 import hashlib
-import math
 import os
 import re
 import sys
@@ -40,17 +39,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import psycopg
-from psycopg import sql
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
 from gonogo.probes.commands import CommandEntry, CommandProbe
 from gonogo.probes.files import read_text
 from gonogo.probes.host import bounded
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:  # database.py holds [database], whose migrations sub-table is declared here
+    from gonogo.probes.database import DatabaseProbe
 
 Tool = Literal["django", "alembic", "prisma"]
 Phase = Literal["predeploy", "postdeploy", "rollback"]
@@ -321,49 +321,36 @@ def _first_line(text: str) -> str:
 
 # ------------------------------------------------------------------------------------ database
 
-#: runs one read-only query (text or composed SQL) and returns its rows; raises when the database does not answer
-Query = Callable[[sql.SQL | sql.Composed, Sequence[Any]], list[tuple[Any, ...]]]
+#: the most rows read from a migration table (a large Django project has a few thousand)
+MAX_ROWS = 100_000
+#: each tool's query of its table ({table}: the table, quoted as written)
+QUERIES = {
+    "django": "SELECT app || '.' || name FROM {table} ORDER BY id",
+    "alembic": "SELECT version_num FROM {table} ORDER BY version_num",
+    "prisma": ("SELECT migration_name, checksum, started_at, finished_at, rolled_back_at, logs, applied_steps_count "
+               "FROM {table} ORDER BY started_at, id"),
+}
 
 
-@dataclass(frozen=True)
-class ReadOnlyQuery:
-    """One read-only, time-bounded session per query on ``[database] dsn`` (the DSN is never shown)."""
-
-    dsn: SecretStr = field(repr=False)
-    connect_timeout_s: float = 5
-    statement_timeout_ms: int = 5000
-
-    def __call__(self, query: sql.SQL | sql.Composed, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        options = f"-c default_transaction_read_only=on -c statement_timeout={self.statement_timeout_ms}"
-        with psycopg.connect(self.dsn.get_secret_value(), connect_timeout=max(2, math.ceil(self.connect_timeout_s)),
-                             options=options, application_name="gonogo") as conn:
-            conn.read_only = True
-            return conn.execute(query, params).fetchall()
-
-
-def _identifier(table: str) -> sql.Identifier:
-    return sql.Identifier(*table.split("."))
-
-
-def read_database(tool: str, table: str, query: Query) -> DatabaseMigrations:
-    """The tool's table of applied migrations; an absent table is nothing applied yet."""
-    try:
-        quoted = ".".join(f'"{part}"' for part in table.split("."))  # as written: case kept
-        [(exists,)] = query(sql.SQL("SELECT to_regclass(%s) IS NOT NULL"), (quoted,))
-        if not exists:
-            return DatabaseMigrations(table)
-        name = _identifier(table)
-        if tool == "django":
-            rows = query(sql.SQL("SELECT app, name FROM {} ORDER BY id").format(name), ())
-            return DatabaseMigrations(table, True, tuple(f"{app}.{migration}" for app, migration in rows))
-        if tool == "alembic":
-            rows = query(sql.SQL("SELECT version_num FROM {} ORDER BY version_num").format(name), ())
-            return DatabaseMigrations(table, True, tuple(str(rev) for (rev,) in rows))
-        rows = query(sql.SQL("SELECT migration_name, checksum, started_at, finished_at, rolled_back_at, logs, "
-                             "applied_steps_count FROM {} ORDER BY started_at, id").format(name), ())
-    except Exception as exc:  # refused, timed out, wrong password, no privilege: a fact
-        return DatabaseMigrations(table, error=_error(exc))
-    attempts = tuple(Attempt(*row) for row in rows)
+def read_database(tool: str, table: str, db: DatabaseProbe) -> DatabaseMigrations:
+    """The tool's table of applied migrations, in one read-only session of ``stack.db``; an absent
+    table is nothing applied yet."""
+    quoted = ".".join(f'"{part}"' for part in table.split("."))  # as written (validated: no quote in it)
+    with db.session() as session:
+        opened = session.connection
+        if opened.error:  # no connection ("no connection after 2003 ms: ..."), or one that is not read-only
+            return DatabaseMigrations(table, error=opened.error if opened.connected else opened.status_text)
+        found = session.query("SELECT to_regclass(%s) IS NOT NULL", (quoted,))
+        if not found.ok:
+            return DatabaseMigrations(table, error=found.error)
+        if not found.value:
+            return DatabaseMigrations(table)  # absent: nothing applied yet
+        rows = session.query(QUERIES[tool].format(table=quoted), max_rows=MAX_ROWS)
+    if not rows.ok or rows.truncated:
+        return DatabaseMigrations(table, error=rows.error or f"more than {MAX_ROWS} rows")
+    if tool != "prisma":
+        return DatabaseMigrations(table, True, tuple(str(name) for (name,) in rows.rows))
+    attempts = tuple(Attempt(*row) for row in rows.rows)
     latest = _latest(attempts)
     return DatabaseMigrations(table, True, tuple(n for n, a in latest.items() if a.status == "applied"), attempts)
 
@@ -640,10 +627,11 @@ def _prisma(release: ReleaseMigrations, database: DatabaseMigrations) -> dict[st
 class MigrationsProbe:
     """The migration state of the stack (``stack.migrations``): one reading per phase, shared by its checks."""
 
-    def __init__(self, config: MigrationsConfig, query: Query, base_dir: Path,
+    def __init__(self, config: MigrationsConfig, db: DatabaseProbe, base_dir: Path,
                  commands: CommandProbe | None = None) -> None:
         self.config = config
-        self.query = query
+        #: the stack's database (``stack.db``): read-only, time-bounded sessions
+        self.db = db
         #: the profile's folder: ``scripts`` and ``previous_scripts`` are relative to it
         self.base_dir = base_dir
         self.commands = commands
@@ -658,7 +646,7 @@ class MigrationsProbe:
         key = f"{kind}:{path}"
         if key not in self._states:
             release = self._release(kind, path)
-            database = read_database(self.config.tool, self.config.table_name, self.query)
+            database = read_database(self.config.tool, self.config.table_name, self.db)
             self._states[key] = compare(self.config.tool, phase, release, database, self.config.ignore_unknown)
         cached = self._states[key]
         return cached if cached.phase == phase else dataclasses.replace(cached, phase=phase)

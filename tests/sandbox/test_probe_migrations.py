@@ -20,7 +20,8 @@ from pydantic import SecretStr
 
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.migrations import MigrationsConfig, MigrationsProbe, MigrationState, ReadOnlyQuery
+from gonogo.probes.database import DatabaseProbe, DatabaseSection
+from gonogo.probes.migrations import MigrationsConfig, MigrationsProbe, MigrationState
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -43,8 +44,8 @@ def read(sandbox: "Sandbox", docker: DockerProbe, phase: str = "postdeploy", **c
     values = sandbox.values
     artefact = sandbox.state_dir / "artefacts" / f"boutique-{values['RELEASE']}.tar.gz"
     settings = MigrationsConfig.model_validate({"tool": "django", "service": "web", "scripts": artefact, **config})
-    query = ReadOnlyQuery(SecretStr(values["DATABASE_URL_READONLY"]), connect_timeout_s=3)
-    return MigrationsProbe(settings, query, REPO, CommandProbe(REPO, docker)).state(phase)
+    db = DatabaseProbe(DatabaseSection(dsn=SecretStr(values["DATABASE_URL_READONLY"]), connect_timeout_s=3))
+    return MigrationsProbe(settings, db, REPO, CommandProbe(REPO, docker)).state(phase)
 
 
 def test_the_healthy_sandbox(sandbox: "Sandbox", docker: DockerProbe) -> None:
