@@ -1,8 +1,9 @@
 """Migrations probe: what the database has applied against what the release brings, and the
 ``[database] migrations`` table.
 
-The database side is the tool's own table, read in a read-only, time-bounded session:
-``django_migrations``, ``alembic_version`` or ``_prisma_migrations``. The release side depends on
+The database side is the tool's own table, read in one read-only, time-bounded session of
+``stack.db`` (:mod:`gonogo.probes.database`): ``django_migrations``, ``alembic_version`` or
+``_prisma_migrations``. The release side depends on
 the tool and on the phase (:meth:`MigrationsConfig.release_for`):
 
 - **django**: before the deploy, the release's source tree (``scripts``: a folder, or an archive of
@@ -31,6 +32,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import shlex
 import sys
 import tarfile
 import warnings
@@ -53,7 +55,6 @@ if TYPE_CHECKING:  # database.py holds [database], whose migrations sub-table is
     from gonogo.probes.database import DatabaseProbe
 
 Tool = Literal["django", "alembic", "prisma"]
-Phase = Literal["predeploy", "postdeploy", "rollback"]
 
 #: the command that lists a Django release's migrations, applied or not, in its container
 DJANGO_COMMAND = ("python", "manage.py", "showmigrations", "--plan")
@@ -100,7 +101,7 @@ class MigrationsConfig(Section):
     @classmethod
     def _django_only(cls, value: str | None, info: ValidationInfo) -> str | None:
         tool = info.data.get("tool")
-        if value is not None and tool != "django":
+        if value is not None and tool in ("alembic", "prisma"):
             raise ValueError(f"only django runs a command in a container; {tool} reads its migrations from "
                              "files (scripts)")
         return value
@@ -115,7 +116,11 @@ class MigrationsConfig(Section):
     @field_validator("command")
     @classmethod
     def _runnable(cls, value: list[str] | str) -> list[str] | str:
-        if not (value if isinstance(value, list) else value.split()):
+        try:
+            words = value if isinstance(value, list) else shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split it like a shell would: {exc}") from None
+        if not words or not words[0]:
             raise ValueError("nothing to run")
         return value
 
@@ -141,7 +146,8 @@ class MigrationsConfig(Section):
         return "[database] migrations.scripts"
 
     def argv(self) -> list[str]:
-        return list(self.command) if isinstance(self.command, list) else self.command.split()
+        """The command's argv (a string is split like a shell would: quotes kept, nothing expanded)."""
+        return list(self.command) if isinstance(self.command, list) else shlex.split(self.command)
 
 
 # ------------------------------------------------------------------------------------- facts
@@ -661,7 +667,7 @@ class MigrationsProbe:
 
     def _showmigrations(self) -> ReleaseMigrations:
         config = self.config
-        command = " ".join(config.argv())
+        command = shlex.join(config.argv())
         if self.commands is None:
             return ReleaseMigrations(f"`{command}`", error="no way to run the command (no [docker] table)")
         entry = CommandEntry(name="migrations", service=config.service, run=config.argv(), workdir=config.workdir,
