@@ -151,6 +151,8 @@ def _identity(dsn: str, connect_timeout_s: int, *, read_only: bool, application_
     with open_session(dsn, connect_timeout_s=connect_timeout_s, statement_timeout_ms=STATEMENT_TIMEOUT_MS,
                       read_only=read_only, application_name=application_name) as session:
         fact = session.query(_IDENTITY)
+    if not session.connected:
+        return replace(fact, error=session.connection.error)
     return fact if not fact.ok or fact.rows else replace(fact, error="no answer row")
 
 
