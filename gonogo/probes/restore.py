@@ -38,7 +38,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -315,7 +315,6 @@ class RestoreProbe:
     folder: Path
     stack_dsn: SecretStr | None
     connect_timeout_s: int = 5
-    binaries: dict[str, str] = field(default_factory=dict)
 
     @property
     def scratch_dsn(self) -> str:
@@ -400,7 +399,7 @@ class RestoreProbe:
     def _run_tool(self, dump: Path, kind: str) -> ToolRun:
         """psql (a plain dump, fed here) or pg_restore (a custom one), on the scratch database, bounded."""
         tool = "psql" if kind == "plain" else "pg_restore"
-        binary = self.binaries.get(tool) or shutil.which(tool)
+        binary = shutil.which(tool)
         options = (["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"] if kind == "plain"
                    else ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"])
         command = f"{tool} {' '.join(options)} -d {Target.of(self.scratch_dsn)}"
