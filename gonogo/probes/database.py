@@ -34,7 +34,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,29 +202,34 @@ class QueryFact:
         return masker.mask(f"<query {' '.join(self.sql.split())[:80]!r} on {self.target}: {self.status_text}>")
 
 
-class _Watchdog:
-    """Shuts a connection's socket down when a call outlives its deadline (a server that froze)."""
+class Deadline:
+    """Runs ``action`` (from a timer thread) when the ``with`` block outlives ``seconds``; ``fired`` says so."""
 
-    def __init__(self, connection: psycopg.Connection[Any], seconds: float) -> None:
+    def __init__(self, seconds: float, action: Callable[[], None]) -> None:
         self.fired = False
-        self._connection = connection
+        self._action = action
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
 
     def _fire(self) -> None:
         self.fired = True
-        try:
-            with socket.socket(fileno=os.dup(self._connection.pgconn.socket)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, psycopg.Error):
-            pass  # already closed: the call has ended anyway
+        self._action()
 
-    def __enter__(self) -> _Watchdog:
+    def __enter__(self) -> Deadline:
         self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+
+
+def _shut_down(connection: psycopg.Connection[Any]) -> None:
+    """Shut a connection's socket down under a call blocked on it: the call ends with an error."""
+    try:
+        with socket.socket(fileno=os.dup(connection.pgconn.socket)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        pass  # already closed: the call has ended anyway
 
 
 class Session:
@@ -261,7 +266,7 @@ def run_query(conn: psycopg.Connection[Any], target: str, sql: str, params: tupl
               deadline_s: float, max_rows: int = MAX_ROWS) -> QueryFact:
     """Run one statement on an open connection, bounded by ``deadline_s`` on the client side."""
     start = time.perf_counter()
-    watchdog = _Watchdog(conn, deadline_s)
+    watchdog = Deadline(deadline_s, lambda: _shut_down(conn))
     try:
         with watchdog, conn.cursor() as cursor:
             cursor.execute(sql, params or None)

@@ -38,7 +38,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from psycopg import conninfo
 from pydantic import SecretStr
 
 from gonogo.probes.backups import CHUNK, PLAIN_FOOTER, TAIL, BackupFile, BackupsSection, dump_format, list_backups
-from gonogo.probes.database import QueryFact, Session, Target, open_session
+from gonogo.probes.database import Deadline, QueryFact, Session, Target, open_session
 from gonogo.secrets import masker
 
 #: the application_name of the restore's sessions and tools (the statement log tells them apart)
@@ -88,21 +88,12 @@ _IDENTITY = ("SELECT pg_postmaster_start_time()::text, current_setting('port'), 
 
 @dataclass(frozen=True)
 class GuardFact:
-    """Whether the scratch target may be written: refused when it is the stack's own database."""
+    """Whether the scratch target may be written: refused when it is the stack's own database (part of a RestoreFact)."""
 
     scratch: str
     stack: str | None
     refused: bool
     reason: str
-
-    @property
-    def evidence_name(self) -> str:
-        return "restore guard"
-
-    def evidence(self) -> str:
-        verdict = "REFUSED" if self.refused else "allowed"
-        return masker.mask(f"scratch database: {self.scratch}\nstack's database: {self.stack or '(no [database])'}\n"
-                           f"{verdict}: {self.reason}")
 
     def __repr__(self) -> str:
         return masker.mask(f"<restore guard {self.scratch}: {'refused' if self.refused else 'allowed'}: {self.reason}>")
@@ -160,6 +151,8 @@ def _identity(dsn: str, connect_timeout_s: int, *, read_only: bool, application_
     with open_session(dsn, connect_timeout_s=connect_timeout_s, statement_timeout_ms=STATEMENT_TIMEOUT_MS,
                       read_only=read_only, application_name=application_name) as session:
         fact = session.query(_IDENTITY)
+    if not session.connected:
+        return replace(fact, error=session.connection.error)
     return fact if not fact.ok or fact.rows else replace(fact, error="no answer row")
 
 
@@ -322,7 +315,6 @@ class RestoreProbe:
     folder: Path
     stack_dsn: SecretStr | None
     connect_timeout_s: int = 5
-    binaries: dict[str, str] = field(default_factory=dict)
 
     @property
     def scratch_dsn(self) -> str:
@@ -407,7 +399,7 @@ class RestoreProbe:
     def _run_tool(self, dump: Path, kind: str) -> ToolRun:
         """psql (a plain dump, fed here) or pg_restore (a custom one), on the scratch database, bounded."""
         tool = "psql" if kind == "plain" else "pg_restore"
-        binary = self.binaries.get(tool) or shutil.which(tool)
+        binary = shutil.which(tool)
         options = (["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"] if kind == "plain"
                    else ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"])
         command = f"{tool} {' '.join(options)} -d {Target.of(self.scratch_dsn)}"
@@ -446,7 +438,7 @@ def _bounded(argv: list[str], command: str, env: dict[str, str], timeout_s: floa
     except OSError as exc:
         return ToolRun(command, None, _ms(start), error=f"cannot start {argv[0]}: {exc.strerror or exc}")
     output = _Tail(process)
-    deadline = _Deadline(process, timeout_s)
+    deadline = Deadline(timeout_s, lambda: _kill(process))
     error = None
     with deadline:
         if feed is not None:
@@ -496,27 +488,6 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-class _Deadline:
-    """Kills a process (and its process group) when it outlives ``seconds``."""
-
-    def __init__(self, process: subprocess.Popen[bytes], seconds: float) -> None:
-        self.fired = False
-        self._process = process
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-
-    def _fire(self) -> None:
-        self.fired = True
-        _kill(self._process)
-
-    def __enter__(self) -> _Deadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
 
 
 class _Tail(threading.Thread):

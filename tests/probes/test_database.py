@@ -14,6 +14,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -210,3 +211,54 @@ def test_a_pooler_that_refuses_the_options_is_no_connection(postgres: Postgres, 
     fact = probe(postgres.dsn("reader", port=port)).connect()
 
     assert not fact.connected and "unsupported startup parameter: options" in (fact.error or ""), fact
+
+
+# ---------------------------------------------------------------------------------------- end to end
+
+CHECKS = (Path(__file__).resolve().parents[2] / "checks" / "test_database.py").read_text()
+PROFILE = """
+[environment]
+release = "1.4.2"
+
+[database]
+dsn = "${STACK_DSN}"
+connect_timeout_s = 2
+statement_timeout_ms = 3000
+"""
+
+
+def gate_run(run_gate: Any, dsn: str, phase: str = "predeploy") -> Any:
+    """The real checks/test_database.py in a pytest run of its own."""
+    return run_gate({"test_database.py": CHECKS}, "-m", phase, profile=PROFILE, environ={"STACK_DSN": dsn})
+
+
+@pytest.mark.parametrize("phase", ["predeploy", "postdeploy"])
+def test_the_gate_is_go_with_a_read_only_session(run_gate: Any, postgres: Postgres, phase: str) -> None:
+    run = gate_run(run_gate, postgres.dsn("reader"), phase)
+
+    assert run.gate["verdict"] == "GO" and run.gate["counts"]["passed"] == 2, run.out
+
+
+def test_a_database_that_is_down_is_no_go(run_gate: Any, postgres: Postgres) -> None:
+    """Refusing (nothing on the port): accepts_connection fails, session_read_only is dependent on it."""
+    run = gate_run(run_gate, postgres.dsn("reader", port=free_port()))
+
+    assert run.gate["verdict"] == "NO-GO" and run.ret == 1, run.out
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert list(failed) == ["database.accepts_connection"], failed
+    assert failed["database.accepts_connection"].startswith("database connection: expected a session within 2 s, "
+                                                            "got no connection after "), failed
+    assert "Connection refused" in failed["database.accepts_connection"]
+    assert [(e["id"], e["status"]) for e in run.gate["skipped"]] == [("database.session_read_only", "dependent")]
+    assert "look at: the database reader@127.0.0.1:" in run.out and postgres.password not in run.out
+
+
+def test_a_session_that_is_not_read_only_is_no_go(run_gate: Any, postgres: Postgres, pgbouncer: Any) -> None:
+    """Misconfigured: a real PgBouncer drops the options: connected, but the read-only check fails."""
+    run = gate_run(run_gate, postgres.dsn("reader", port=pgbouncer("options")))
+
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert run.gate["verdict"] == "NO-GO" and list(failed) == ["database.session_read_only"], run.out
+    assert failed["database.session_read_only"].startswith(
+        "database session read-only: expected transaction_read_only = on, got transaction_read_only = off: "
+        "the session is not read-only"), failed

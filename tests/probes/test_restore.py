@@ -281,3 +281,69 @@ def test_the_guard_refuses_when_the_stacks_database_cannot_be_asked(postgres: Po
 def test_the_guard_refuses_when_the_scratch_database_cannot_be_asked(postgres: Postgres, tmp_path: Path) -> None:
     refused_and_nothing_written(postgres, tmp_path, "the scratch database could not be asked which database it is",
                                 scratch=postgres.dsn("owner", "no_such_database"))
+
+
+# ---------------------------------------------------------------------------------------- end to end
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKS = {name: (REPO / "checks" / name).read_text() for name in ("test_database.py", "test_restore.py")}
+PROFILE = """
+[environment]
+release = "1.4.2"
+
+[database]
+dsn = "${STACK_DSN}"
+connect_timeout_s = 2
+
+[backups]
+dir = "../backups"
+pattern = "shop_*.sql.gz"
+restore_into = "${SCRATCH_DSN}"
+expect_tables = ["shop_product", "shop_sale", "django_migrations"]
+"""
+
+
+def gate_run(run_gate: Any, pytester: pytest.Pytester, postgres: Postgres, phases: str, *, scratch: str) -> Any:
+    """The real checks/test_database.py and checks/test_restore.py, in a pytest run of their own."""
+    (pytester.path / "backups").mkdir(exist_ok=True)
+    dump(postgres, pytester.path / "backups" / "shop_20260101.sql.gz")
+    return run_gate(CHECKS, "-m", phases, profile=PROFILE,
+                    environ={"STACK_DSN": postgres.dsn("reader", "shop"), "SCRATCH_DSN": scratch})
+
+
+def test_the_gate_restores_in_the_rollback_phase(run_gate: Any, pytester: pytest.Pytester, postgres: Postgres) -> None:
+    run = gate_run(run_gate, pytester, postgres, "rollback", scratch=postgres.dsn("owner", "shop_scratch"))
+
+    assert run.gate["verdict"] == "GO" and run.ret == 0, run.out
+    assert run.gate["counts"]["passed"] == run.gate["counts"]["selected"] == 3, run.gate["counts"]
+    assert scratch_relations(postgres) == 0
+
+
+def test_before_a_deploy_the_restore_is_not_applicable_unless_asked(run_gate: Any, pytester: pytest.Pytester,
+                                                                    postgres: Postgres) -> None:
+    run = gate_run(run_gate, pytester, postgres, "predeploy", scratch=postgres.dsn("owner", "shop_scratch"))
+
+    assert run.gate["verdict"] == "GO", run.out
+    skipped = {e["id"]: (e["status"], e["reason"]) for e in run.gate["skipped"]}
+    assert skipped["restore.backup_restores"] == (
+        "not-applicable", "the restore runs in the rollback phase; [backups] restore_before_deploy = true runs it "
+                          "before a deploy too"), skipped
+    assert run.gate["counts"]["passed"] == 2 and run.gate["counts"]["not_applicable"] == 3, run.gate["counts"]
+
+
+def test_restore_into_the_stacks_own_database_is_a_clear_refusal_and_no_go(run_gate: Any, pytester: pytest.Pytester,
+                                                                          postgres: Postgres) -> None:
+    """``restore_into`` = the ``[database] dsn``: NO-GO, exit 1, the guard's reason, nothing written."""
+    before, offset = shop_state(postgres), postgres.log_size()
+    run = gate_run(run_gate, pytester, postgres, "rollback", scratch=postgres.dsn("reader", "shop"))
+
+    assert run.gate["verdict"] == "NO-GO" and run.ret == 1, run.out
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert failed == {"restore.backup_restores":
+                      "restore target: expected a scratch database that is not the stack's own, got refused: the "
+                      "scratch target is the stack's own database (same server, port and database name): nothing is "
+                      "restored"}, run.gate
+    skipped = {e["id"]: e["status"] for e in run.gate["skipped"]}
+    assert skipped == {"restore.expected_tables": "dependent", "restore.scratch_emptied": "dependent"}
+    assert shop_state(postgres) == before and writes(postgres.log_since(offset)) == []
+    assert postgres.password not in run.out + run.err + (run.gate_text or "")
