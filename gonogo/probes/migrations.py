@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
-from gonogo.probes.commands import CommandEntry, CommandProbe
+from gonogo.probes.commands import OUTPUT_LIMIT, CommandEntry, CommandProbe
 from gonogo.probes.files import read_text
 from gonogo.probes.host import bounded
 from gonogo.secrets import masker
@@ -676,6 +676,9 @@ class MigrationsProbe:
         source = f"`{command}` in {fact.where}"
         if fact.exit_code != 0:
             return ReleaseMigrations(source, error=f"{fact.status_text}: {fact.last_words}")
+        if fact.output_bytes > OUTPUT_LIMIT:  # only its end was kept: the first migrations would be missing
+            return ReleaseMigrations(source, error=f"the listing is longer than the {OUTPUT_LIMIT // 1024} KiB "
+                                                   "gonogo keeps of a command's output")
         names, applied = parse_showmigrations(fact.output)
         if not names:
             return ReleaseMigrations(source, error=f"the command listed no migration: {fact.last_words}")

@@ -1,7 +1,7 @@
 """The migrations probe against the sandbox's real Django and PostgreSQL: ``showmigrations`` run in the
 web container through the Docker API (both of Django's listings), the release's build artefact read
 as its source, the state under the faults that touch migrations (pending-migration; migrations-failed,
-which leaves the migration state intact), a command that fails, the database down, and an
+which leaves the migration state intact), a command that fails or says too much, the database down, and an
 application rollback that leaves the database newer than the release (the rollback phase's NO-GO).
 Alembic and Prisma are in tests/probes/test_migrations.py (no sandbox needed).
 """
@@ -105,6 +105,13 @@ def test_a_command_that_fails_and_a_service_that_does_not_run(sandbox: "Sandbox"
     assert exited.release.error is not None and exited.release.error.startswith(
         f"no running container for service migrations in project {PROJECT} ({PROJECT}-migrations-1 is Exited (0) ")
     assert failing.database.error is None and failing.pending == ()
+
+
+def test_a_listing_longer_than_what_is_kept(sandbox: "Sandbox", docker: DockerProbe) -> None:
+    """Only the end of a long output is kept: its first migrations would be missing, so it is not read."""
+    fact = read(sandbox, docker, command=["python", "-c", "print('[X]  shop.0001_initial'); print('x' * 300000)"])
+
+    assert fact.release.error == "the listing is longer than the 256 KiB gonogo keeps of a command's output"
 
 
 def test_database_down(sandbox: "Sandbox", docker: DockerProbe, faults: Any) -> None:
