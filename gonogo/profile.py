@@ -21,6 +21,7 @@ from gonogo.model import Section
 from gonogo.probes.backups import BackupsSection
 from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
+from gonogo.probes.database import DatabaseSection
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
@@ -44,23 +45,6 @@ class EnvironmentSection(Section):
     ca_file: Path | None = None
     #: variables that are not secrets (ports, release ids): shown instead of masked
     public_variables: list[str] = Field(default_factory=list)
-
-
-class MigrationsConfig(Section):
-    tool: Literal["django", "alembic", "prisma"]
-    scripts: Path | None = None
-    #: the container a framework command runs in (django: manage.py showmigrations)
-    service: str | None = None
-
-
-class DatabaseSection(Section):
-    """A read-only connection to the stack's database."""
-
-    #: a secret: ``dsn.get_secret_value()`` gives the text; its repr is masked by construction
-    dsn: SecretStr
-    connect_timeout_s: float = 5
-    statement_timeout_ms: int = 5000
-    migrations: MigrationsConfig | None = None
 
 
 class HealthEndpoint(Section):

@@ -1,7 +1,7 @@
 """The stack under check, as the profile describes it: one lazily built probe per subject.
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
-(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``; ``stack.db``, ``stack.traefik``... as their checks land).
+(``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -18,9 +18,11 @@ from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.backups import BackupsProbe
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
+from gonogo.probes.database import DatabaseProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
+from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.tls import TlsProbe
 
 
@@ -70,6 +72,11 @@ class Stack:
                            environ=os.environ)
 
     @cached_property
+    def db(self) -> DatabaseProbe:
+        """The stack's database of ``[database]``: read-only sessions bounded by its connect and statement timeouts."""
+        return DatabaseProbe(self.section("database"))
+
+    @cached_property
     def docker(self) -> DockerProbe:
         """The Docker engine of ``[docker]`` (its host, timeouts, Compose project)."""
         return DockerProbe(self.section("docker"))
@@ -84,6 +91,17 @@ class Stack:
         """HTTP(S) to the stack: the profile's ``resolve`` map (like curl --resolve) and CA file."""
         environment = self.env.profile.environment
         return HttpProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def restore(self) -> RestoreProbe:
+        """The restore test of ``[backups]``: its newest dump into ``restore_into``, guarded against
+        ``[database] dsn`` (a profile without ``[database]`` gets a guard that refuses)."""
+        backups = self.section("backups")
+        if backups.restore_into is None:
+            skips.not_configured(not_configured(self.env, "[backups] restore_into"))
+        database = self.env.profile.database
+        return RestoreProbe(backups, self.env.resolve_path(backups.dir), database.dsn if database else None,
+                            connect_timeout_s=database.connect_timeout_s if database else 5)
 
     @cached_property
     def tls(self) -> TlsProbe:

@@ -78,7 +78,9 @@ def start_server(paths: Paths, values: dict[str, str]) -> None:
         "-c", f"unix_socket_directories={paths.pg_socket_dir}",
         "-c", "max_connections=60", "-c", "shared_buffers=64MB",
         "-c", "synchronous_commit=off", "-c", "logging_collector=off",
-        "-c", "log_line_prefix=%m [%p] %u@%d ",
+        # %a: the application name, so a statement log tells gonogo's sessions apart (log_statement is
+        # off unless a test turns it on with ALTER SYSTEM: tests/sandbox/test_read_only_proof.py)
+        "-c", "log_line_prefix=%m [%p] %u@%d app=%a ",
     ]
     pid = start(paths, NAME, argv, user=OS_USER, cwd=paths.pg_data)
     deadline = time.monotonic() + 30

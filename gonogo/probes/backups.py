@@ -91,10 +91,15 @@ class BackupsSection(Section):
     retention_days: float | None = None
     #: the backup task is scheduled (SMK-3.1): a command and the task its output must name
     schedule: BackupSchedule | None = None
-    #: a scratch database to test a restore in: never the stack's own (the restore subject)
+    #: a scratch database to test a restore in (a DSN, a secret): never the stack's own (the restore subject,
+    #: gonogo/probes/restore.py); its role must own that database: the restore empties it before and after
     restore_into: SecretStr | None = None
-    #: tables a restored backup must hold
+    #: tables a restored backup must hold, each with rows (``shop_sale`` or ``schema.table``)
     expect_tables: list[str] = Field(default_factory=list)
+    #: the restore also runs before a deploy (``-m predeploy``); it always runs in the rollback phase
+    restore_before_deploy: bool = False
+    #: psql or pg_restore must be done within this many seconds, or they are killed (nothing is kept)
+    restore_timeout_s: float = Field(default=600, gt=0)
 
     @field_validator("sidecar")
     @classmethod

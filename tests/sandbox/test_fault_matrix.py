@@ -63,7 +63,8 @@ MATRIX = [
     row("backend-down", "rollback", "health.endpoint_healthy[ready]", "commands.command_passes[django-check]"),
     row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         must_pass=("health.endpoint_healthy[live]",)),
-    row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]"),
+    row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
+        "database.accepts_connection"),
     row("redis-down", "postdeploy", "health.endpoint_healthy[ready]"),
     row("slow-api", "postdeploy", "health.endpoint_fast[ready]", "health.endpoint_fast[csrf]", verdict="GO-WITH-WARNINGS"),
     # tls (RCY-4.5, NPR-1.3): checks/test_tls.py
@@ -95,6 +96,11 @@ MATRIX = [
         must_pass=("host.port_as_expected[spare]", "host.docker_daemon_reachable")),
     row("port-taken", "predeploy", "host.port_as_expected[spare]",
         must_pass=("host.dns_resolves[shop.localhost]", "host.port_as_expected[https]")),
+    # database (SMK-12): checks/test_database.py
+    row("db-down", "predeploy", "database.accepts_connection", must_pass=("host.docker_daemon_reachable",)),
+    # restore (RCY-1.3, NPR-2.3, BTQ-6.B): checks/test_restore.py; the guard refusing the stack's own
+    # database is tests/probes/test_restore.py (a profile, not a sandbox fault)
+    row("truncated-backup", "rollback", "restore.backup_restores", must_pass=("restore.scratch_emptied",)),
 ]
 
 
