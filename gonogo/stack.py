@@ -16,6 +16,7 @@ from typing import Any
 
 from gonogo import skips
 from gonogo.environment import LoadedEnvironment, not_configured
+from gonogo.probes.backups import BackupsProbe
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
 from gonogo.probes.database import DatabaseProbe
@@ -51,9 +52,14 @@ class Stack:
                 close()
 
     @cached_property
+    def backups(self) -> BackupsProbe:
+        """The backups of ``[backups]``: the folder (relative to the profile), its dumps, sidecars, manifest."""
+        section = self.section("backups")
+        return BackupsProbe(section, self.env.resolve_path(section.dir))
+
+    @cached_property
     def commands(self) -> CommandProbe:
         """Runs the ``[[command]]`` entries: in a service's container (through ``[docker]``) or on this host."""
-        self.section("command")
         return CommandProbe(self.env.path.parent.resolve(), self.docker if self.env.profile.docker else None)
 
     @cached_property

@@ -556,6 +556,23 @@ _flag("deploy-check-fails",
       "while the running server keeps serving")
 
 
+@_register("scheduled-backup-off", "app flag read by the settings at import, worker restarted with it: the Celery "
+                                  "beat schedule has lost its backup task (no backup is taken any more)")
+class _ScheduledBackupOff:
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        path = _flag_path(ctx, "scheduled-backup-off")
+        path.write_text("on\n")
+        os.chmod(path, 0o644)
+        _recreate(ctx, "worker")  # the running beat reads its schedule when it starts
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        _flag_path(ctx, "scheduled-backup-off").unlink(missing_ok=True)
+        if not for_down:
+            _recreate(ctx, "worker")
+
+
 @_register("log-errors", "app flag: /reports/ raises; a few requests leave tracebacks and 500s in the web log")
 class _LogErrors:
     @staticmethod
@@ -634,8 +651,8 @@ ORDER = [
     "db-down", "redis-down", "health-body-unhealthy", "pending-migration", "migrations-failed", "mixed-tags",
     "previous-release-missing", "restart-loop", "unhealthy-container", "router-wrong-host", "backend-down",
     "ws-broken", "cert-expiring", "stale-backup", "checksum-of-uncompressed", "truncated-backup",
-    "manifest-lies", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors", "dns-wrong-address",
-    "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
+    "manifest-lies", "scheduled-backup-off", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors",
+    "dns-wrong-address", "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

@@ -16,13 +16,16 @@ import shutil
 import subprocess
 import tarfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from gonogo.model import Section
+from gonogo.probes.commands import CommandEntry
 from gonogo.secrets import masker
 
 CHUNK = 1024 * 1024
@@ -35,6 +38,33 @@ CUSTOM_MAGIC = b"PGDMP"
 #: ``\unrestrict <key>`` after it)
 TAIL = 64 * 1024
 _BACKUP_SUFFIXES = (".sql.gz", ".sql", ".dump.gz", ".dump", ".backup", ".tar.gz", ".tgz")
+
+
+class BackupSchedule(Section):
+    """A command that prints the backup schedule (run like a ``[[command]]``) and the task it must list."""
+
+    #: run inside this Compose service's running container (e.g. the Celery beat or worker)
+    service: str | None = None
+    #: run on the gate's host instead
+    host: bool = False
+    #: an argv list, or a string split like a shell would
+    run: list[str] | str
+    shell: bool = False
+    timeout_s: float = Field(default=60, gt=0)
+    #: a regular expression the output must match: the scheduled backup task
+    expect_output: str
+
+    @model_validator(mode="after")
+    def _runnable(self) -> BackupSchedule:
+        try:
+            self.entry()
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
+
+    def entry(self) -> CommandEntry:
+        """The command, as the commands probe runs it."""
+        return CommandEntry(name="backup-schedule", **self.model_dump())
 
 
 class BackupsSection(Section):
@@ -59,6 +89,8 @@ class BackupsSection(Section):
     min_size_ratio: float = 0.5
     #: nothing older than this many days may be left, and at least one backup inside it
     retention_days: float | None = None
+    #: the backup task is scheduled (SMK-3.1): a command and the task its output must name
+    schedule: BackupSchedule | None = None
     #: a scratch database to test a restore in (a DSN, a secret): never the stack's own (the restore subject,
     #: gonogo/probes/restore.py); its role must own that database: the restore empties it before and after
     restore_into: SecretStr | None = None
@@ -148,11 +180,22 @@ def list_backups(folder: Path, pattern: str) -> Listing:
     return Listing(str(folder), pattern, tuple(sorted(files, key=lambda f: (f.modified, f.name), reverse=True)))
 
 
+class _Readable(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+def _chunks(handle: _Readable) -> Iterator[memoryview]:
+    """A stream's content, chunk by chunk, read into one reused buffer (no allocation per chunk)."""
+    view = memoryview(bytearray(CHUNK))
+    while count := handle.readinto(view):
+        yield view[:count]
+
+
 def sha256_of(path: Path) -> str:
     """The hex sha256 of a file, streamed."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
+        for chunk in _chunks(handle):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -162,7 +205,7 @@ def gunzipped_sha256(path: Path) -> str | None:
     digest = hashlib.sha256()
     try:
         with gzip.open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
+            for chunk in _chunks(handle):
                 digest.update(chunk)
     except (OSError, EOFError, zlib.error):
         return None
@@ -288,14 +331,13 @@ def read_dump(path: Path, configured: str = "auto", pg_restore: str = "pg_restor
         return DumpFact(str(path), kind, False, error=exc.strerror or str(exc))
     if kind == "custom":
         return _read_custom(path, size, pg_restore, timeout_s)
-    opener = gzip.open if path.name.endswith(".gz") else open
     head, tail, total = b"", b"", 0
     try:
-        with opener(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
+        with (gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")) as handle:
+            for chunk in _chunks(handle):
                 if len(head) < 256:
-                    head += chunk[: 256 - len(head)]
-                tail = (tail + chunk)[-TAIL:]
+                    head += bytes(chunk[: 256 - len(head)])
+                tail = tail[-TAIL:] + bytes(chunk[-TAIL:]) if len(chunk) < TAIL else bytes(chunk[-TAIL:])
                 total += len(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         return DumpFact(str(path), kind, False, error=_gzip_error(exc), size=size, content_size=total,
@@ -322,6 +364,8 @@ def _read_custom(path: Path, size: int, pg_restore: str, timeout_s: float) -> Du
 def _gzip_error(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return "the gzip stream ends early: the file is truncated"
+    if isinstance(exc, tarfile.ReadError) and "unexpected end of data" in str(exc):
+        return "the archive ends early: the file is truncated"
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
@@ -353,7 +397,7 @@ def read_archive(path: Path) -> ArchiveFact:
                 if member.isfile():
                     data = tar.extractfile(member)
                     if data is not None:
-                        for _ in iter(lambda: data.read(CHUNK), b""):
+                        for _ in _chunks(data):  # type: ignore[arg-type]  # an ExFileObject: it has readinto
                             pass
     except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
         return ArchiveFact(str(path), False, members, _gzip_error(exc))
@@ -434,3 +478,52 @@ def read_manifest(folder: Path, name: str) -> ManifestFact:
             name=str(item.get("name")), listed_size=item.get("size"), listed_sha256=item.get("sha256"), exists=exists,
             size=listed.stat().st_size if exists else None, sha256=sha256_of(listed) if exists else None))
     return ManifestFact(str(path), True, entries=tuple(entries), data=data)
+
+
+class BackupsProbe:
+    """The stack's backups (``stack.backups``): each fact is read once per session (a dump may be large)."""
+
+    def __init__(self, section: BackupsSection, folder: Path) -> None:
+        self.section = section
+        self.folder = folder
+
+    def __repr__(self) -> str:
+        return f"<backups probe {self.folder}/{self.section.pattern}>"
+
+    @cached_property
+    def dumps(self) -> Listing:
+        """The database dumps, newest first."""
+        return list_backups(self.folder, self.section.pattern)
+
+    @cached_property
+    def media(self) -> Listing | None:
+        """The media archives, newest first (None when the profile names none)."""
+        return list_backups(self.folder, self.section.media_pattern) if self.section.media_pattern else None
+
+    def newest_dump(self) -> Path | None:
+        newest = self.dumps.newest
+        return self.folder / newest.name if newest else None
+
+    @cached_property
+    def sidecar(self) -> SidecarFact | None:
+        """The newest dump's checksum sidecar (None without a dump, or when the profile says there is none)."""
+        newest = self.newest_dump()
+        if newest is None or self.section.sidecar is False:
+            return None
+        return check_sidecar(newest, self.section.sidecar)
+
+    @cached_property
+    def dump(self) -> DumpFact | None:
+        """The newest dump, read to its end."""
+        newest = self.newest_dump()
+        return read_dump(newest, self.section.format) if newest else None
+
+    @cached_property
+    def manifest(self) -> ManifestFact | None:
+        return read_manifest(self.folder, self.section.manifest) if self.section.manifest is not False else None
+
+    @cached_property
+    def media_archive(self) -> ArchiveFact | None:
+        """The newest media archive, read to its end."""
+        newest = self.media.newest if self.media else None
+        return read_archive(self.folder / newest.name) if newest else None

@@ -80,6 +80,16 @@ MATRIX = [
     row("env-placeholder", "predeploy", "config.no_placeholders",
         must_pass=("config.required_variables", "config.debug_off", "config.env_file_readable")),
     row("debug-on", "predeploy", "config.debug_off", must_pass=("config.no_placeholders", "config.required_variables")),
+    # backups (RCY-0.8, SMK-2.1, NPR-2.2, RCY-1.1, BTQ-2.1, SMK-3.1, SMK-3.2): checks/test_backups.py. The four file
+    # faults change the newest set each its own way, so each gets its own row; the schedule lives in the worker
+    row("stale-backup", "predeploy", "backups.backup_recent",
+        must_pass=("backups.checksum_matches", "backups.dump_complete", "backups.manifest_matches")),
+    row("checksum-of-uncompressed", "predeploy", "backups.checksum_matches",
+        must_pass=("backups.dump_complete", "backups.backup_recent")),
+    row("truncated-backup", "predeploy", "backups.dump_complete", must_pass=("backups.checksum_matches",)),
+    row("truncated-backup", "rollback", "backups.dump_complete"),
+    row("manifest-lies", "predeploy", "backups.manifest_matches", must_pass=("backups.dump_complete",)),
+    row("scheduled-backup-off", "predeploy", "backups.backup_scheduled", must_pass=("backups.backup_recent",)),
     # host (RCY-0.7, RCY-0.9): checks/test_host.py (a predeploy run takes seconds: one row per fault)
     row("dns-wrong-address", "predeploy", "host.dns_resolves[shop.localhost]",
         must_pass=("host.port_as_expected[spare]", "host.docker_daemon_reachable")),

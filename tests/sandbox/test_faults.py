@@ -287,6 +287,25 @@ def deploy_check_healed(sb, ctx):
     assert result.exit_code == 0, result.output
 
 
+BEAT_TASKS = ["python", "-c", "from config.celery import app; print(sorted(e['task'] for e in app.conf.beat_schedule.values()))"]
+
+
+def _beat_tasks(sb) -> str:
+    result = sb.container("worker").exec_run(BEAT_TASKS)
+    assert result.exit_code == 0, result.output
+    return result.output.decode()
+
+
+def schedule_broken(sb, ctx):
+    tasks = _beat_tasks(sb)
+    assert "shop.tasks.scheduled_backup" not in tasks and "shop.tasks.daily_report" in tasks, tasks
+    assert sb.health("worker") in ("healthy", "starting"), "the worker runs: only its schedule lost the task"
+
+
+def schedule_healed(sb, ctx):
+    assert "shop.tasks.scheduled_backup" in _beat_tasks(sb)
+
+
 def _web_log(sb) -> str:
     return sb.container("web").logs().decode(errors="replace")
 
@@ -445,6 +464,7 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "checksum-of-uncompressed": (before_none, checksum_broken, backups_healed),
     "truncated-backup": (before_none, truncated_broken, backups_healed),
     "manifest-lies": (before_none, manifest_lies_broken, backups_healed),
+    "scheduled-backup-off": (before_none, schedule_broken, schedule_healed),
     "env-placeholder": (before_none, env_placeholder_broken, env_placeholder_healed),
     "debug-on": (before_none, debug_broken, debug_healed),
     "deploy-check-fails": (before_none, deploy_check_broken, deploy_check_healed),

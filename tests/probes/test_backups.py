@@ -1,0 +1,223 @@
+"""The backups probe against real files: gzip and tar.gz archives written with Python's own tools, in
+the layout the runbooks use (``X.sql.gz`` + ``X.sql.gz.sha256`` in ``sha256sum`` format, manifest.json),
+broken the ways backups really break; and a 1 GB dump verified with the memory of the process bounded.
+
+The plain dumps here are written with pg_dump's own header and footer lines; the custom-format case
+and restores of real pg_dump output are in tests/probes/test_restore.py (a real PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gonogo.probes.backups import (BackupsSection, check_sidecar, list_backups, read_archive, read_dump,
+                                   read_manifest, sidecar_name, stem)
+
+DUMP = b"""--
+-- PostgreSQL database dump
+--
+
+\\restrict Kq3x
+SET statement_timeout = 0;
+CREATE TABLE public.shop_sale (id integer NOT NULL, total numeric(10,2) NOT NULL);
+COPY public.shop_sale (id, total) FROM stdin;
+1\t12.50
+\\.
+
+--
+-- PostgreSQL database dump complete
+--
+
+\\unrestrict Kq3x
+"""
+
+
+def write_dump(folder: Path, name: str, content: bytes = DUMP, sidecar: str | None = "{name}.sha256",
+               mtime: float | None = None) -> Path:
+    path = folder / name
+    with gzip.open(path, "wb") as out:
+        out.write(content)
+    if sidecar:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        (folder / sidecar_name(sidecar, name)).write_text(f"{digest}  {name}\n")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_listing_is_newest_first_and_says_what_is_missing(tmp_path):
+    now = time.time()
+    write_dump(tmp_path, "shop_prod_20261101T000000Z.sql.gz", mtime=now - 3 * 3600)
+    write_dump(tmp_path, "shop_prod_20261102T000000Z.sql.gz", mtime=now - 3600)
+    (tmp_path / "other.txt").write_text("x")
+
+    listing = list_backups(tmp_path, "shop_prod_*.sql.gz")
+
+    assert [f.name for f in listing.files] == ["shop_prod_20261102T000000Z.sql.gz", "shop_prod_20261101T000000Z.sql.gz"]
+    assert 0.9 < listing.newest.age_h(listing.checked_at) < 1.1
+    assert "2 file(s), newest first" in listing.evidence()
+    assert list_backups(tmp_path / "nope", "*.sql.gz").error == "the folder does not exist"
+    assert list_backups(tmp_path / "other.txt", "*").error == "not a folder"
+    assert list_backups(tmp_path, "*.dump").files == ()
+
+
+def test_a_matching_sidecar(tmp_path):
+    path = write_dump(tmp_path, "shop_1.sql.gz")
+    fact = check_sidecar(path, "{name}.sha256")
+    assert fact.matches and fact.names_the_file and not fact.of_uncompressed, fact
+
+    other = write_dump(tmp_path, "shop_2.sql.gz", sidecar="{stem}.sha256")  # X.sha256 naming
+    assert (tmp_path / "shop_2.sha256").is_file()
+    assert check_sidecar(other, "{stem}.sha256").matches
+    assert not check_sidecar(other, "{name}.sha256").exists
+
+
+def test_a_sidecar_of_the_uncompressed_dump_says_so(tmp_path):
+    path = write_dump(tmp_path, "shop_1.sql.gz", sidecar=None)
+    (tmp_path / "shop_1.sql.gz.sha256").write_text(f"{hashlib.sha256(DUMP).hexdigest()}  shop_1.sql\n")
+
+    fact = check_sidecar(path, "{name}.sha256")
+
+    assert not fact.matches and fact.of_uncompressed and fact.names == "shop_1.sql"
+    assert "uncompressed content (written before gzip)" in fact.evidence()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0" * 64 + "  shop_9.sql.gz\n", "names"),
+    ("not a checksum\n", "not a sha256sum line"),
+    ("", "not a sha256sum line"),
+])
+def test_sidecars_that_do_not_match(tmp_path, text, expected):
+    path = write_dump(tmp_path, "shop_1.sql.gz", sidecar=None)
+    (tmp_path / "shop_1.sql.gz.sha256").write_text(text)
+    fact = check_sidecar(path, "{name}.sha256")
+    assert not fact.matches
+    if expected == "names":
+        assert fact.names == "shop_9.sql.gz" and not fact.names_the_file
+    else:
+        assert expected in fact.error
+
+
+def test_a_complete_plain_dump(tmp_path):
+    fact = read_dump(write_dump(tmp_path, "shop.sql.gz"))
+    assert fact.complete and fact.format == "plain" and fact.content_size == len(DUMP)
+    plain = tmp_path / "shop.sql"
+    plain.write_bytes(DUMP)
+    assert read_dump(plain).complete  # not compressed
+
+
+def test_a_truncated_gzip_and_a_dump_that_stopped_early(tmp_path):
+    whole = write_dump(tmp_path, "shop.sql.gz", DUMP * 2000)
+    cut = tmp_path / "cut.sql.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    fact = read_dump(cut)
+    assert not fact.complete and fact.error == "the gzip stream ends early: the file is truncated"
+
+    stopped = read_dump(write_dump(tmp_path, "stopped.sql.gz", DUMP.split(b"-- PostgreSQL database dump complete")[0]))
+    assert stopped.readable and stopped.has_header and not stopped.has_footer and not stopped.complete
+
+    not_gzip = tmp_path / "text.sql.gz"
+    not_gzip.write_bytes(DUMP)
+    assert "BadGzipFile" in read_dump(not_gzip).error
+
+
+def test_media_archives(tmp_path):
+    good = tmp_path / "media.tar.gz"
+    with tarfile.open(good, "w:gz") as tar:
+        for i in range(3):
+            data = os.urandom(200_000)
+            info = tarfile.TarInfo(f"media/invoices/{i}.pdf")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert read_archive(good).readable and read_archive(good).members == 3
+
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(good.read_bytes()[:300_000])
+    fact = read_archive(cut)
+    assert not fact.readable and "truncated" in fact.error
+
+
+def test_manifests(tmp_path):
+    dump = write_dump(tmp_path, "shop_1.sql.gz")
+    entry = {"name": dump.name, "size": dump.stat().st_size, "sha256": hashlib.sha256(dump.read_bytes()).hexdigest()}
+    (tmp_path / "manifest.json").write_text(json.dumps({"created_at": "2026-11-01T00:00:00Z", "files": [entry]}))
+    assert read_manifest(tmp_path, "manifest.json").problems == []
+
+    gone = {"name": "media_1.tar.gz", "size": 10, "sha256": "0" * 64}
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": [entry, gone, {**entry, "size": 1}]}))
+    problems = read_manifest(tmp_path, "manifest.json").problems
+    assert problems == ["media_1.tar.gz: listed but missing", f"shop_1.sql.gz: {entry['size']} bytes, the manifest says 1"]
+
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert read_manifest(tmp_path, "manifest.json").problems[0].startswith("not a manifest (JSONDecodeError")
+    assert read_manifest(tmp_path, "absent.json").problems == ["no manifest"]
+
+
+def test_the_table_can_switch_off_what_a_stack_does_not_write():
+    section = BackupsSection.model_validate({"dir": "b", "pattern": "*.sql.gz", "manifest": False, "sidecar": False})
+    assert section.manifest is False and section.sidecar is False
+    with pytest.raises(ValueError, match="must contain {name} or {stem}"):
+        BackupsSection.model_validate({"dir": "b", "pattern": "*", "sidecar": "checksum.txt"})
+    assert stem("shop_20261101.sql.gz") == "shop_20261101" and stem("x.dump") == "x"
+
+
+def test_a_1_gb_dump_is_verified_in_little_memory(tmp_path):
+    """A 1 GB file on disk (gzip with stored blocks: incompressible data), its sidecar checked and its gzip read
+    to the end, in a fresh process whose peak memory stays under 100 MB (VmHWM, the process's own high-water
+    mark: ru_maxrss would carry the parent's across exec)."""
+    path = tmp_path / "big_20261101T000000Z.sql.gz"
+    block = os.urandom(8 * 1024 * 1024)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=0) as out:
+        out.write(DUMP.split(b"COPY")[0])
+        for _ in range(128):  # 128 x 8 MiB = 1 GiB
+            out.write(block)
+        out.write(DUMP[DUMP.index(b"\\.") :])
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    (tmp_path / f"{path.name}.sha256").write_text(f"{digest.hexdigest()}  {path.name}\n")
+    assert path.stat().st_size > 1_000_000_000
+
+    script = textwrap.dedent(f"""
+        import json, re
+        from pathlib import Path
+        from gonogo.probes.backups import check_sidecar, read_dump
+
+        def peak_kb():
+            return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+
+        imported = peak_kb()
+        path = Path({str(path)!r})
+        sidecar, dump = check_sidecar(path, "{{name}}.sha256"), read_dump(path)
+        print(json.dumps({{"matches": sidecar.matches, "complete": dump.complete, "content": dump.content_size,
+                          "imported_kb": imported, "peak_kb": peak_kb()}}))
+    """)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=True)
+    result = json.loads(done.stdout)
+    print(f"1 GiB dump verified in {time.monotonic() - started:.1f} s: peak memory {result['peak_kb'] / 1024:.0f} MB, "
+          f"of which {result['imported_kb'] / 1024:.0f} MB before reading (the imports)")
+
+    assert result["matches"] and result["complete"] and result["content"] > 1 << 30, result
+    assert result["peak_kb"] < 100 * 1024, f"peak memory {result['peak_kb'] / 1024:.0f} MB"
+    assert result["peak_kb"] - result["imported_kb"] < 16 * 1024, "reading grew the memory by more than 16 MB"
+
+
+def test_ages_use_the_file_time(tmp_path):
+    old = time.time() - 30 * 3600
+    write_dump(tmp_path, "shop_1.sql.gz", mtime=old)
+    listing = list_backups(tmp_path, "*.sql.gz")
+    assert 29.9 < listing.newest.age_h(dt.datetime.now(dt.timezone.utc)) < 30.1
