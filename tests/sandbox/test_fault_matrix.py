@@ -87,7 +87,10 @@ MATRIX = [
     row("checksum-of-uncompressed", "predeploy", "backups.checksum_matches",
         must_pass=("backups.dump_complete", "backups.backup_recent")),
     row("truncated-backup", "predeploy", "backups.dump_complete", must_pass=("backups.checksum_matches",)),
-    row("truncated-backup", "rollback", "backups.dump_complete"),
+    # and the restore of it (RCY-1.3, NPR-2.3, BTQ-6.B: checks/test_restore.py) fails too; the guard refusing the
+    # stack's own database is tests/probes/test_restore.py (a profile, not a sandbox fault)
+    row("truncated-backup", "rollback", "backups.dump_complete", "restore.backup_restores",
+        must_pass=("restore.scratch_emptied",)),
     row("manifest-lies", "predeploy", "backups.manifest_matches", must_pass=("backups.dump_complete",)),
     row("scheduled-backup-off", "predeploy", "backups.backup_scheduled", must_pass=("backups.backup_recent",)),
     # host (RCY-0.7, RCY-0.9): checks/test_host.py (a predeploy run takes seconds: one row per fault)
@@ -97,9 +100,6 @@ MATRIX = [
         must_pass=("host.dns_resolves[shop.localhost]", "host.port_as_expected[https]")),
     # database (SMK-12): checks/test_database.py
     row("db-down", "predeploy", "database.accepts_connection", must_pass=("host.docker_daemon_reachable",)),
-    # restore (RCY-1.3, NPR-2.3, BTQ-6.B): checks/test_restore.py; the guard refusing the stack's own
-    # database is tests/probes/test_restore.py (a profile, not a sandbox fault)
-    row("truncated-backup", "rollback", "restore.backup_restores", must_pass=("restore.scratch_emptied",)),
     # migrations (BTQ-3.3, SMK-2.2): checks/test_migrations.py. Before a deploy an unapplied migration is what
     # the deploy will apply (listed, GO); once deployed it is a NO-GO. migrations-failed has no row here: the
     # one-shot could not log in and applied nothing, the migration state is intact (tests/sandbox/
