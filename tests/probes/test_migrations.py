@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg import Postgres, free_port, throwaway_postgres
+from pg import PASSWORD, Postgres, free_port, throwaway_postgres
 from pydantic import SecretStr, ValidationError
 
 from gonogo.probes.database import DatabaseProbe, DatabaseSection
@@ -111,9 +111,9 @@ def scripts(tmp_path: Path) -> Path:
 def stamp(pg: Postgres, dsn: str, *revisions: str, table: str = "alembic_version") -> None:
     """alembic_version as Alembic creates it, holding ``revisions``."""
     pg.admin(f"CREATE TABLE {table} (version_num VARCHAR(32) NOT NULL, "
-             f"CONSTRAINT {table.replace('.', '_')}_pkc PRIMARY KEY (version_num))", db=dbname(dsn))
+             f"CONSTRAINT {table.replace('.', '_')}_pkc PRIMARY KEY (version_num))", dbname=dbname(dsn))
     for rev in revisions:
-        pg.admin(f"INSERT INTO {table} VALUES (%s)", db=dbname(dsn), params=(rev,))
+        pg.admin(f"INSERT INTO {table} VALUES (%s)", dbname=dbname(dsn), params=(rev,))
 
 
 @pytest.mark.parametrize(("stamped", "pending"), [
@@ -230,7 +230,7 @@ def test_alembic_missing_script_directory(db, tmp_path):
 
 
 def test_alembic_table_in_another_schema(pg, db, scripts):
-    pg.admin("CREATE SCHEMA audit", db=dbname(db))
+    pg.admin("CREATE SCHEMA audit", dbname=dbname(db))
     stamp(pg, db, BASE, table="audit.alembic_version")
 
     fact = state("alembic", db, scripts=scripts, table="audit.alembic_version")
@@ -280,14 +280,14 @@ def attempt(pg: Postgres, dsn: str, prisma: Path, name: str, *, minute: int, fin
              "started_at, applied_steps_count) VALUES (gen_random_uuid()::text, %s, "
              "CASE WHEN %s THEN %s::timestamptz + interval '1 second' END, %s, %s, "
              "CASE WHEN %s THEN %s::timestamptz + interval '2 seconds' END, %s::timestamptz, %s)",
-             db=dbname(dsn), params=(sum_of or checksum(prisma, name), finished, f"2026-11-20 10:{minute:02d}:00+00",
+             dbname=dbname(dsn), params=(sum_of or checksum(prisma, name), finished, f"2026-11-20 10:{minute:02d}:00+00",
                                      name, logs, rolled_back, f"2026-11-20 10:{minute:02d}:00+00",
                                      f"2026-11-20 10:{minute:02d}:00+00", steps))
 
 
 @pytest.fixture
 def prisma_db(pg: Postgres, db: str) -> str:
-    pg.admin(PRISMA_TABLE, db=dbname(db))
+    pg.admin(PRISMA_TABLE, dbname=dbname(db))
     return db
 
 
@@ -417,10 +417,10 @@ def django_tree(root: Path) -> Path:
 
 
 def applied(pg: Postgres, dsn: str, *names: str) -> None:
-    pg.admin(DJANGO_TABLE, db=dbname(dsn))
+    pg.admin(DJANGO_TABLE, dbname=dbname(dsn))
     for name in names:
         app, migration = name.split(".", 1)
-        pg.admin("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())", db=dbname(dsn),
+        pg.admin("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())", dbname=dbname(dsn),
                  params=(app, migration))
 
 
@@ -531,7 +531,7 @@ def test_database_that_never_answers(silent_server, scripts):
 
 
 def test_database_refusing_the_password(pg, db, scripts):
-    wrong = db.replace("reader-password-1", "not-the-password-9")
+    wrong = db.replace(pg.password, "not-the-password-9")
 
     fact = state("alembic", wrong, scripts=scripts)
 
@@ -543,7 +543,7 @@ def test_a_role_that_may_not_read_the_table(pg, db, scripts):
     stamp(pg, db, BASE)
     pg.admin("CREATE ROLE outsider LOGIN PASSWORD 'outsider-password-1'")
     try:
-        fact = state("alembic", pg.dsn("outsider", "outsider-password-1", dbname(db)), scripts=scripts)
+        fact = state("alembic", pg.dsn("outsider", dbname(db), "outsider-password-1"), scripts=scripts)
     finally:
         pg.admin("DROP ROLE outsider")
 
@@ -633,7 +633,7 @@ def test_alembic_behind_is_go_before_the_deploy_and_no_go_after_it(run_gate, mig
                                 f"got 2 not applied: {USERS}, {ORDERS}")
     assert failed["runbook"] == ["BTQ-3.3", "SMK-2.2", "RCY-4.1", "NPR-3"]
     assert f"look at: files in {scripts}; table alembic_version in the stack's database" in after.out
-    assert "reader-password-1" not in after.out + before.out
+    assert PASSWORD not in after.out + before.out
 
 
 def test_alembic_two_heads_and_an_unknown_revision_are_no_go_before_the_deploy(run_gate, migrations_module, pg, db,
