@@ -70,6 +70,8 @@ BACKUP_DIR = env("BACKUP_DIR", str(BASE_DIR.parent / "backups"))
 BACKUP_RETENTION_DAYS = int(env("BACKUP_RETENTION_DAYS", "7"))
 PG_DUMP = env("PG_DUMP", "pg_dump")
 REDIS_URL = env("REDIS_URL")
+# the payment provider's webhook signing secret; empty: every webhook event is refused
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 
 # Apps shipped only by some releases (release 1.1.0 adds `promotions`).
 OPTIONAL_APPS = [name for name in ("promotions",) if importlib.util.find_spec(name) is not None]
