@@ -25,6 +25,8 @@ from gonogo.probes.database import DatabaseSection
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
+from gonogo.probes.webhooks import WebhookEndpoint
+from gonogo.probes.websocket import WebsocketEndpoint
 
 
 class EnvironmentSection(Section):
@@ -79,17 +81,6 @@ class TraefikSection(Section):
     timeout_s: float = 5
 
 
-class WebsocketEndpoint(Section):
-    name: str = "websocket"
-    url: str
-    cookie: SecretStr | None = None
-    origin: str | None = None
-    timeout_s: float = 5
-
-
-
-
-
 class SmokeSection(Section):
     base_url: str
     user: str
@@ -133,6 +124,8 @@ class Profile(Section):
     health: list[HealthEndpoint] = Field(default_factory=list)
     traefik: TraefikSection | None = None
     websocket: list[WebsocketEndpoint] = Field(default_factory=list)
+    #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
+    webhook: list[WebhookEndpoint] = Field(default_factory=list)
     backups: BackupsSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
@@ -155,4 +148,6 @@ class Profile(Section):
         if rules is not None and rules.uses_public_domain and not self.environment.public_domain:
             raise ValueError("[env_file_rules] public_domain_in and public_url rules compare with the public domain: "
                              "set [environment] public_domain")
+        if any(w.variables for w in self.webhook) and self.environment.env_file is None:
+            raise ValueError("[[webhook]] variables are read from the stack's env file: set [environment] env_file")
         return self
