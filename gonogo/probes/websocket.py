@@ -272,10 +272,10 @@ class _Connection:
         if self.pending:
             data, self.pending = self.pending[:size], self.pending[size:]
             return data
-        assert self.sock is not None
-        self.sock.settimeout(self.deadline.left())
+        sock = self._connected()
+        sock.settimeout(self.deadline.left())
         try:
-            data = self.sock.recv(size)
+            data = sock.recv(size)
         except TimeoutError:
             raise TimeoutError(f"{self.deadline.what} within {self.deadline.seconds:g} s") from None
         if not data:
@@ -283,9 +283,14 @@ class _Connection:
         return data
 
     def send(self, data: bytes) -> None:
-        assert self.sock is not None
-        self.sock.settimeout(self.deadline.left())
-        self.sock.sendall(data)
+        sock = self._connected()
+        sock.settimeout(self.deadline.left())
+        sock.sendall(data)
+
+    def _connected(self) -> socket.socket:
+        if self.sock is None:
+            raise ConnectionError("not connected")
+        return self.sock
 
     def read_head(self) -> bytes:
         """The answer's status line and headers; what came after them stays pending."""
