@@ -46,6 +46,18 @@ def test_ws_broken_is_seen_as_no_upgrade(sandbox: "Sandbox", faults: Any) -> Non
     assert fact.sent is None and fact.handshake_text.startswith(str(fact.status))
 
 
+def test_the_orders_consumer_survives_a_redis_restart(sandbox: "Sandbox") -> None:
+    """A healed redis-down leaves a working edge: the channel layer's connections pooled before the restart
+    are dead, and the next websocket must not pay for them (a 500 or a hang made later fault rows flaky)."""
+    assert _websocket(sandbox).upgraded  # a pooled connection to the Redis about to restart
+    sandbox.cli("fault", "redis-down")
+    sandbox.cli("heal", "redis-down")
+
+    for _ in range(3):  # the pool holds more than one connection
+        fact = _websocket(sandbox)
+        assert fact.upgraded and fact.answer == '{"type": "pong"}', fact
+
+
 def _webhook(sb: "Sandbox") -> tuple[WebhookEndpoint, WebhookProbe]:
     url = f"https://shop.localhost:{sb.values['SANDBOX_HTTPS_PORT']}/api/v1/payments/webhook/"
     http = HttpProbe(resolve={"shop.localhost": "127.0.0.1"}, ca_file=Path(sb.values["SANDBOX_CA_FILE"]))

@@ -11,6 +11,10 @@ from urllib.parse import unquote, urlsplit
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # WhiteNoise serves static files with a synchronous iterator; under ASGI Django warns on every
 # static response. The file is read in a thread, which is fine for this app's few static files.
@@ -134,7 +138,13 @@ CHANNEL_LAYERS = {
             # Consumers wait in BZPOPMIN for up to 5 s (channels_redis' brpop_timeout); redis-py's
             # default socket timeout is also 5 s, so an idle websocket would die with a
             # TimeoutError. Read timeout above the blocking wait, connect timeout short.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+            # A connection pooled before a Redis restart is dead: retry on a fresh one rather than
+            # answer the next websocket with a 500 (redis-py's pooled connections retry 0 times).
+            "hosts": [{
+                "address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2,
+                "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            }],
             "prefix": f"boutique-{ENVIRONMENT}",
         },
     }
