@@ -6,8 +6,9 @@ UP), one whose service is missing (Traefik disables it), one whose health-checke
 service has no health check and nothing listening (Traefik still says UP); its entrypoints: HTTPS, plain
 HTTP redirecting permanently, plain HTTP redirecting temporarily, plain HTTP not redirecting at all.
 Traefik's API is also met down (refused), silent (accepts, never answers) and answering garbage; the
-entrypoint silent too. Each case is a fact within the probe's timeout. The end-to-end runs put the real
-``checks/test_traefik.py`` in a pytest run of its own against this Traefik.
+entrypoint silent too; the Docker engine (for labels and networks) refusing and silent. Each case is a
+fact within the probe's timeout. The end-to-end runs put the real ``checks/test_traefik.py`` in a pytest
+run of its own against this Traefik (and against nothing, and a silent port).
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from test_tls import make_ca, make_leaf
 
 from gonogo.probes.docker import DockerProbe, DockerSection
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.traefik import REDIRECT_QUERY, TraefikProbe, TraefikRoute, TraefikSection, labels, network
+from gonogo.probes.traefik import (
+    REDIRECT_QUERY,
+    TraefikProbe,
+    TraefikRoute,
+    TraefikSection,
+    labels,
+    network,
+)
+from gonogo.profile import Profile
 from gonogo.waiting import wait_until
 
 TRAEFIK = Path(sys.executable).parent / "traefik"
@@ -416,6 +425,17 @@ def test_routers_follow_the_sections_redirect_unless_they_say_otherwise() -> Non
 def test_a_misconfigured_section_names_the_problem(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         TraefikSection.model_validate(values)
+
+
+def test_a_router_without_a_host_needs_the_public_domain() -> None:
+    values: dict[str, Any] = {"traefik": {"api": "http://t", "routers": [{"name": "a@file"}]}}
+    with pytest.raises(ValueError, match="routers a@file have no rule_host and there is no .environment. public_domain"):
+        Profile.model_validate(values)
+
+    profile = Profile.model_validate({**values, "environment": {"public_domain": "shop.example.org"}})
+    probe = TraefikProbe(profile.traefik, HttpProbe(), default_host=profile.environment.public_domain)  # type: ignore[arg-type]
+    assert probe.url(profile.traefik.routers[0]) == "https://shop.example.org/"  # type: ignore[union-attr]
+    assert probe.url(route(name="b", rule_host="b.example.org", path="/x"), "http") == "http://b.example.org/x"
 
 
 def test_names_are_qualified_with_the_routers_provider() -> None:
