@@ -349,19 +349,20 @@ def _container_problems(c: LabelledContainer, fact: LabelsFact, rule: str, route
 @pytest.mark.severity("critical")
 @pytest.mark.runbook("RCY-4.2")
 @pytest.mark.each("traefik.routers", "route", where=_labelled, optional=True, what="labels = true")
-def test_router_labels(route: TraefikRoute, api: Api, stack: Stack, profile: Profile) -> None:
-    """Containers of the project declare the router in their labels: traefik.enable=true, its rule as Traefik
-    serves it, and they sit on the proxy network ([docker] proxy_network) when there is one."""
+def test_router_labels(route: TraefikRoute, api: Api, stack: Stack) -> None:
+    """Containers of the project declare the router in their labels (traefik.enable=true, the router's rule)
+    and sit on the proxy network ([docker] proxy_network) when there is one."""
     docker = stack.docker
     router = api.router(route)
     rule = route.rule if route.rule is not None else _readable(router).rule
     if router.found:
         evidence.attach_fact(router)
     fact = labels(docker, route.base_name)
-    proxy_network = profile.docker.proxy_network if profile.docker else None
+    proxy_network = docker.section.proxy_network
     problems = label_problems(fact, rule, router, proxy_network)
     expected = f"traefik.enable=true and {fact.rule_label}={rule}" + (f", on network {proxy_network}" if proxy_network else "")
-    compose = profile.docker.compose_file if profile.docker and profile.docker.compose_file else "the compose file"
+    compose_file = docker.section.compose_file
+    compose = stack.env.resolve_path(compose_file) if compose_file else "the compose file"
     judge(f"{route.name} labels", not problems, expected=expected, actual="; ".join(problems),
           where=f"the labels of the service in {compose} (project {fact.project}); {api.where('router', route.name, route.provider)}",
           fact=fact)
