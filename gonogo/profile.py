@@ -27,6 +27,7 @@ from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
 from gonogo.probes.websocket import WebsocketEndpoint
+from gonogo.probes.traefik import TraefikSection
 
 
 class EnvironmentSection(Section):
@@ -65,20 +66,6 @@ class HealthEndpoint(Section):
     runbook: list[str] = Field(default_factory=list)
     #: a failure of this endpoint: blocker, critical or warning
     severity: Literal["blocker", "critical", "warning"] = "blocker"
-
-
-class TraefikRouter(Section):
-    name: str
-    rule_host: str | None = None
-    path: str = "/"
-
-
-class TraefikSection(Section):
-    api: str
-    routers: list[TraefikRouter] = Field(default_factory=list)
-    https_redirect: bool = False
-    entrypoint_http: str | None = None
-    timeout_s: float = 5
 
 
 class SmokeSection(Section):
@@ -138,6 +125,16 @@ class Profile(Section):
         if self.tls is not None and not self.tls.endpoints and self.environment.public_domain:
             endpoints = [TlsEndpoint(host=self.environment.public_domain)]
             return self.model_copy(update={"tls": self.tls.model_copy(update={"endpoints": endpoints})})
+        return self
+
+    @model_validator(mode="after")
+    def _traefik_routes_have_a_host(self) -> Profile:
+        """Requests through Traefik go to a router's ``rule_host``, else to the public domain."""
+        if self.traefik is not None and not self.environment.public_domain:
+            hostless = [r.name for r in self.traefik.routers if not r.rule_host]
+            if hostless:
+                raise ValueError(f"[traefik] routers {', '.join(hostless)} have no rule_host and there is no "
+                                 "[environment] public_domain: requests through Traefik need a host")
         return self
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.tls import TlsProbe
 from gonogo.probes.webhooks import WebhookProbe
 from gonogo.probes.websocket import WebsocketProbe
+from gonogo.probes.traefik import TraefikProbe
 
 
 class Stack:
@@ -125,6 +126,12 @@ class Stack:
         section = self.section("tls")
         environment = self.env.profile.environment
         return TlsProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path, timeout_s=section.timeout_s)
+
+    @cached_property
+    def traefik(self) -> TraefikProbe:
+        """Traefik of ``[traefik]``: its API and entrypoints through ``stack.http`` (resolve map, CA), each
+        request bounded by ``[traefik] timeout_s``; routes without ``rule_host`` go to the public domain."""
+        return TraefikProbe(self.section("traefik"), self.http, default_host=self.env.profile.environment.public_domain)
 
     @cached_property
     def webhooks(self) -> WebhookProbe:

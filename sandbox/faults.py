@@ -350,6 +350,8 @@ class _BackendDown:
         web = compose.get(ctx.client, "web")
         if web is not None:
             web.stop(timeout=10)
+        # Traefik's health checks (every 1-2 s) mark the servers DOWN: from then on it answers 503
+        wait_until(lambda: "UP" not in traefik.server_statuses(ctx.values), 10, "Traefik to mark the web servers DOWN")
 
     @staticmethod
     def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
