@@ -23,6 +23,7 @@ from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
 from gonogo.probes.database import DatabaseSection
 from gonogo.probes.docker import DockerSection
+from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 
@@ -133,6 +134,7 @@ class Profile(Section):
     health: list[HealthEndpoint] = Field(default_factory=list)
     traefik: TraefikSection | None = None
     websocket: list[WebsocketEndpoint] = Field(default_factory=list)
+    frontend: FrontendSection | None = None
     backups: BackupsSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
