@@ -66,6 +66,7 @@ class FrontendPage(Section):
 class FrontendSection(Section):
     """The frontend: the pages it serves and, optionally, the Compose service whose server configuration is tested."""
 
+    #: the pages to fetch through the proxy, each with the assets it references
     pages: list[FrontendPage] = Field(min_length=1)
     #: the Compose service running the frontend's web server: ``config_test`` runs in its container ([docker] needed)
     service: str | None = None
