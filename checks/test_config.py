@@ -13,7 +13,6 @@ file are secrets: a failure names the file and the variables, never a value (exc
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from urllib.parse import urlsplit
 
@@ -22,13 +21,12 @@ import pytest
 from gonogo import judge, skips
 from gonogo.environment import not_configured
 from gonogo.probes.compose import ComposeFact, ServiceFact
-from gonogo.probes.config import EnvFileFact, EnvFileRules, VariableRule, looks_secret
+from gonogo.probes.config import EnvFileFact, EnvFileRules, VariableRule, looks_secret, placeholder_in
 from gonogo.probes.docker import DockerSection
 from gonogo.stack import Stack
 
 #: values that say a debug flag is off
 OFF = ("false", "0", "no", "off")
-_WORDS = re.compile(r"[\s,;:/@?&=#]+")
 _LIST = re.compile(r"[\s,]+")
 
 
@@ -102,15 +100,6 @@ def test_required_variables(stack: Stack) -> None:
                                          f"empty: {_names(empty)}" if empty else "") if part)
     judge("required variables", not (missing or empty), expected=f"set and not empty: {_names(required)}",
           actual=actual, where=str(fact.path), fact=fact)
-
-
-def placeholder_in(value: str, patterns: list[str]) -> str | None:
-    """The placeholder pattern the value (or one of its words: a URL's password...) matches, or None."""
-    candidates = [value.strip(), *(w for w in _WORDS.split(value) if w)]
-    for pattern in patterns:
-        if any(fnmatch.fnmatchcase(word.lower(), pattern.lower()) for word in candidates):
-            return pattern
-    return None
 
 
 @pytest.mark.predeploy

@@ -26,6 +26,9 @@ from gonogo.probes.docker import DockerSection
 from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
+from gonogo.probes.webhooks import WebhookEndpoint
+from gonogo.probes.websocket import WebsocketEndpoint
+from gonogo.probes.traefik import TraefikSection
 
 
 class EnvironmentSection(Section):
@@ -64,31 +67,6 @@ class HealthEndpoint(Section):
     runbook: list[str] = Field(default_factory=list)
     #: a failure of this endpoint: blocker, critical or warning
     severity: Literal["blocker", "critical", "warning"] = "blocker"
-
-
-class TraefikRouter(Section):
-    name: str
-    rule_host: str | None = None
-    path: str = "/"
-
-
-class TraefikSection(Section):
-    api: str
-    routers: list[TraefikRouter] = Field(default_factory=list)
-    https_redirect: bool = False
-    entrypoint_http: str | None = None
-    timeout_s: float = 5
-
-
-class WebsocketEndpoint(Section):
-    name: str = "websocket"
-    url: str
-    cookie: SecretStr | None = None
-    origin: str | None = None
-    timeout_s: float = 5
-
-
-
 
 
 class SmokeSection(Section):
@@ -135,6 +113,8 @@ class Profile(Section):
     traefik: TraefikSection | None = None
     websocket: list[WebsocketEndpoint] = Field(default_factory=list)
     frontend: FrontendSection | None = None
+    #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
+    webhook: list[WebhookEndpoint] = Field(default_factory=list)
     backups: BackupsSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
@@ -150,6 +130,16 @@ class Profile(Section):
         return self
 
     @model_validator(mode="after")
+    def _traefik_routes_have_a_host(self) -> Profile:
+        """Requests through Traefik go to a router's ``rule_host``, else to the public domain."""
+        if self.traefik is not None and not self.environment.public_domain:
+            hostless = [r.name for r in self.traefik.routers if not r.rule_host]
+            if hostless:
+                raise ValueError(f"[traefik] routers {', '.join(hostless)} have no rule_host and there is no "
+                                 "[environment] public_domain: requests through Traefik need a host")
+        return self
+
+    @model_validator(mode="after")
     def _env_file_rules_have_what_they_need(self) -> Profile:
         rules = self.env_file_rules
         if rules is not None and self.environment.env_file is None:
@@ -157,4 +147,6 @@ class Profile(Section):
         if rules is not None and rules.uses_public_domain and not self.environment.public_domain:
             raise ValueError("[env_file_rules] public_domain_in and public_url rules compare with the public domain: "
                              "set [environment] public_domain")
+        if any(w.variables for w in self.webhook) and self.environment.env_file is None:
+            raise ValueError("[[webhook]] variables are read from the stack's env file: set [environment] env_file")
         return self

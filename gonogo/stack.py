@@ -2,7 +2,7 @@
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
-``stack.frontend``; ``stack.traefik``... as their checks land).
+``stack.websocket``, ``stack.webhooks``, ``stack.frontend``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -27,6 +27,9 @@ from gonogo.probes.http import HttpProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.tls import TlsProbe
+from gonogo.probes.webhooks import WebhookProbe
+from gonogo.probes.websocket import WebsocketProbe
+from gonogo.probes.traefik import TraefikProbe
 
 
 class Stack:
@@ -129,3 +132,22 @@ class Stack:
         section = self.section("tls")
         environment = self.env.profile.environment
         return TlsProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path, timeout_s=section.timeout_s)
+
+    @cached_property
+    def traefik(self) -> TraefikProbe:
+        """Traefik of ``[traefik]``: its API and entrypoints through ``stack.http`` (resolve map, CA), each
+        request bounded by ``[traefik] timeout_s``; routes without ``rule_host`` go to the public domain."""
+        return TraefikProbe(self.section("traefik"), self.http, default_host=self.env.profile.environment.public_domain)
+
+    @cached_property
+    def webhooks(self) -> WebhookProbe:
+        """Events without a valid signature for the ``[[webhook]]`` endpoints, through ``stack.http``."""
+        self.section("webhook")
+        return WebhookProbe(self.http)
+
+    @cached_property
+    def websocket(self) -> WebsocketProbe:
+        """Websocket upgrades of the ``[[websocket]]`` endpoints: the resolve map and the CA file."""
+        self.section("websocket")
+        environment = self.env.profile.environment
+        return WebsocketProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)

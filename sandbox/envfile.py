@@ -30,6 +30,10 @@ ADDED_PORT_KEYS = (
     "SANDBOX_SPARE_PORT",  # a port the stack will need: it must stay free (the port-taken fault holds it)
     "FRONTEND_PORT",  # the frontend's nginx (Traefik routes the front page and /static/ to it)
 )
+#: secrets added after the first env files were written: `up` generates them in an older env file
+ADDED_SECRETS = {
+    "STRIPE_WEBHOOK_SECRET": lambda: "whsec_" + secrets.token_hex(24),  # the payments webhook's signing secret
+}
 _LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
@@ -83,6 +87,7 @@ def generate(paths: Paths, docker_host: str, release: str = "", previous: str = 
         "DEMO_USER": "demo",
         "DEMO_PASSWORD": _secret(12),
         "SMTP_PASSWORD": _secret(18),
+        **{key: make() for key, make in ADDED_SECRETS.items()},
         "SANDBOX_HTTPS_PORT": str(https),
         "SANDBOX_HTTP_PORT": str(http),
         "SANDBOX_TRAEFIK_API_PORT": str(api),
@@ -118,7 +123,7 @@ def ensure(paths: Paths, docker_host: str) -> dict[str, str]:
         raise SandboxError(
             f"{paths.env_file} lacks {', '.join(missing)}: fix it, or delete it to generate a new one"
         )
-    updates = _added_ports(values)
+    updates = {**_added_ports(values), **{k: make() for k, make in ADDED_SECRETS.items() if not values.get(k)}}
     if values.get("SANDBOX_DOCKER_HOST") != docker_host:
         updates["SANDBOX_DOCKER_HOST"] = docker_host
     if values.get("SANDBOX_STATE_DIR") != str(paths.state):

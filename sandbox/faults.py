@@ -357,6 +357,8 @@ class _BackendDown:
         web = compose.get(ctx.client, "web")
         if web is not None:
             web.stop(timeout=10)
+        # Traefik's health checks (every 1-2 s) mark the servers DOWN: from then on it answers 503
+        wait_until(lambda: "UP" not in traefik.server_statuses(ctx.values), 10, "Traefik to mark the web servers DOWN")
 
     @staticmethod
     def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
@@ -724,6 +726,7 @@ _flag("slow-api", "app flag: every response except /health/live/ is delayed by 7
 _flag("sale-broken", "app flag: recording a sale fails (\"Payment terminal unavailable\"); health stays green")
 _flag("invoice-broken", "app flag: the invoice page has no lines/total and the PDF download is empty; health stays green")
 _flag("credit-broken", "app flag: a payment against credit shows success but the balance does not change")
+_flag("webhook-unverified", "app flag: the payments webhook skips signature verification and answers 200 to any event")
 
 ORDER = [
     "db-down", "redis-down", "health-body-unhealthy", "pending-migration", "migrations-failed", "mixed-tags",
@@ -731,7 +734,7 @@ ORDER = [
     "ws-broken", "cert-expiring", "stale-backup", "checksum-of-uncompressed", "truncated-backup",
     "manifest-lies", "scheduled-backup-off", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors",
     "dns-wrong-address", "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
-    "nginx-config-broken", "static-missing", "frontend-down",
+    "nginx-config-broken", "static-missing", "frontend-down", "webhook-unverified",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

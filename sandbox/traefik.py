@@ -122,13 +122,16 @@ def wait_config(values: dict[str, str], expected: dict, timeout: float = 10.0) -
     return False
 
 
+def server_statuses(values: dict[str, str]) -> list[str]:
+    """UP/DOWN of the app's servers, as Traefik's health checks see them."""
+    svc = services(values)
+    return [st for name in ("boutique-web@file", "boutique-ws@file") for st in svc.get(name, {}).get("serverStatus", {}).values()]
+
+
 def wait_servers_up(values: dict[str, str], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        svc = services(values)
-        statuses = [
-            st for name in ("boutique-web@file", "boutique-ws@file") for st in svc.get(name, {}).get("serverStatus", {}).values()
-        ]
+        statuses = server_statuses(values)
         if len(statuses) == 2 and all(s == "UP" for s in statuses):
             return True
         time.sleep(0.2)

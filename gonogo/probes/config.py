@@ -10,6 +10,7 @@ compared by digest.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import os
@@ -33,6 +34,8 @@ from gonogo.secrets import NO_INFORMATION, is_secret_key, masker
 #: values an operator left to fill in (globs, case-insensitive, on the whole value or one word of it)
 DEFAULT_PLACEHOLDERS = ["CHANGE_ME*", "CHANGEME*", "REPLACE_ME*", "<*>", "TODO", "TODO[: ]*", "FIXME*"]
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: what separates the words of a value (a URL's password is one of its words)
+_WORDS = re.compile(r"[\s,;:/@?&=#]+")
 #: ``must_differ_from`` written as a bare name is an environment (its profile's env file), else a path
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -121,6 +124,15 @@ class EnvFileRules(Section):
     def uses_public_domain(self) -> bool:
         """Some rule needs ``[environment] public_domain``."""
         return bool(self.public_domain_in) or any(rule.public_url for rule in self.rules)
+
+
+def placeholder_in(value: str, patterns: list[str]) -> str | None:
+    """The placeholder pattern the value (or one of its words: a URL's password...) matches, or None."""
+    candidates = [value.strip(), *(w for w in _WORDS.split(value) if w)]
+    for pattern in patterns:
+        if any(fnmatch.fnmatchcase(word.lower(), pattern.lower()) for word in candidates):
+            return pattern
+    return None
 
 
 def looks_secret(name: str, value: str) -> bool:

@@ -119,7 +119,10 @@ def fetch(
     send_headers = {"Host": _host_header(parts), "User-Agent": "gonogo", **_basic_auth(parts), **(headers or {})}
     timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
     if scheme == "https":
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        try:
+            context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        except OSError as exc:  # a CA file that is missing, a folder, not PEM (ssl.SSLError): a fact, not a crash
+            return HttpFact(method, url, None, 0.0, error=f"the CA file {ca_file} cannot be used: {type(exc).__name__}: {exc}")
         if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE

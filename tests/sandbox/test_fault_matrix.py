@@ -50,6 +50,20 @@ def row(faults: str, phase: str, *must_fail: str, verdict: str = "NO-GO", must_p
     return Row(tuple(f for f in faults.split("+") if f), phase, frozenset(must_fail), verdict, frozenset(must_pass))
 
 
+#: backend-down, seen by Traefik: both routers' service (the web container) DOWN, 503 through the entrypoint
+TRAEFIK_BACKEND_DOWN = ("traefik.service_up[boutique-web@file]", "traefik.service_up[boutique-ws@file]",
+                        "traefik.route_reaches_backend[boutique-web@file]", "traefik.route_reaches_backend[boutique-ws@file]")
+#: what stays right when only the backend is down: Traefik, its routers, the containers' labels
+TRAEFIK_CONFIGURED = ("traefik.api_answers", "traefik.router_enabled[*]", "traefik.router_as_expected[*]",
+                      "traefik.router_labels[*]", "traefik.http_redirects_to_https[*]")
+#: router-wrong-host: the app router differs from the profile and from the web container's labels, 404 for shop.localhost
+TRAEFIK_WRONG_HOST = ("traefik.router_as_expected[boutique-web@file]", "traefik.route_reaches_backend[boutique-web@file]",
+                      "traefik.router_labels[boutique-web@file]")
+#: ...while its service, the websocket router and the redirect (the entrypoint's own) are not at fault
+TRAEFIK_NOT_WRONG_HOST = ("traefik.api_answers", "traefik.router_enabled[boutique-web@file]",
+                          "traefik.service_up[boutique-web@file]", "traefik.http_redirects_to_https[boutique-web@file]",
+                          "traefik.route_reaches_backend[boutique-ws@file]", "traefik.router_labels[boutique-ws@file]")
+
 MATRIX = [
     # the healthy stack: every phase that has checks is GO
     row("", "predeploy", verdict="GO"),
@@ -57,8 +71,9 @@ MATRIX = [
     row("", "rollback", verdict="GO"),
     # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
     # commands (SMK-5 after a deploy or a rollback: the web container is gone): checks/test_commands.py
+    # (and traefik: the servers DOWN, 503 through the entrypoint; the routers and labels are not at fault)
     row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]",
-        "commands.command_passes[django-check]"),
+        "commands.command_passes[django-check]", *TRAEFIK_BACKEND_DOWN, must_pass=TRAEFIK_CONFIGURED),
     row("backend-down", "rollback", "health.endpoint_healthy[ready]", "commands.command_passes[django-check]"),
     row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         must_pass=("health.endpoint_healthy[live]",)),
@@ -75,7 +90,8 @@ MATRIX = [
         must_pass=("commands.command_passes[migrations-check]", "commands.command_passes[app-tests]",
                    "commands.command_passes[ci-check]")),
     row("backend-down", "predeploy", "commands.command_passes[deploy-check]", "commands.command_passes[migrations-check]",
-        "commands.command_passes[app-tests]", must_pass=("commands.command_passes[ci-check]",)),
+        "commands.command_passes[app-tests]", *TRAEFIK_BACKEND_DOWN,
+        must_pass=("commands.command_passes[ci-check]", *TRAEFIK_CONFIGURED)),
     # config (BTQ-1.1, RCY-0.1/0.2/0.3, NPR-5): checks/test_config.py
     row("env-placeholder", "predeploy", "config.no_placeholders",
         must_pass=("config.required_variables", "config.debug_off", "config.env_file_readable")),
@@ -108,6 +124,15 @@ MATRIX = [
     row("pending-migration", "postdeploy", "migrations.all_applied[postdeploy]",
         must_pass=("migrations.readable[postdeploy]", "migrations.none_unknown[postdeploy]",
                    "health.endpoint_healthy[ready]")),
+    # websocket (SMK-10): checks/test_websocket.py; webhooks (NPR-4): checks/test_webhooks.py. Both faults in one
+    # row: a stripped upgrade and an unverified webhook do not touch each other's checks (nor health). The
+    # webhook's endpoint is judged after the deploy only (before it, the release being replaced answers)
+    row("ws-broken+webhook-unverified", "postdeploy", "websocket.upgrades[orders]",
+        "webhooks.rejects_unsigned[payments]", "webhooks.rejects_wrong_signature[payments]",
+        must_pass=("webhooks.secrets_set[payments]", "health.endpoint_healthy[ready]", "health.endpoint_healthy[live]")),
+    # traefik (RCY-0.5, RCY-4.2, RCY-4.3): checks/test_traefik.py (backend-down: above)
+    row("router-wrong-host", "predeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
+    row("router-wrong-host", "postdeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
     # frontend (RCY-4.3, BTQ-3.4, SMK-9): checks/test_frontend.py. A broken site on disk is seen by `nginx -t`
     # alone (before the deploy, SMK-9's phase; after it, the running nginx still serves every page and asset);
     # uncollected static files break every page's assets, the app's pages too, while the pages answer

@@ -492,6 +492,26 @@ def frontend_down_healed(sb, ctx):
     assert _served_by_frontend(sb)
 
 
+WEBHOOK = "/api/v1/payments/webhook/"
+EVENT = b'{"id": "evt_sandbox_test", "type": "payment_intent.succeeded"}'
+
+
+def _webhook(sb, signature: str | None = None):
+    headers = {"Content-Type": "application/json", **({"Stripe-Signature": signature} if signature else {})}
+    return sb.https("POST", WEBHOOK, headers=headers, body=EVENT)
+
+
+def webhook_unverified_broken(sb, ctx):
+    r = _webhook(sb)
+    assert r.status == 200 and r.json() == {"received": True}, (r.status, r.text)
+    assert _webhook(sb, "t=1,v1=" + "0" * 64).status == 200
+
+
+def webhook_unverified_healed(sb, ctx):
+    r = _webhook(sb)
+    assert r.status == 400 and "no Stripe-Signature header" in r.text, (r.status, r.text)
+
+
 def nothing(sb, ctx):
     return None
 
@@ -529,6 +549,7 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "nginx-config-broken": (before_none, nginx_broken, nginx_healed),
     "static-missing": (static_before, static_broken, static_healed),
     "frontend-down": (before_none, frontend_down_broken, frontend_down_healed),
+    "webhook-unverified": (before_none, webhook_unverified_broken, webhook_unverified_healed),
 }
 
 

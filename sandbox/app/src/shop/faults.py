@@ -11,6 +11,7 @@ KNOWN_FAULTS = (
     "invoice-broken",
     "credit-broken",
     "log-errors",
+    "webhook-unverified",
 )
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.test import SimpleTestCase, override_settings
 
-from . import faults
+from . import faults, signatures
 from .backups import set_pattern
 from .forms import PaymentForm, SaleForm
 from .invoices import _text
@@ -93,3 +93,34 @@ class SaleRuleTests(SimpleTestCase):
     def test_payment_must_be_positive(self) -> None:
         self.assertFalse(PaymentForm(data={"amount": "0.00", "method": PaymentMethod.CASH}).is_valid())
         self.assertTrue(PaymentForm(data={"amount": "10.00", "method": PaymentMethod.CASH}).is_valid())
+
+
+class WebhookSignatureTests(SimpleTestCase):
+    SECRET = "whsec_test"
+    BODY = b'{"id": "evt_1", "type": "payment_intent.succeeded"}'
+
+    def test_a_genuine_event_passes(self) -> None:
+        header = signatures.sign(self.SECRET, self.BODY, 1_000_000)
+        self.assertIsNone(signatures.problem(header, self.BODY, self.SECRET, now=1_000_010))
+
+    def test_one_matching_signature_among_several_passes(self) -> None:
+        header = signatures.sign(self.SECRET, self.BODY, 1_000_000) + ",v1=" + "0" * 64
+        self.assertIsNone(signatures.problem(header, self.BODY, self.SECRET, now=1_000_000))
+
+    def test_unsigned_wrongly_signed_altered_and_stale_events_are_refused(self) -> None:
+        now = 1_000_000
+        cases = {
+            "no Stripe-Signature header": (None, self.BODY),
+            "malformed Stripe-Signature header": ("v1=abc", self.BODY),
+            "no signature matches": (signatures.sign("whsec_other", self.BODY, now), self.BODY),
+            "timestamp outside the 300 s tolerance": (signatures.sign(self.SECRET, self.BODY, now - 301), self.BODY),
+        }
+        for expected, (header, body) in cases.items():
+            with self.subTest(expected):
+                self.assertEqual(signatures.problem(header, body, self.SECRET, now=now), expected)
+        altered = signatures.sign(self.SECRET, self.BODY, now)
+        self.assertEqual(signatures.problem(altered, self.BODY + b" ", self.SECRET, now=now), "no signature matches")
+
+    def test_without_a_secret_nothing_passes(self) -> None:
+        header = signatures.sign("", self.BODY, 1_000_000)
+        self.assertEqual(signatures.problem(header, self.BODY, "", now=1_000_000), "no webhook secret is configured")

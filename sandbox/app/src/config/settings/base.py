@@ -11,6 +11,10 @@ from urllib.parse import unquote, urlsplit
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # WhiteNoise serves static files with a synchronous iterator; under ASGI Django warns on every
 # static response. The file is read in a thread, which is fine for this app's few static files.
@@ -70,6 +74,8 @@ BACKUP_DIR = env("BACKUP_DIR", str(BASE_DIR.parent / "backups"))
 BACKUP_RETENTION_DAYS = int(env("BACKUP_RETENTION_DAYS", "7"))
 PG_DUMP = env("PG_DUMP", "pg_dump")
 REDIS_URL = env("REDIS_URL")
+# the payment provider's webhook signing secret; empty: every webhook event is refused
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 
 # Apps shipped only by some releases (release 1.1.0 adds `promotions`).
 OPTIONAL_APPS = [name for name in ("promotions",) if importlib.util.find_spec(name) is not None]
@@ -132,7 +138,13 @@ CHANNEL_LAYERS = {
             # Consumers wait in BZPOPMIN for up to 5 s (channels_redis' brpop_timeout); redis-py's
             # default socket timeout is also 5 s, so an idle websocket would die with a
             # TimeoutError. Read timeout above the blocking wait, connect timeout short.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+            # A connection pooled before a Redis restart is dead: retry on a fresh one rather than
+            # answer the next websocket with a 500 (redis-py's pooled connections retry 0 times).
+            "hosts": [{
+                "address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2,
+                "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            }],
             "prefix": f"boutique-{ENVIRONMENT}",
         },
     }

@@ -1,0 +1,557 @@
+"""Traefik probe: the proxy's API (its routers and services), its routes end to end, and the ``[traefik]`` table.
+
+``stack.traefik`` reads Traefik's API (``/ping``, ``/api/overview``, ``/api/http/routers/{name}``,
+``/api/http/services/{name}``) through ``stack.http`` (resolve map, CA, credentials written in the
+API URL), and sends requests through the entrypoints as a client would. Every request is bounded by
+``[traefik] timeout_s``; an API that did not answer within it is not asked again in the session
+(each later question gets the first answer's error at once), so a silent proxy costs one timeout,
+not one per router. Facts only: no answer, a 404, a body that is not JSON are errors in the fact.
+
+Two things Traefik's own answers do not prove, measured with Traefik 3:
+
+- a service **without** ``healthCheck`` lists every server as ``UP``, even when nothing listens:
+  for such a service the probe connects to each server itself (``ServiceFact.reached``);
+- a router that refers to a missing service (or middleware) is ``disabled`` with its ``error`` list,
+  and answers 404 through the entrypoint like a host no router matches.
+
+The Docker side (``labels``): the containers of ``[docker] compose_project`` that declare a router
+(``traefik.http.routers.<name>.rule``), with their ``traefik.*`` labels and networks, in one
+bounded call of the Docker API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from gonogo.model import Section
+from gonogo.probes.docker import DockerProbe, error_text
+from gonogo.probes.http import HttpFact, HttpProbe
+from gonogo.secrets import masker
+
+#: the query parameter added to the redirect check's request (it must survive the redirect)
+REDIRECT_QUERY = "gonogo-redirect-check=1"
+_HOST_MATCHER = re.compile(r"\bHost\(([^)]*)\)")
+_QUOTED = re.compile(r"`([^`]*)`|\"([^\"]*)\"")
+
+
+class TraefikRoute(Section):
+    """One router the stack needs (``[[traefik.routers]]``) and what proves a request through it reached its backend."""
+
+    #: the router as Traefik's API names it, with its provider: ``shop-web@file``, ``shop@docker``
+    name: str
+    #: a host the router's rule must match (``Host(`shop.example.org`)``); end-to-end and redirect requests go to it
+    #: (default: ``[environment] public_domain``)
+    rule_host: str | None = None
+    #: the whole rule, when it must be exactly this (as Traefik shows it)
+    rule: str | None = None
+    #: the path requested through the entrypoint (end to end, and for the redirect)
+    path: str = "/"
+    #: the entrypoints the router must be on (any order); unset: not checked
+    entrypoints: list[str] | None = None
+    #: the middlewares the router must use, in this order (``[]``: none); unset: not checked
+    middlewares: list[str] | None = None
+    #: whether the router must terminate TLS; unset: not checked
+    tls: bool | None = None
+    #: the service the router must use; unset: whichever it names (it must exist and be up anyway)
+    service: str | None = None
+    #: the backend server URLs its service must have (any order); unset: not checked
+    servers: list[str] | None = None
+    #: what proves the right backend answered: the status, headers (name -> regex) and a body regex
+    expect_status: int = 200
+    expect_headers: dict[str, str] = Field(default_factory=dict)
+    expect_body: str | None = None
+    #: plain HTTP to this route must redirect permanently to HTTPS (default: ``[traefik] https_redirect``)
+    https_redirect: bool | None = None
+    #: a container of ``[docker] compose_project`` must declare this router in its labels
+    labels: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"'{value}' is not an absolute path: write it with a leading /")
+        return value
+
+    @field_validator("expect_body")
+    @classmethod
+    def _body_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+    @field_validator("expect_headers")
+    @classmethod
+    def _header_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            _compile(pattern)
+        return value
+
+    @property
+    def provider(self) -> str | None:
+        return self.name.partition("@")[2] or None
+
+    @property
+    def base_name(self) -> str:
+        """The router's name without its provider (as labels write it)."""
+        return self.name.partition("@")[0]
+
+    def qualified(self, name: str) -> str:
+        """A service or middleware name as the API lists it: with the router's provider when it has none."""
+        return name if "@" in name or not self.provider else f"{name}@{self.provider}"
+
+
+class TraefikSection(Section):
+    """Traefik in front of the stack: ``[traefik]``."""
+
+    #: the API's base URL (``api.insecure`` on a loopback entrypoint, or a secured one: credentials in the URL)
+    api: str
+    #: also ask ``{api}/ping`` (false when ping is off or on another entrypoint)
+    ping: bool = True
+    routers: list[TraefikRoute] = Field(default_factory=list)
+    #: the ports of the HTTPS and plain HTTP entrypoints, as clients reach them
+    https_port: int = 443
+    http_port: int = 80
+    #: plain HTTP must redirect permanently to HTTPS, same host and path (each router may say otherwise)
+    https_redirect: bool = False
+    timeout_s: float = 5
+
+    @field_validator("api")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"'{value}' is not an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _router_redirects(self) -> TraefikSection:
+        """A router that does not say whether it redirects follows ``https_redirect``."""
+        routers = [r if r.https_redirect is not None else r.model_copy(update={"https_redirect": self.https_redirect})
+                   for r in self.routers]
+        return self.model_copy(update={"routers": routers}) if routers != self.routers else self
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"'{pattern}' is not a regular expression: {exc}") from None
+
+
+# ------------------------------------------------------------------------------------------ facts
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """One GET on Traefik's API: its JSON (``data``), or why there is none (``error``)."""
+
+    url: str
+    status: int | None
+    elapsed_ms: float
+    body: str = ""
+    data: Any = None
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    @property
+    def evidence_name(self) -> str:
+        return masker.mask(f"Traefik API {self.url}")
+
+    def evidence(self) -> str:
+        head = f"GET {self.url}\nstatus: {self.status}\nelapsed: {self.elapsed_ms:.1f} ms"
+        if self.error:
+            head += f"\nerror: {self.error}"
+        shown = json.dumps(self.data, indent=2, sort_keys=True) if self.data is not None else self.body
+        return masker.mask(f"{head}\n\n{shown}")
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"<Traefik API {self.url}: {self.error}>")
+        return masker.mask(f"<Traefik API {self.url}: {self.status} in {self.elapsed_ms:.0f} ms>")
+
+
+@dataclass(frozen=True)
+class RouterFact:
+    """A router as Traefik's API shows it (``/api/http/routers/{name}``)."""
+
+    name: str
+    answer: ApiAnswer
+
+    @property
+    def found(self) -> bool:
+        return isinstance(self.answer.data, dict)
+
+    @property
+    def error(self) -> str | None:
+        return self.answer.error
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.answer.data if self.found else {}
+
+    @property
+    def status(self) -> str | None:
+        return self.data.get("status")
+
+    @property
+    def errors(self) -> list[str]:
+        """Traefik's own words about what is wrong with the router (missing service, middleware...)."""
+        return [str(e) for e in self.data.get("error") or []]
+
+    @property
+    def rule(self) -> str:
+        return str(self.data.get("rule", ""))
+
+    @property
+    def hosts(self) -> list[str]:
+        """The hosts of the rule's ``Host(...)`` matchers."""
+        return [a or b for args in _HOST_MATCHER.findall(self.rule) for a, b in _QUOTED.findall(args)]
+
+    @property
+    def entrypoints(self) -> list[str]:
+        return [str(e) for e in self.data.get("entryPoints") or []]
+
+    @property
+    def middlewares(self) -> list[str]:
+        return [str(m) for m in self.data.get("middlewares") or []]
+
+    @property
+    def tls(self) -> bool:
+        """Whether the router terminates TLS (its own ``tls`` or its entrypoint's)."""
+        return "tls" in self.data
+
+    @property
+    def provider(self) -> str | None:
+        return self.data.get("provider") or self.name.partition("@")[2] or None
+
+    @property
+    def service(self) -> str | None:
+        """The router's service, with a provider (the API writes it without one when it is the router's)."""
+        name = self.data.get("service")
+        if not name:
+            return None
+        return name if "@" in name or not self.provider else f"{name}@{self.provider}"
+
+    @property
+    def evidence_name(self) -> str:
+        return f"Traefik router {self.name}"
+
+    def evidence(self) -> str:
+        return self.answer.evidence()
+
+    def __repr__(self) -> str:
+        if not self.found:
+            return masker.mask(f"<router {self.name}: {self.error}>")
+        extra = f" errors {self.errors}" if self.errors else ""
+        return masker.mask(f"<router {self.name} {self.status}: {self.rule} -> {self.service}{extra}>")
+
+
+@dataclass(frozen=True)
+class ServerReach:
+    """Whether gonogo could open a TCP connection to one backend server itself."""
+
+    url: str
+    reachable: bool
+    elapsed_ms: float
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        said = "reachable" if self.reachable else f"unreachable: {self.error}"
+        return masker.mask(f"{self.url} {said} ({self.elapsed_ms:.0f} ms)")
+
+
+@dataclass(frozen=True)
+class ServiceFact:
+    """A service as Traefik's API shows it (``/api/http/services/{name}``), and, when it has no health
+    check, whether its servers accept a connection (``reached``)."""
+
+    name: str
+    answer: ApiAnswer
+    reached: tuple[ServerReach, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return isinstance(self.answer.data, dict)
+
+    @property
+    def error(self) -> str | None:
+        return self.answer.error
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.answer.data if self.found else {}
+
+    @property
+    def status(self) -> str | None:
+        return self.data.get("status")
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(e) for e in self.data.get("error") or []]
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("type", "?"))
+
+    @property
+    def servers(self) -> list[str]:
+        balancer = self.data.get("loadBalancer") or {}
+        return [str(s.get("url") or s.get("address")) for s in balancer.get("servers") or []]
+
+    @property
+    def server_status(self) -> dict[str, str]:
+        """Server URL -> ``UP`` / ``DOWN``, as Traefik reports it."""
+        return {str(k): str(v) for k, v in (self.data.get("serverStatus") or {}).items()}
+
+    @property
+    def health_check(self) -> Mapping[str, Any] | None:
+        return (self.data.get("loadBalancer") or {}).get("healthCheck")
+
+    @property
+    def evidence_name(self) -> str:
+        return f"Traefik service {self.name}"
+
+    def evidence(self) -> str:
+        text = self.answer.evidence()
+        if self.reached:
+            text += masker.mask("\n\nno health check: gonogo connected to each server itself\n"
+                                + "\n".join(repr(r) for r in self.reached))
+        return text
+
+    def __repr__(self) -> str:
+        if not self.found:
+            return masker.mask(f"<service {self.name}: {self.error}>")
+        return masker.mask(f"<service {self.name} {self.status}: {self.server_status or self.servers}>")
+
+
+@dataclass(frozen=True)
+class LabelledContainer:
+    """A container that declares a router in its labels: its ``traefik.*`` labels and its networks."""
+
+    name: str
+    service: str
+    state: str
+    labels: Mapping[str, str]
+    networks: tuple[str, ...]
+
+    def label(self, key: str) -> str | None:
+        return self.labels.get(key)
+
+    def __repr__(self) -> str:
+        return f"<container {self.name} (service {self.service}, {self.state}) on {', '.join(self.networks) or 'no network'}>"
+
+
+@dataclass(frozen=True)
+class LabelsFact:
+    """The containers of a Compose project that declare ``router`` in their labels (``traefik.http.routers.<router>.rule``)."""
+
+    router: str
+    project: str
+    engine: str
+    elapsed_ms: float
+    containers: tuple[LabelledContainer, ...] = ()
+    error: str | None = None
+
+    @property
+    def rule_label(self) -> str:
+        return f"traefik.http.routers.{self.router}.rule"
+
+    @property
+    def evidence_name(self) -> str:
+        return f"traefik labels of router {self.router}"
+
+    def evidence(self) -> str:
+        lines = [f"containers of project {self.project} declaring {self.rule_label} ({self.engine}):"]
+        if self.error:
+            lines.append(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+        elif not self.containers:
+            lines.append("none")
+        for c in self.containers:
+            lines.append(f"\n{c.name} (service {c.service}, {c.state}), networks: {', '.join(c.networks) or 'none'}")
+            lines += [f"  {k}={v}" for k, v in sorted(c.labels.items())]
+        return masker.mask("\n".join(lines))
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"<labels of router {self.router}: {self.error}>")
+        return f"<labels of router {self.router}: {', '.join(c.name for c in self.containers) or 'no container'}>"
+
+
+@dataclass(frozen=True)
+class NetworkFact:
+    """Whether a Docker network exists (and its driver)."""
+
+    name: str
+    engine: str
+    elapsed_ms: float
+    exists: bool = False
+    driver: str | None = None
+    error: str | None = None
+
+    @property
+    def evidence_name(self) -> str:
+        return f"docker network {self.name}"
+
+    def evidence(self) -> str:
+        if self.error:
+            return masker.mask(f"{self.engine}: no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+        if not self.exists:
+            return masker.mask(f"{self.engine}: no network named {self.name}")
+        return masker.mask(f"{self.engine}: network {self.name} (driver {self.driver})")
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"<network {self.name}: {self.error}>")
+        return f"<network {self.name}: {'exists' if self.exists else 'missing'}>"
+
+
+# ------------------------------------------------------------------------------------------ probe
+
+
+class TraefikProbe:
+    """Traefik of ``[traefik]`` (``stack.traefik``): its API and its entrypoints, every request bounded."""
+
+    def __init__(self, section: TraefikSection, http: HttpProbe, default_host: str | None = None) -> None:
+        self.section = section
+        self.http = http
+        self.default_host = default_host
+        #: the first request to the API that got no answer in time: later ones are not sent
+        self._silent: ApiAnswer | None = None
+
+    def __repr__(self) -> str:
+        return masker.mask(f"<traefik probe {self.section.api}>")
+
+    def get(self, path: str, *, json_body: bool = True) -> ApiAnswer:
+        """GET ``{api}{path}``; its JSON in ``data`` (``json_body``), or the error. Never raises."""
+        url = self.section.api + path
+        if self._silent is not None:
+            return ApiAnswer(url, None, 0.0, error=f"not asked: {self._silent.error} (GET {self._silent.url})")
+        fact = self.http.get(url, timeout_s=self.section.timeout_s)
+        answer = _answer(fact, json_body)
+        if not fact.answered and "Timeout" in (fact.error or ""):
+            self._silent = answer
+        return answer
+
+    def ping(self) -> ApiAnswer:
+        """``{api}/ping``: Traefik's own liveness (``OK``)."""
+        return self.get("/ping", json_body=False)
+
+    def overview(self) -> ApiAnswer:
+        """``{api}/api/overview``: how many routers, services and middlewares, with their errors."""
+        return self.get("/api/overview")
+
+    def router(self, name: str) -> RouterFact:
+        """One router by its full name (``shop@file``)."""
+        return RouterFact(name, self.get(f"/api/http/routers/{quote(name, safe='@')}"))
+
+    def service(self, name: str) -> ServiceFact:
+        """One service by its full name; without a health check, each of its servers is connected to directly."""
+        fact = ServiceFact(name, self.get(f"/api/http/services/{quote(name, safe='@')}"))
+        if fact.found and fact.health_check is None and fact.servers:
+            return ServiceFact(name, fact.answer, tuple(self._reach(url) for url in fact.servers))
+        return fact
+
+    def host_of(self, route: TraefikRoute) -> str | None:
+        """The host requests for ``route`` go to: its ``rule_host``, else the public domain."""
+        return route.rule_host or self.default_host
+
+    def url(self, route: TraefikRoute, scheme: str = "https") -> str:
+        """The URL of ``route`` on the HTTPS (or plain HTTP) entrypoint."""
+        port = self.section.https_port if scheme == "https" else self.section.http_port
+        shown = "" if port == (443 if scheme == "https" else 80) else f":{port}"
+        return f"{scheme}://{self.host_of(route)}{shown}{route.path}"
+
+    def through(self, route: TraefikRoute) -> HttpFact:
+        """A GET of the route's host and path through the HTTPS entrypoint (redirects not followed)."""
+        return self.http.get(self.url(route), timeout_s=self.section.timeout_s)
+
+    def plain_http(self, route: TraefikRoute) -> HttpFact:
+        """A GET of the route's host and path (plus a query that must survive) on the plain HTTP entrypoint."""
+        url = self.url(route, "http")
+        url += ("&" if "?" in url else "?") + REDIRECT_QUERY
+        return self.http.get(url, timeout_s=self.section.timeout_s)
+
+    def redirect_target(self, route: TraefikRoute) -> str:
+        """Where plain HTTP for ``route`` must redirect: the same host, path and query on HTTPS."""
+        url = self.url(route)
+        return url + ("&" if "?" in url else "?") + REDIRECT_QUERY
+
+    def _reach(self, url: str) -> ServerReach:
+        parts = urlsplit(url if "://" in url else f"tcp://{url}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        start = time.perf_counter()
+        try:
+            socket.create_connection((parts.hostname or "", port), timeout=self.section.timeout_s).close()
+        except OSError as exc:
+            return ServerReach(url, False, _ms(start), f"{type(exc).__name__}: {exc.strerror or exc}")
+        return ServerReach(url, True, _ms(start))
+
+
+def labels(docker: DockerProbe, router: str) -> LabelsFact:
+    """The containers of ``[docker] compose_project`` (running or not) that declare ``router``'s rule in
+    their labels. One bounded call of the Docker API; an engine that does not answer is the fact's error."""
+    project = docker.section.compose_project
+    key = f"traefik.http.routers.{router}.rule"
+    start = time.perf_counter()
+    try:
+        listed = docker.client.api.containers(all=True, filters={"label": [f"com.docker.compose.project={project}", key]})
+    except Exception as exc:  # refused, no socket, timeout: a fact
+        return LabelsFact(router, project, docker.section.host, _ms(start), error=error_text(exc))
+    found = tuple(sorted((_labelled(c) for c in listed), key=lambda c: c.name))
+    return LabelsFact(router, project, docker.section.host, _ms(start), found)
+
+
+def network(docker: DockerProbe, name: str) -> NetworkFact:
+    """Whether the Docker network ``name`` exists (one bounded call)."""
+    start = time.perf_counter()
+    try:
+        listed = [n for n in docker.client.api.networks(names=[name]) if n.get("Name") == name]
+    except Exception as exc:  # refused, no socket, timeout: a fact
+        return NetworkFact(name, docker.section.host, _ms(start), error=error_text(exc))
+    if not listed:
+        return NetworkFact(name, docker.section.host, _ms(start))
+    return NetworkFact(name, docker.section.host, _ms(start), True, listed[0].get("Driver"))
+
+
+def _labelled(listed: Mapping[str, Any]) -> LabelledContainer:
+    all_labels = listed.get("Labels") or {}
+    networks = tuple(sorted(((listed.get("NetworkSettings") or {}).get("Networks") or {}).keys()))
+    return LabelledContainer(
+        name=(listed.get("Names") or [str(listed.get("Id", ""))[:12]])[0].lstrip("/"),
+        service=all_labels.get("com.docker.compose.service", "?"),
+        state=str(listed.get("State", "")),
+        labels={k: v for k, v in all_labels.items() if k.startswith("traefik.")},
+        networks=networks,
+    )
+
+
+def _answer(fact: HttpFact, json_body: bool) -> ApiAnswer:
+    """What one API request says: JSON data, or the error (no answer, an error status, not JSON)."""
+    if not fact.answered:
+        return ApiAnswer(fact.url, None, fact.elapsed_ms, error=f"no answer after {fact.elapsed_ms:.0f} ms: {fact.error}")
+    body = fact.body
+    data = fact.json() if json_body else None
+    if fact.status != 200:
+        said = data.get("message") if isinstance(data, dict) else " ".join(body.split())[:200]
+        return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body,
+                         error=f"answered {fact.status}: {said or 'no message'}")
+    if json_body and not isinstance(data, (dict, list)):
+        return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body,
+                         error=f"answered 200 but not with JSON: {' '.join(body.split())[:200]!r}")
+    return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body, data)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
