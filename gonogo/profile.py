@@ -23,6 +23,7 @@ from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
 from gonogo.probes.database import DatabaseSection
 from gonogo.probes.docker import DockerSection
+from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
@@ -111,6 +112,7 @@ class Profile(Section):
     health: list[HealthEndpoint] = Field(default_factory=list)
     traefik: TraefikSection | None = None
     websocket: list[WebsocketEndpoint] = Field(default_factory=list)
+    frontend: FrontendSection | None = None
     #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
     webhook: list[WebhookEndpoint] = Field(default_factory=list)
     backups: BackupsSection | None = None

@@ -2,8 +2,7 @@
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
-``stack.websocket``, ``stack.webhooks``;
-``stack.traefik``... as their checks land).
+``stack.websocket``, ``stack.webhooks``, ``stack.frontend``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -22,6 +21,7 @@ from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
 from gonogo.probes.database import DatabaseProbe
 from gonogo.probes.docker import DockerProbe
+from gonogo.probes.frontend import FrontendProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
 from gonogo.probes.migrations import MigrationsProbe
@@ -86,6 +86,12 @@ class Stack:
     def docker(self) -> DockerProbe:
         """The Docker engine of ``[docker]`` (its host, timeouts, Compose project)."""
         return DockerProbe(self.section("docker"))
+
+    @cached_property
+    def frontend(self) -> FrontendProbe:
+        """The frontend of ``[frontend]``: its pages and their assets through ``stack.http``, its server's
+        configuration test in its service's container through ``stack.commands``."""
+        return FrontendProbe(self.section("frontend"), self.http, self.commands)
 
     @cached_property
     def host(self) -> HostProbe:

@@ -1,8 +1,8 @@
 """The gonogo sandbox: a small but real "boutique" deployment that gonogo verifies and breaks on purpose.
 
 PostgreSQL and Redis (Debian's packages) on loopback ports, a private Docker Engine running the
-app's web / worker / migrations containers (described by ``sandbox/compose.yaml``), and Traefik in
-front with a generated CA. ``python -m sandbox --help`` lists the lifecycle commands; see
+app's web / worker / migrations containers and its nginx frontend (described by
+``sandbox/compose.yaml``), and Traefik in front with a generated CA. ``python -m sandbox --help`` lists the lifecycle commands; see
 ``sandbox/README.md`` and ``sandbox/CONTRACT.md``.
 
 This package depends on nothing in gonogo's checks.
@@ -24,10 +24,11 @@ TRAEFIK_TEMPLATES = PACKAGE_DIR / "traefik"
 PROJECT = "boutique-sandbox"
 APP_HOST = "shop.localhost"
 BASE_IMAGE = "gonogo-sandbox/base:bookworm"
-IMAGE_REPOS = {"web": "boutique/web", "worker": "boutique/worker", "migrations": "boutique/migrations"}
+IMAGE_REPOS = {"web": "boutique/web", "worker": "boutique/worker", "migrations": "boutique/migrations",
+               "frontend": "boutique/frontend"}
 QUARANTINE_REPO = "boutique-quarantine"
-SERVICES = ("migrations", "worker", "web")
-LONG_RUNNING = ("worker", "web")
+SERVICES = ("migrations", "worker", "web", "frontend")
+LONG_RUNNING = ("worker", "web", "frontend")
 
 
 class SandboxError(Exception):

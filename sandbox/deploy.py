@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from . import LONG_RUNNING, SandboxError, backups, compose, images, probes, progress, traefik
+from . import LONG_RUNNING, SandboxError, backups, compose, frontend, images, probes, progress, traefik
 from .lifecycle import Ctx, build_releases, record_releases, resolve_release, switch_services
 from .state import Paths
 
@@ -20,6 +20,8 @@ def _require_up(ctx: Ctx) -> None:
 def _finish(ctx: Ctx, t0: float, verb: str) -> None:
     if not traefik.wait_servers_up(ctx.values, timeout=30) or not probes.wait_ready(ctx.values, timeout=30):
         raise SandboxError(f"{verb} done but /health/ready/ through Traefik is not 200")
+    if not frontend.wait_serving(ctx.values, timeout=30):
+        raise SandboxError(f"{verb} done but the front page through Traefik is not served by the frontend")
     cur, prev = ctx.current, ctx.previous
     progress(verb, f"now on {ctx.version_of(cur)} ({cur}), previous {ctx.version_of(prev)} ({prev}) "
                    f"({time.monotonic() - t0:.1f}s)")

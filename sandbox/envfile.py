@@ -28,6 +28,7 @@ PORT_KEYS = (
 ADDED_PORT_KEYS = (
     "SANDBOX_DNS_PORT",  # dnsmasq, answering for the app's domain (UDP and TCP)
     "SANDBOX_SPARE_PORT",  # a port the stack will need: it must stay free (the port-taken fault holds it)
+    "FRONTEND_PORT",  # the frontend's nginx (Traefik routes the front page and /static/ to it)
 )
 #: secrets added after the first env files were written: `up` generates them in an older env file
 ADDED_SECRETS = {
@@ -65,7 +66,7 @@ def _secret(n: int = 24) -> str:
 
 
 def generate(paths: Paths, docker_host: str, release: str = "", previous: str = "") -> dict[str, str]:
-    https, http, api, pg, redis, web, dns, spare = allocate(8)
+    https, http, api, pg, redis, web, dns, spare, frontend = allocate(9)
     pw = _secret(18)
     ro_pw = _secret(18)
     values = {
@@ -77,6 +78,7 @@ def generate(paths: Paths, docker_host: str, release: str = "", previous: str = 
         "DATABASE_URL": f"postgresql://boutique:{pw}@127.0.0.1:{pg}/boutique",
         "REDIS_URL": f"redis://127.0.0.1:{redis}/0",
         "WEB_PORT": str(web),
+        "FRONTEND_PORT": str(frontend),
         "ENVIRONMENT": "sandbox",
         "MEDIA_ROOT": "/data/media",
         "BACKUP_DIR": "/data/backups",

@@ -24,6 +24,7 @@ from . import (
     certs,
     compose,
     dnsmasq,
+    frontend,
     images,
     last_line,
     postgres,
@@ -86,6 +87,10 @@ def _web_back(ctx: Ctx, timeout: float = 20) -> None:
     traefik.wait_servers_up(ctx.values, timeout=10)
 
 
+def _frontend_back(ctx: Ctx, timeout: float = 20) -> None:
+    wait_until(lambda: frontend.serving(ctx.values), timeout, "the front page through Traefik", interval=0.1)
+
+
 def _worker_back(ctx: Ctx, since: float, timeout: float = 30) -> None:
     """The worker logged `ready.` after `since` (or Docker already calls it healthy)."""
     def ready() -> bool:
@@ -116,6 +121,8 @@ def _recreate(ctx: Ctx, service: str, wait: bool = True) -> None:
     if wait:
         if service == "web":
             _web_back(ctx)
+        elif service == "frontend":
+            _frontend_back(ctx)
         else:
             _worker_back(ctx, since)
 
@@ -383,6 +390,77 @@ class _CertExpiring:
         traefik.apply(ctx.paths, ctx.values, ctx.state)
         if not for_down and traefik.running(ctx.paths):
             wait_until(lambda: probes.cert_days_left(ctx.values) > 30, 10, "Traefik to serve the renewed certificate")
+
+
+# ---- the frontend (nginx)
+
+
+def _nginx_test(ctx: Ctx) -> tuple[int, str]:
+    """`nginx -t` in the running frontend container: (exit code, output)."""
+    c = compose.get(ctx.client, frontend.NAME)
+    if c is None or c.status != "running":
+        raise SandboxError("the frontend container is not running (nginx -t runs in it)")
+    result = c.exec_run(["nginx", "-t"])
+    return result.exit_code, result.output.decode(errors="replace")
+
+
+@_register("nginx-config-broken",
+           "the frontend's nginx site on disk lost a semicolon: `nginx -t` fails, while the running nginx "
+           "(not reloaded) keeps serving the configuration it started with")
+class _NginxConfigBroken:
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        frontend.write_site(ctx.paths, ctx.values, ctx.state.faults)  # the fault is recorded: the broken copy
+        code, output = _nginx_test(ctx)
+        if code == 0:
+            raise SandboxError(f"nginx -t still passes with the broken site: {last_line(output)}")
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        frontend.write_site(ctx.paths, ctx.values, ctx.state.faults)
+
+
+@_register("static-missing",
+           "the release's static files were not collected: the frontend serves an empty static folder, "
+           "so every /static/ asset answers 404 while the front page answers 200")
+class _StaticMissing:
+    @staticmethod
+    def prepare(ctx: Ctx) -> Data:
+        return {"service": frontend.NAME, "source": str(frontend.empty_static_dir(ctx.paths)),
+                "target": frontend.STATIC_ROOT}
+
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        empty = frontend.empty_static_dir(ctx.paths)
+        empty.mkdir(parents=True, exist_ok=True)
+        if any(empty.iterdir()):
+            raise SandboxError(f"{empty} should be empty")
+        _recreate(ctx, frontend.NAME)
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        if not for_down:
+            _recreate(ctx, frontend.NAME)
+
+
+@_register("frontend-down", "the frontend container is stopped: the front page and /static/ through Traefik fail")
+class _FrontendDown:
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        c = compose.get(ctx.client, frontend.NAME)
+        if c is not None:
+            c.stop(timeout=5)
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        if for_down:
+            return
+        c = compose.get(ctx.client, frontend.NAME)
+        if c is None:
+            _recreate(ctx, frontend.NAME)
+        else:
+            c.start()
+            _frontend_back(ctx)
 
 
 # ---- backup faults: snapshot the backups dir first, restore it on heal
@@ -656,7 +734,7 @@ ORDER = [
     "ws-broken", "cert-expiring", "stale-backup", "checksum-of-uncompressed", "truncated-backup",
     "manifest-lies", "scheduled-backup-off", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors",
     "dns-wrong-address", "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
-    "webhook-unverified",
+    "nginx-config-broken", "static-missing", "frontend-down", "webhook-unverified",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

@@ -1,6 +1,7 @@
 """Images: the base image (debootstrap rootfs, ``docker import``), the host-side wheelhouse, and the
-app's release images built with the SDK (network_mode "none", never pulled), one image per release
-tagged ``boutique/<service>:<release id>``."""
+app's release images built with the SDK (network_mode "none", never pulled), tagged
+``boutique/<service>:<release id>``: per release, the Dockerfile's ``app`` stage (web, worker,
+migrations) and its ``frontend`` stage (nginx with the release's collected static files)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from .processes import require
 from .state import Paths, atomic_write
 
 DEBIAN_SUITE = "bookworm"
-DEBOOTSTRAP_INCLUDE = "python3,python3-venv,ca-certificates,postgresql-client-15"
+# nginx: the frontend stage's web server (Debian's; its postinst starts nothing in a debootstrap chroot)
+DEBOOTSTRAP_INCLUDE = "python3,python3-venv,ca-certificates,postgresql-client-15,nginx"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # standard image hygiene: no apt lists or package caches, docs, man pages or translations
 ROOTFS_EXCLUDES = [
@@ -39,6 +41,10 @@ WHEEL_PLATFORMS = ["manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux_2
                    "manylinux_2_34_x86_64", "linux_x86_64"]
 VERSION_LABEL = "org.opencontainers.image.version"
 RELEASE_LABEL = "org.gonogo.sandbox.release"
+#: on the base image: the key of the rootfs it was imported from (a changed package list re-imports it)
+ROOTFS_LABEL = "org.gonogo.sandbox.rootfs"
+#: the Dockerfile's stages and the services whose images each one makes
+TARGETS = {"app": ("web", "worker", "migrations"), "frontend": ("frontend",)}
 FIRST_RELEASE = "1.0.0"
 
 
@@ -117,8 +123,18 @@ def ensure_rootfs(paths: Paths) -> Path:
     return out
 
 
+def _base_key(client: docker.DockerClient) -> str | None:
+    """The rootfs key the engine's base image was imported from (None: no base image)."""
+    try:
+        return (client.images.get(BASE_IMAGE).labels or {}).get(ROOTFS_LABEL, "")
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def ensure_base(client: docker.DockerClient, paths: Paths) -> None:
-    if image_exists(client, BASE_IMAGE):
+    """The base image, imported again when the rootfs it came from is not today's (a package added)."""
+    key = _rootfs_key()
+    if _base_key(client) == key:
         return
     tarball = ensure_rootfs(paths)
     t0 = time.monotonic()
@@ -126,9 +142,9 @@ def ensure_base(client: docker.DockerClient, paths: Paths) -> None:
     client.api.import_image_from_file(
         str(tarball), repository=repo, tag=tag,
         changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                 "ENV LANG=C.UTF-8", 'CMD ["/bin/bash"]'],
+                 "ENV LANG=C.UTF-8", f"LABEL {ROOTFS_LABEL}={key}", 'CMD ["/bin/bash"]'],
     )
-    if not image_exists(client, BASE_IMAGE):
+    if _base_key(client) != key:
         raise SandboxError(f"docker import of {tarball} did not produce {BASE_IMAGE}")
     progress("images", f"imported {BASE_IMAGE} ({time.monotonic() - t0:.1f}s)")
 
@@ -234,6 +250,7 @@ def prepare_context(paths: Paths, version: str) -> tuple[Path, str]:
         if (APP_DIR / name).exists():
             shutil.copy2(APP_DIR / name, ctx / name)
     _copy_tree(APP_DIR / "src", ctx / "src")
+    _copy_tree(APP_DIR / "frontend", ctx / "frontend")
     if version != FIRST_RELEASE:
         _copy_tree(APP_DIR / "releases" / version, ctx / "src")
     return ctx, release_id_of(ctx)
@@ -264,33 +281,42 @@ def release_built(client: docker.DockerClient, release_id: str) -> bool:
 
 
 def build(client: docker.DockerClient, paths: Paths, version: str, quarantined: set[str] = frozenset()) -> str:
-    """Build (if needed) and tag the images of `version`; returns its release id."""
+    """Build (if needed) and tag the images of `version`, one Dockerfile stage per group of services
+    (``TARGETS``); returns its release id."""
     ctx, rid = prepare_context(paths, version)
-    wanted = {svc: ref for svc, ref in refs(rid).items() if svc not in quarantined}
+    built = [target for target, services in TARGETS.items()
+             if _build_target(client, paths, ctx, version, rid, target, [s for s in services if s not in quarantined])]
+    if not built:
+        progress("images", f"release {version} = {rid}: images present")
+    shutil.rmtree(ctx / "wheels", ignore_errors=True)
+    return rid
+
+
+def _build_target(client: docker.DockerClient, paths: Paths, ctx: Path, version: str, rid: str, target: str,
+                  services: list[str]) -> bool:
+    """Build the stage `target` and tag it for `services`, unless their images exist; True when it did something."""
+    group = {svc: refs(rid)[svc] for svc in TARGETS[target]}
+    wanted = {svc: group[svc] for svc in services}
     missing = [ref for ref in wanted.values() if not image_exists(client, ref)]
     if not missing:
-        progress("images", f"release {version} = {rid}: images present")
-        return rid
-    # an existing tag of this release (e.g. another service's) is the same image: re-tag, no build
-    present = [ref for ref in refs(rid).values() if image_exists(client, ref)]
+        return False
+    # an existing tag of this stage (e.g. another service's) is the same image: re-tag, no build
+    present = [ref for ref in group.values() if image_exists(client, ref)]
     if present:
-        image = client.images.get(present[0])
-        for ref in missing:
-            repo, tag = ref.rsplit(":", 1)
-            image.tag(repo, tag)
+        _tag(client.images.get(present[0]), missing)
         progress("images", f"release {version} = {rid}: re-tagged {', '.join(missing)}")
-        return rid
+        return True
     ensure_base(client, paths)
     _add_wheels(ctx, wheelhouse(paths))
-    log_path = paths.log(f"build-{version}")
-    progress("images", f"building release {version} = {rid} (log {log_path})")
+    log_path = paths.log(f"build-{version}-{target}")
+    progress("images", f"building release {version} = {rid}, stage {target} (log {log_path})")
     t0 = time.monotonic()
-    first_ref = wanted.get("web") or next(iter(wanted.values()))
+    first_ref = missing[0]
     lines: list[str] = []
     error = None
     with open(log_path, "w") as log:
         stream = client.api.build(
-            path=str(ctx), tag=first_ref, network_mode="none", pull=False, rm=True, forcerm=True,
+            path=str(ctx), tag=first_ref, target=target, network_mode="none", pull=False, rm=True, forcerm=True,
             decode=True, use_config_proxy=False,
             buildargs={"RELEASE": rid, "RELEASE_VERSION": version},
             labels={VERSION_LABEL: version, RELEASE_LABEL: rid},
@@ -305,14 +331,16 @@ def build(client: docker.DockerClient, paths: Paths, version: str, quarantined: 
                 log.write(f"ERROR: {error}\n")
     if error:
         context = " | ".join(lines[-4:])
-        raise SandboxError(f"image build of release {version} failed: {error} ({context}); see {log_path}")
-    image = client.images.get(first_ref)
-    for ref in wanted.values():
+        raise SandboxError(f"image build of release {version} ({target}) failed: {error} ({context}); see {log_path}")
+    _tag(client.images.get(first_ref), list(wanted.values()))
+    progress("images", f"built release {version} = {rid}, stage {target} ({time.monotonic() - t0:.0f}s)")
+    return True
+
+
+def _tag(image, references: list[str]) -> None:
+    for ref in references:
         repo, tag = ref.rsplit(":", 1)
         image.tag(repo, tag)
-    progress("images", f"built release {version} = {rid} ({time.monotonic() - t0:.0f}s)")
-    shutil.rmtree(ctx / "wheels", ignore_errors=True)
-    return rid
 
 
 def archive(paths: Paths, version: str, release_id: str) -> Path:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import docker
+from docker.types import Mount
 
 from . import (
     APP_HOST,
@@ -20,6 +21,7 @@ from . import (
     dnsmasq,
     engine,
     envfile,
+    frontend,
     images,
     postgres,
     probes,
@@ -94,8 +96,12 @@ class Ctx:
             healthcheck = unhealthy["healthcheck"]
         env_overrides.update(overrides.pop("env_overrides", None) or {})
         healthcheck = overrides.pop("healthcheck_override", None) or healthcheck
-        return compose.spec(self.client, self.paths, self.values, service, rel,
+        spec = compose.spec(self.client, self.paths, self.values, service, rel,
                             env_overrides=env_overrides, healthcheck_override=healthcheck)
+        missing = faults.get("static-missing")
+        if missing and missing.get("service") == service:
+            spec.mounts.append(Mount(target=missing["target"], source=missing["source"], type="bind", read_only=True))
+        return spec
 
     def run_migrations(self, release: str | None = None, env_overrides: dict[str, str] | None = None,
                        quiet: bool = False) -> int:
@@ -201,6 +207,12 @@ def switch_services(ctx: Ctx, release: str, services: tuple[str, ...] = LONG_RUN
     compose.wait_healthy(ctx.client, list(services), timeout=120)
 
 
+#: services a fault keeps stopped (`up` leaves them so), and the faults under which a service is not healthy
+STOPPED_BY = {"web": "backend-down", "frontend": "frontend-down"}
+UNHEALTHY_BY = {"worker": ("restart-loop",), "web": ("unhealthy-container", "backend-down"),
+                "frontend": ("frontend-down",)}
+
+
 def reconcile_containers(ctx: Ctx) -> None:
     """Create missing containers, start stopped ones; leave what faults changed alone."""
     client = ctx.client
@@ -224,13 +236,13 @@ def reconcile_containers(ctx: Ctx) -> None:
             compose.create(client, s).start()
             progress("containers", f"started {compose.container_name(service)} ({s.image})")
         elif c.status not in ("running", "restarting"):
-            if service == "web" and "backend-down" in faults:
+            if STOPPED_BY.get(service) in faults:
                 continue
             c.start()
             progress("containers", f"started {compose.container_name(service)} again")
         else:
             progress("containers", f"{compose.container_name(service)} already {c.status}")
-        faulted = {"worker": ("restart-loop",), "web": ("unhealthy-container", "backend-down")}[service]
+        faulted = UNHEALTHY_BY.get(service, ())
         if not any(f in faults for f in faulted):
             wait_for.append(service)
     t0 = time.monotonic()
@@ -284,6 +296,7 @@ def up(paths: Paths, release: str | None = None) -> None:
     switching = current is not None and current != target
     record_releases(ctx, target, previous)
     ctx.ensure_mount_dirs()
+    frontend.write_site(paths, ctx.values, ctx.state.faults)
 
     traefik.start_server(paths, ctx.values, ctx.state)
     if switching and compose.get(ctx.client, "web") is not None:
@@ -298,6 +311,8 @@ def up(paths: Paths, release: str | None = None) -> None:
             raise SandboxError(
                 f"https://{APP_HOST}:{ctx.values['SANDBOX_HTTPS_PORT']}/health/ready/ is not 200 through Traefik"
             )
+        if not frontend.wait_serving(ctx.values, timeout=30):
+            raise SandboxError(f"https://{APP_HOST}:{ctx.values['SANDBOX_HTTPS_PORT']}/ is not served by the frontend")
     if not backups.list_sets(paths) and not ctx.state.faults:
         backups.take(ctx)
     progress(

@@ -133,6 +133,16 @@ MATRIX = [
     # traefik (RCY-0.5, RCY-4.2, RCY-4.3): checks/test_traefik.py (backend-down: above)
     row("router-wrong-host", "predeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
     row("router-wrong-host", "postdeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
+    # frontend (RCY-4.3, BTQ-3.4, SMK-9): checks/test_frontend.py. A broken site on disk is seen by `nginx -t`
+    # alone (before the deploy, SMK-9's phase; after it, the running nginx still serves every page and asset);
+    # uncollected static files break every page's assets, the app's pages too, while the pages answer
+    row("nginx-config-broken", "predeploy", "frontend.config_valid"),
+    row("nginx-config-broken", "postdeploy", "frontend.config_valid",
+        must_pass=("frontend.page_served[*]", "frontend.assets_served[*]")),
+    row("static-missing", "postdeploy", "frontend.assets_served[home]", "frontend.assets_served[login]",
+        must_pass=("frontend.page_served[*]", "frontend.config_valid", "health.endpoint_healthy[*]")),
+    row("frontend-down", "postdeploy", "frontend.page_served[home]", "frontend.assets_served[login]",
+        "frontend.config_valid", must_pass=("frontend.page_served[login]", "health.endpoint_healthy[*]")),
 ]
 
 

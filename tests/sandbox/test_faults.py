@@ -439,6 +439,57 @@ def credit_healed(sb, ctx):
     assert sb.balance(s, customer) != balance
 
 
+NGINX_TEST = ["nginx", "-t"]
+
+
+def _served_by_frontend(sb, path: str = "/") -> bool:
+    r = sb.https("GET", path)
+    return r.status == 200 and r.headers.get("x-served-by") == "boutique-frontend"
+
+
+def _static_urls(sb) -> list[str]:
+    urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', sb.https("GET", "/").text)
+    assert len(urls) == 3, urls  # the stylesheet, the logo, the script
+    return urls
+
+
+def nginx_broken(sb, ctx):
+    result = sb.container("frontend").exec_run(NGINX_TEST)
+    assert result.exit_code == 1 and b"[emerg]" in result.output, result.output
+    assert _served_by_frontend(sb), "the running nginx (not reloaded) keeps serving"
+    assert all(_served_by_frontend(sb, url) for url in _static_urls(sb))
+
+
+def nginx_healed(sb, ctx):
+    result = sb.container("frontend").exec_run(NGINX_TEST)
+    assert result.exit_code == 0 and b"test is successful" in result.output, result.output
+
+
+def static_before(sb):
+    return {"assets": _static_urls(sb)}
+
+
+def static_broken(sb, ctx):
+    assert _served_by_frontend(sb), "the front page itself is still served"
+    assert [sb.https("GET", url).status for url in ctx["assets"]] == [404] * 3
+    assert sb.health("frontend") in ("healthy", "starting"), "the container runs: only its static files are missing"
+
+
+def static_healed(sb, ctx):
+    assert all(_served_by_frontend(sb, url) for url in ctx["assets"])
+
+
+def frontend_down_broken(sb, ctx):
+    assert not sb.container("frontend").attrs["State"]["Running"]
+    assert _refused(int(sb.values["FRONTEND_PORT"]))
+    assert sb.https("GET", "/").status in (502, 503)
+    assert sb.ready().status == 200, "the app itself still serves"
+
+
+def frontend_down_healed(sb, ctx):
+    assert _served_by_frontend(sb)
+
+
 WEBHOOK = "/api/v1/payments/webhook/"
 EVENT = b'{"id": "evt_sandbox_test", "type": "payment_intent.succeeded"}'
 
@@ -493,6 +544,9 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "sale-broken": (before_none, sale_broken, sale_healed),
     "invoice-broken": (invoice_before, invoice_broken, invoice_healed),
     "credit-broken": (credit_before, credit_broken, credit_healed),
+    "nginx-config-broken": (before_none, nginx_broken, nginx_healed),
+    "static-missing": (static_before, static_broken, static_healed),
+    "frontend-down": (before_none, frontend_down_broken, frontend_down_healed),
     "webhook-unverified": (before_none, webhook_unverified_broken, webhook_unverified_healed),
 }
 

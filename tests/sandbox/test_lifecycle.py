@@ -97,7 +97,7 @@ def test_websocket_upgrades(sandbox: "Sandbox") -> None:
 
 
 def test_containers_follow_compose(sandbox: "Sandbox") -> None:
-    for service in ("web", "worker", "migrations"):
+    for service in ("web", "worker", "migrations", "frontend"):
         c = sandbox.container(service)
         labels = c.labels
         assert labels["com.docker.compose.project"] == "boutique-sandbox"
@@ -153,7 +153,7 @@ def test_backup_command(sandbox: "Sandbox") -> None:
 def test_deploy_and_rollback_move_every_service(sandbox: "Sandbox") -> None:
     state = sandbox.state
     current, previous = state["current"], state["previous"]
-    services = ("web", "worker", "migrations")
+    services = ("web", "worker", "migrations", "frontend")
     sales_before = sandbox.sql("SELECT count(*) FROM shop_sale")[0][0]
 
     sandbox.cli("deploy", previous, label=f"deploy {previous} ({state['releases'][previous]})")
@@ -162,6 +162,7 @@ def test_deploy_and_rollback_move_every_service(sandbox: "Sandbox") -> None:
     assert sandbox.values["RELEASE"] == previous
     sandbox.assert_healthy()
     assert sandbox.ready().json()["release"] == previous
+    assert f'data-release="{previous}"' in sandbox.https("GET", "/").text, "the frontend serves that release's page"
 
     # something written on the other release, undone by restoring the pre-deploy backup
     s = sandbox.session()
@@ -179,7 +180,7 @@ def test_deploy_and_rollback_move_every_service(sandbox: "Sandbox") -> None:
 def test_faults_lists_the_catalogue(sandbox: "Sandbox") -> None:
     out = sandbox.cli("faults").stdout.strip().splitlines()
     names = [line.split()[0] for line in out]
-    assert len(names) == 29 and len(set(names)) == 29
+    assert len(names) == 32 and len(set(names)) == 32
     assert all(len(line.split(None, 1)) == 2 for line in out), "one line each: name and description"
 
 
