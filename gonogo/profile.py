@@ -25,6 +25,7 @@ from gonogo.probes.database import DatabaseSection
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
+from gonogo.probes.rollback import RollbackSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
 from gonogo.probes.websocket import WebsocketEndpoint
@@ -116,6 +117,7 @@ class Profile(Section):
     #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
     webhook: list[WebhookEndpoint] = Field(default_factory=list)
     backups: BackupsSection | None = None
+    rollback: RollbackSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
     smoke: SmokeSection | None = None

@@ -3,6 +3,8 @@ build and tag images, run the migrations service, switch the services, record cu
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 
 from . import LONG_RUNNING, SandboxError, backups, compose, frontend, images, probes, progress, traefik
@@ -54,12 +56,35 @@ def deploy(paths: Paths, wanted: str) -> None:
 
 
 def rollback(paths: Paths, restore_db: bool = False) -> None:
+    """Roll back to the previous release; its record (success or failure) goes to the metrics file."""
     t0 = time.monotonic()
     ctx = Ctx(paths)
     _require_up(ctx)
     current, target = ctx.current, ctx.previous
     if not target:
         raise SandboxError("no previous release recorded: nothing to roll back to")
+    try:
+        _rollback(ctx, t0, current, target, restore_db)
+    except SandboxError as exc:
+        _record_rollback(ctx, t0, current, target, restore_db, "failure", str(exc))
+        raise
+    _record_rollback(ctx, t0, current, target, restore_db, "success")
+
+
+def _record_rollback(ctx: Ctx, t0: float, current: str, target: str, restore_db: bool, status: str,
+                     error: str | None = None) -> None:
+    """Append the rollback's metrics record (the keys of recyclic's rollback-metrics.json, plus `from`)."""
+    record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": f"rollback_{status}",
+              "from": current, "version": target, "release": ctx.version_of(target),
+              "duration_seconds": round(time.monotonic() - t0, 1), "status": status, "restore_db": restore_db,
+              "hostname": socket.gethostname(), **({"error": error} if error else {})}
+    with ctx.paths.rollbacks.open("a") as metrics:
+        metrics.write(json.dumps(record) + "\n")
+    progress("rollback", f"recorded in {ctx.paths.rollbacks}")
+
+
+def _rollback(ctx: Ctx, t0: float, current: str, target: str, restore_db: bool) -> None:
+    paths = ctx.paths
     missing = [ref for ref in images.refs(target).values() if not images.image_exists(ctx.client, ref)]
     if missing:
         raise SandboxError(f"cannot roll back to {target}: image(s) {', '.join(missing)} missing")
@@ -84,5 +109,5 @@ def rollback(paths: Paths, restore_db: bool = False) -> None:
     if code != 0:
         raise SandboxError(f"the migrations service of {target} exited {code} during rollback")
     switch_services(ctx, target)
-    record_releases(ctx, target, current)
+    record_releases(ctx, target, current, rollback_target=target)
     _finish(ctx, t0, "rollback")

@@ -182,11 +182,14 @@ def build_releases(ctx: Ctx, versions: list[str]) -> dict[str, str]:
     return out
 
 
-def record_releases(ctx: Ctx, current: str, previous: str | None) -> None:
+def record_releases(ctx: Ctx, current: str, previous: str | None, rollback_target: str | None = None) -> None:
+    """Record the releases; ROLLBACK_TARGET is what a rollback goes back to: the previous release, except
+    after a rollback, where it stays the release rolled back to (the gate's rollback checks compare with it)."""
     ctx.state.data["current"] = current
     ctx.state.data["previous"] = previous
     ctx.state.save()
-    ctx.set_env({"RELEASE": current, "PREVIOUS_RELEASE": previous or ""})
+    ctx.set_env({"RELEASE": current, "PREVIOUS_RELEASE": previous or "",
+                 "ROLLBACK_TARGET": rollback_target or previous or ""})
 
 
 # ------------------------------------------------------------------------------------ up
