@@ -75,6 +75,11 @@ MATRIX = [
     row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]",
         "commands.command_passes[django-check]", *TRAEFIK_BACKEND_DOWN, must_pass=TRAEFIK_CONFIGURED),
     row("backend-down", "rollback", "health.endpoint_healthy[ready]", "commands.command_passes[django-check]"),
+    # rollback (RBK-3.1, RBK-3.2, NPR-6), before the rollback: checks/test_rollback.py; the after moment (a
+    # rollback that left the worker on the newer release, a missing metrics record): test_rollback_moments.py
+    row("previous-release-missing", "rollback", "rollback.target_complete",
+        must_pass=("rollback.moment", "rollback.current_version")),
+    row("mixed-tags", "rollback", "rollback.current_version", "rollback.runs_target"),
     row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         must_pass=("health.endpoint_healthy[live]",)),
     row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
