@@ -29,6 +29,7 @@ from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
 from gonogo.probes.websocket import WebsocketEndpoint
 from gonogo.probes.traefik import TraefikSection
+from gonogo.probes.workers import WorkersSection
 
 
 class EnvironmentSection(Section):
@@ -115,6 +116,8 @@ class Profile(Section):
     frontend: FrontendSection | None = None
     #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
     webhook: list[WebhookEndpoint] = Field(default_factory=list)
+    #: Redis (the Celery broker), the Celery workers and beat (checks/test_workers.py)
+    workers: WorkersSection | None = None
     backups: BackupsSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None

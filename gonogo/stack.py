@@ -2,7 +2,7 @@
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
-``stack.websocket``, ``stack.webhooks``, ``stack.frontend``; ``stack.traefik``... as their checks land).
+``stack.websocket``, ``stack.webhooks``, ``stack.frontend``, ``stack.workers``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -30,6 +30,7 @@ from gonogo.probes.tls import TlsProbe
 from gonogo.probes.webhooks import WebhookProbe
 from gonogo.probes.websocket import WebsocketProbe
 from gonogo.probes.traefik import TraefikProbe
+from gonogo.probes.workers import WorkersProbe
 
 
 class Stack:
@@ -151,3 +152,9 @@ class Stack:
         self.section("websocket")
         environment = self.env.profile.environment
         return WebsocketProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def workers(self) -> WorkersProbe:
+        """Redis, the Celery workers and beat of ``[workers]``: the broker from this machine, the beat's
+        status command through ``stack.commands``."""
+        return WorkersProbe(self.section("workers"), self.commands)
