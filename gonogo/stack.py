@@ -2,7 +2,7 @@
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
-``stack.websocket``, ``stack.webhooks``, ``stack.frontend``, ``stack.workers``; ``stack.traefik``... as their checks land).
+``stack.websocket``, ``stack.webhooks``, ``stack.frontend``, ``stack.workers``, ``stack.isolation``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -24,6 +24,7 @@ from gonogo.probes.docker import DockerProbe
 from gonogo.probes.frontend import FrontendProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
+from gonogo.probes.isolation import IsolationProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.tls import TlsProbe
@@ -104,6 +105,11 @@ class Stack:
         """HTTP(S) to the stack: the profile's ``resolve`` map (like curl --resolve) and CA file."""
         environment = self.env.profile.environment
         return HttpProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def isolation(self) -> IsolationProbe:
+        """What ``[docker] compose_project`` shares with the other projects of ``[isolation]``, on ``[docker]``'s engine."""
+        return IsolationProbe(self.section("isolation"), self.docker)
 
     @cached_property
     def migrations(self) -> MigrationsProbe:
