@@ -141,7 +141,7 @@ def _rollback(ctx: Ctx, t0: float, current: str, target: str, restore_db: bool, 
             progress("rollback", "no pre-deploy backup of the target release recorded; using the newest backup")
         if dump is None:
             raise SandboxError("--restore-db: no backup to restore")
-        for service in ("web", "worker"):
+        for service in ("web", "worker", "beat"):
             c = compose.get(ctx.client, service)
             if c is not None and c.status in ("running", "restarting"):
                 c.stop(timeout=10)

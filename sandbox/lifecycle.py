@@ -211,9 +211,9 @@ def switch_services(ctx: Ctx, release: str, services: tuple[str, ...] = LONG_RUN
 
 
 #: services a fault keeps stopped (`up` leaves them so), and the faults under which a service is not healthy
-STOPPED_BY = {"web": "backend-down", "frontend": "frontend-down"}
-UNHEALTHY_BY = {"worker": ("restart-loop",), "web": ("unhealthy-container", "backend-down"),
-                "frontend": ("frontend-down",)}
+STOPPED_BY = {"web": "backend-down", "frontend": "frontend-down", "beat": "beat-down"}
+UNHEALTHY_BY = {"worker": ("restart-loop", "worker-not-ready"), "web": ("unhealthy-container", "backend-down"),
+                "frontend": ("frontend-down",), "beat": ("beat-down",)}
 
 
 def reconcile_containers(ctx: Ctx) -> None:
