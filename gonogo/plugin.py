@@ -29,6 +29,7 @@ from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
 from gonogo.outcomes import PhaseReport, Recorder
+from gonogo.probes.rollback import MOMENTS
 from gonogo.profile import GateSection
 from gonogo.secrets import masker
 from gonogo.selection import LeftOut, Scope, left_out
@@ -57,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "node ids) is otherwise a NO-GO; gate.json then says partial and what was left out")
     group.addoption("--no-gate", dest="gonogo_off", action="store_true", default=False,
                     help="plain pytest: load no environment and compute no verdict (the suite's own tests use this)")
+    group.addoption("--rollback-to", dest="gonogo_rollback_to", metavar="RELEASE",
+                    help="the release a rollback goes back to (its image tag); default: [rollback] target, "
+                         "else [environment] previous_release")
+    group.addoption("--rollback-moment", dest="gonogo_rollback_moment", choices=MOMENTS, default="auto",
+                    help="which side of the rollback the rollback checks judge: before, after, or auto (default: "
+                         "inferred from the release the services run and the target; the summary says which)")
     parser.addini("gonogo_env", "default environment when neither --env nor GONOGO_ENV is given", default=None)
     parser.addini("gonogo_environments_dir", "folder of environment profiles, relative to the rootdir",
                   default="environments")

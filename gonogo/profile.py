@@ -25,10 +25,13 @@ from gonogo.probes.database import DatabaseSection
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
+from gonogo.probes.isolation import IsolationSection
+from gonogo.probes.rollback import RollbackSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
 from gonogo.probes.websocket import WebsocketEndpoint
 from gonogo.probes.traefik import TraefikSection
+from gonogo.probes.workers import WorkersSection
 
 
 class EnvironmentSection(Section):
@@ -115,7 +118,12 @@ class Profile(Section):
     frontend: FrontendSection | None = None
     #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
     webhook: list[WebhookEndpoint] = Field(default_factory=list)
+    #: other Compose projects on the same engine that must share nothing with this one (checks/test_isolation.py)
+    isolation: IsolationSection | None = None
+    #: Redis (the Celery broker), the Celery workers and beat (checks/test_workers.py)
+    workers: WorkersSection | None = None
     backups: BackupsSection | None = None
+    rollback: RollbackSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
     smoke: SmokeSection | None = None

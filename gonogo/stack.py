@@ -2,7 +2,8 @@
 
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
-``stack.websocket``, ``stack.webhooks``, ``stack.frontend``; ``stack.traefik``... as their checks land).
+``stack.websocket``, ``stack.webhooks``, ``stack.frontend``, ``stack.workers``, ``stack.isolation``,
+``stack.rollback``; ``stack.traefik``... as their checks land).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -24,12 +25,15 @@ from gonogo.probes.docker import DockerProbe
 from gonogo.probes.frontend import FrontendProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
+from gonogo.probes.isolation import IsolationProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
+from gonogo.probes.rollback import RollbackProbe
 from gonogo.probes.tls import TlsProbe
 from gonogo.probes.webhooks import WebhookProbe
 from gonogo.probes.websocket import WebsocketProbe
 from gonogo.probes.traefik import TraefikProbe
+from gonogo.probes.workers import WorkersProbe
 
 
 class Stack:
@@ -105,6 +109,11 @@ class Stack:
         return HttpProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
 
     @cached_property
+    def isolation(self) -> IsolationProbe:
+        """What ``[docker] compose_project`` shares with the other projects of ``[isolation]``, on ``[docker]``'s engine."""
+        return IsolationProbe(self.section("isolation"), self.docker)
+
+    @cached_property
     def migrations(self) -> MigrationsProbe:
         """The migration state of ``[database] migrations``: its table, read through ``stack.db``, against the
         release's migrations (files relative to the profile, or a command in a service's container through ``[docker]``)."""
@@ -125,6 +134,17 @@ class Stack:
         database = self.env.profile.database
         return RestoreProbe(backups, self.env.resolve_path(backups.dir), database.dsn if database else None,
                             connect_timeout_s=database.connect_timeout_s if database else 5)
+
+    @cached_property
+    def rollback(self) -> RollbackProbe:
+        """The release the services of ``[rollback]`` run and their target images, through ``[docker]``'s engine;
+        the rollback metrics file (relative to the profile)."""
+        section = self.section("rollback")
+        services = section.services or self.section("docker").same_release_tag
+        if not services:
+            skips.not_configured(not_configured(self.env, "[rollback] services (or [docker] same_release_tag)"))
+        metrics = self.env.resolve_path(section.metrics_file) if section.metrics_file else None
+        return RollbackProbe(self.docker, list(services), metrics)
 
     @cached_property
     def tls(self) -> TlsProbe:
@@ -151,3 +171,9 @@ class Stack:
         self.section("websocket")
         environment = self.env.profile.environment
         return WebsocketProbe(resolve=dict(environment.resolve), ca_file=self.env.ca_path)
+
+    @cached_property
+    def workers(self) -> WorkersProbe:
+        """Redis, the Celery workers and beat of ``[workers]``: the broker from this machine, the beat's
+        status command through ``stack.commands``."""
+        return WorkersProbe(self.section("workers"), self.commands)

@@ -6,6 +6,7 @@ from typing import Any
 
 from gonogo.environment import LoadedEnvironment
 from gonogo.gate import GO, GO_WITH_WARNINGS, Verdict
+from gonogo.outcomes import NOT_APPLICABLE
 from gonogo.secrets import masker
 from gonogo.selection import LeftOut
 
@@ -51,6 +52,9 @@ def render(tr: Any, verdict: Verdict, env: LoadedEnvironment | None, phases: lis
         write(f"  note: waiver for {w['check']} matched no failure")
     for entry in verdict.converged_after_retries:
         write(f"  note: {entry['id']} passed after {entry['attempts']} attempts in {entry['seconds']}s ({entry['what']})")
+    for entry in verdict.skipped:  # what was not judged on purpose, and why (a rollback check of the other moment)
+        if entry["status"] == NOT_APPLICABLE:
+            write(f"  note: {entry['id']} {entry['reason']}")
     if verdict.reasons and verdict.verdict != GO:
         for reason in verdict.reasons[:20]:
             write(f"  because: {reason}")

@@ -1,7 +1,7 @@
 """The gonogo sandbox: a small but real "boutique" deployment that gonogo verifies and breaks on purpose.
 
 PostgreSQL and Redis (Debian's packages) on loopback ports, a private Docker Engine running the
-app's web / worker / migrations containers and its nginx frontend (described by
+app's web / worker / beat / migrations containers and its nginx frontend (described by
 ``sandbox/compose.yaml``), and Traefik in front with a generated CA. ``python -m sandbox --help`` lists the lifecycle commands; see
 ``sandbox/README.md`` and ``sandbox/CONTRACT.md``.
 
@@ -25,10 +25,10 @@ PROJECT = "boutique-sandbox"
 APP_HOST = "shop.localhost"
 BASE_IMAGE = "gonogo-sandbox/base:bookworm"
 IMAGE_REPOS = {"web": "boutique/web", "worker": "boutique/worker", "migrations": "boutique/migrations",
-               "frontend": "boutique/frontend"}
+               "frontend": "boutique/frontend", "beat": "boutique/beat"}
 QUARANTINE_REPO = "boutique-quarantine"
-SERVICES = ("migrations", "worker", "web", "frontend")
-LONG_RUNNING = ("worker", "web", "frontend")
+SERVICES = ("migrations", "worker", "beat", "web", "frontend")
+LONG_RUNNING = ("worker", "beat", "web", "frontend")
 
 
 class SandboxError(Exception):

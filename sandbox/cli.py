@@ -15,7 +15,9 @@ EPILOG = """commands:
   down [--purge]          stop every process the sandbox started (by pid); --purge also deletes the state dir
   status [--json]         what runs, the release, active faults
   deploy ID               pre-deploy backup, build/tag images, run migrations, switch services
-  rollback [--restore-db] back to the previous release (optionally restoring the pre-deploy backup)
+  rollback [--restore-db|--app-only]
+                          back to the previous release: the database migrated back first (default),
+                          the pre-deploy backup restored (--restore-db), or left as it is (--app-only)
   backup                  manage.py backup in the worker container (retention included)
   fault NAME              apply a fault from the catalogue
   heal [NAME]             heal one fault, or all active faults
@@ -38,7 +40,10 @@ def parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="deploy a release")
     dep.add_argument("release")
     rb = sub.add_parser("rollback", help="roll back to the previous release")
-    rb.add_argument("--restore-db", action="store_true", help="restore the pre-deploy backup first")
+    how = rb.add_mutually_exclusive_group()
+    how.add_argument("--restore-db", action="store_true", help="restore the pre-deploy backup first")
+    how.add_argument("--app-only", action="store_true",
+                     help="switch the application only: the newer release's migrations stay applied")
     sub.add_parser("backup", help="take a backup")
     f = sub.add_parser("fault", help="apply a fault")
     f.add_argument("name")
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.command == "rollback":
             from . import deploy
 
-            deploy.rollback(paths, restore_db=args.restore_db)
+            deploy.rollback(paths, restore_db=args.restore_db, app_only=args.app_only)
         elif args.command == "backup":
             from . import backups
             from .lifecycle import Ctx

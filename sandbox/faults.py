@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import re
+import signal
 import sys
 import time
 import urllib.request
@@ -114,15 +115,36 @@ def _worker_back(ctx: Ctx, since: float, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def _beat_back(ctx: Ctx, since: float, timeout: float = 20) -> None:
+    """Beat started its scheduler after `since` (its first tick writes the heartbeat right after)."""
+    def started() -> bool:
+        c = compose.get(ctx.client, "beat")
+        status = compose.health(c)
+        if status in ("exited", "dead"):
+            raise SandboxError(f"beat is {status}: {compose.logs_tail(c, 3)}")
+        return status == "healthy" or b"beat: Starting" in c.logs(since=int(since))
+    wait_until(started, timeout, "beat to start", interval=0.2)
+
+
+def _worker_pings(ctx: Ctx) -> bool:
+    """The worker answers a Celery ping (what its healthcheck asks)."""
+    c = compose.get(ctx.client, "worker")
+    result = c.exec_run(["celery", "-A", "config", "inspect", "ping", "-d", "worker@boutique", "--timeout", "2"],
+                        workdir="/app/src")
+    return result.exit_code == 0
+
+
 def _recreate(ctx: Ctx, service: str, wait: bool = True) -> None:
     since = time.time()
     # a fault is no deploy: the old container gets 1 s (worker) or 3 s (web) to stop, then it is killed
-    compose.recreate(ctx.client, ctx.spec(service), stop_timeout=1 if service == "worker" else 3)
+    compose.recreate(ctx.client, ctx.spec(service), stop_timeout=1 if service in ("worker", "beat") else 3)
     if wait:
         if service == "web":
             _web_back(ctx)
         elif service == "frontend":
             _frontend_back(ctx)
+        elif service == "beat":
+            _beat_back(ctx, since)
         else:
             _worker_back(ctx, since)
 
@@ -179,6 +201,51 @@ class _RedisDown:
             since = time.time()
             worker.restart(timeout=1)
             _worker_back(ctx, since)
+
+
+@_register("beat-down", "the Celery beat container is stopped: nothing schedules tasks (no backup is taken any more)")
+class _BeatDown:
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        c = compose.get(ctx.client, "beat")
+        if c is not None:
+            c.stop(timeout=5)
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        if for_down:
+            return
+        c = compose.get(ctx.client, "beat")
+        if c is None:
+            _recreate(ctx, "beat")
+        else:
+            since = time.time()
+            c.start()
+            _beat_back(ctx, since)
+
+
+@_register("worker-not-ready", "the worker's main process is frozen (SIGSTOP, as a hung worker): the container "
+                               "runs, but the worker answers no Celery ping and consumes nothing")
+class _WorkerNotReady:
+    @staticmethod
+    def _signal(ctx: Ctx, signum: int) -> None:
+        c = compose.get(ctx.client, "worker")
+        pid = c.attrs["State"].get("Pid") if c is not None else 0
+        if not pid:
+            raise SandboxError("the worker container is not running")
+        os.kill(pid, signum)  # from the host: inside its PID namespace, pid 1 ignores SIGSTOP
+
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        _WorkerNotReady._signal(ctx, signal.SIGSTOP)
+        if _worker_pings(ctx):
+            raise SandboxError("the frozen worker still answers a ping")
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        _WorkerNotReady._signal(ctx, signal.SIGCONT)
+        if not for_down:
+            wait_until(lambda: _worker_pings(ctx), 15, "the worker to answer a ping", interval=0.5)
 
 
 _flag("health-body-unhealthy",
@@ -636,7 +703,7 @@ _flag("deploy-check-fails",
       "while the running server keeps serving")
 
 
-@_register("scheduled-backup-off", "app flag read by the settings at import, worker restarted with it: the Celery "
+@_register("scheduled-backup-off", "app flag read by the settings at import, beat restarted with it: the Celery "
                                   "beat schedule has lost its backup task (no backup is taken any more)")
 class _ScheduledBackupOff:
     @staticmethod
@@ -644,13 +711,13 @@ class _ScheduledBackupOff:
         path = _flag_path(ctx, "scheduled-backup-off")
         path.write_text("on\n")
         os.chmod(path, 0o644)
-        _recreate(ctx, "worker")  # the running beat reads its schedule when it starts
+        _recreate(ctx, "beat")  # the running beat reads its schedule when it starts
 
     @staticmethod
     def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
         _flag_path(ctx, "scheduled-backup-off").unlink(missing_ok=True)
         if not for_down:
-            _recreate(ctx, "worker")
+            _recreate(ctx, "beat")
 
 
 @_register("log-errors", "app flag: /reports/ raises; a few requests leave tracebacks and 500s in the web log")
@@ -735,6 +802,7 @@ ORDER = [
     "manifest-lies", "scheduled-backup-off", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors",
     "dns-wrong-address", "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
     "nginx-config-broken", "static-missing", "frontend-down", "webhook-unverified",
+    "beat-down", "worker-not-ready",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

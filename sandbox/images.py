@@ -44,7 +44,7 @@ RELEASE_LABEL = "org.gonogo.sandbox.release"
 #: on the base image: the key of the rootfs it was imported from (a changed package list re-imports it)
 ROOTFS_LABEL = "org.gonogo.sandbox.rootfs"
 #: the Dockerfile's stages and the services whose images each one makes
-TARGETS = {"app": ("web", "worker", "migrations"), "frontend": ("frontend",)}
+TARGETS = {"app": ("web", "worker", "beat", "migrations"), "frontend": ("frontend",)}
 FIRST_RELEASE = "1.0.0"
 
 

@@ -182,11 +182,14 @@ def build_releases(ctx: Ctx, versions: list[str]) -> dict[str, str]:
     return out
 
 
-def record_releases(ctx: Ctx, current: str, previous: str | None) -> None:
+def record_releases(ctx: Ctx, current: str, previous: str | None, rollback_target: str | None = None) -> None:
+    """Record the releases; ROLLBACK_TARGET is what a rollback goes back to: the previous release, except
+    after a rollback, where it stays the release rolled back to (the gate's rollback checks compare with it)."""
     ctx.state.data["current"] = current
     ctx.state.data["previous"] = previous
     ctx.state.save()
-    ctx.set_env({"RELEASE": current, "PREVIOUS_RELEASE": previous or ""})
+    ctx.set_env({"RELEASE": current, "PREVIOUS_RELEASE": previous or "",
+                 "ROLLBACK_TARGET": rollback_target or previous or ""})
 
 
 # ------------------------------------------------------------------------------------ up
@@ -208,9 +211,9 @@ def switch_services(ctx: Ctx, release: str, services: tuple[str, ...] = LONG_RUN
 
 
 #: services a fault keeps stopped (`up` leaves them so), and the faults under which a service is not healthy
-STOPPED_BY = {"web": "backend-down", "frontend": "frontend-down"}
-UNHEALTHY_BY = {"worker": ("restart-loop",), "web": ("unhealthy-container", "backend-down"),
-                "frontend": ("frontend-down",)}
+STOPPED_BY = {"web": "backend-down", "frontend": "frontend-down", "beat": "beat-down"}
+UNHEALTHY_BY = {"worker": ("restart-loop", "worker-not-ready"), "web": ("unhealthy-container", "backend-down"),
+                "frontend": ("frontend-down",), "beat": ("beat-down",)}
 
 
 def reconcile_containers(ctx: Ctx) -> None:

@@ -124,6 +124,11 @@ class Paths:
         return self.state / "faults"
 
     @property
+    def rollbacks(self) -> Path:
+        """The rollback metrics: one JSON line per `rollback` (RBK-5.1)."""
+        return self.state / "rollbacks.jsonl"
+
+    @property
     def fault_data(self) -> Path:
         return self.state / "fault-data"
 

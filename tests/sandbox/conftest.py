@@ -197,11 +197,11 @@ class Sandbox:
             r = self.ready()
             assert r.status == 200, r.text
             assert r.json()["status"] == "ok", r.text
-            for service in ("web", "worker", "frontend"):
+            for service in ("web", "worker", "beat", "frontend"):
                 assert self.health(service) == "healthy", f"{service}: {self.health(service)}"
             mig = self.container("migrations").attrs["State"]
             assert mig["Status"] == "exited" and mig["ExitCode"] == 0, mig
-            tags = {self.image_tag(s) for s in ("web", "worker", "migrations", "frontend")}
+            tags = {self.image_tag(s) for s in ("web", "worker", "beat", "migrations", "frontend")}
             assert tags == {self.state["current"]}, tags
             return True
         self.eventually(check, timeout=timeout, what="a healthy sandbox")

@@ -75,11 +75,16 @@ MATRIX = [
     row("backend-down", "postdeploy", "health.endpoint_healthy[live]", "health.endpoint_healthy[ready]",
         "commands.command_passes[django-check]", *TRAEFIK_BACKEND_DOWN, must_pass=TRAEFIK_CONFIGURED),
     row("backend-down", "rollback", "health.endpoint_healthy[ready]", "commands.command_passes[django-check]"),
+    # rollback (RBK-3.1, RBK-3.2, NPR-6), before the rollback: checks/test_rollback.py; the after moment (a
+    # rollback that left the worker on the newer release, a missing metrics record): test_rollback_moments.py
+    row("previous-release-missing", "rollback", "rollback.target_complete",
+        must_pass=("rollback.moment", "rollback.current_version")),
+    row("mixed-tags", "rollback", "rollback.current_version", "rollback.runs_target"),
     row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         must_pass=("health.endpoint_healthy[live]",)),
     row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         "database.accepts_connection"),
-    row("redis-down", "postdeploy", "health.endpoint_healthy[ready]"),
+    row("redis-down", "postdeploy", "health.endpoint_healthy[ready]", "workers.redis_answers"),
     row("slow-api", "postdeploy", "health.endpoint_fast[ready]", "health.endpoint_fast[csrf]", verdict="GO-WITH-WARNINGS"),
     # tls (RCY-4.5, NPR-1.3): checks/test_tls.py
     row("cert-expiring", "predeploy", "tls.certificate_valid_long_enough[*]",
@@ -143,6 +148,13 @@ MATRIX = [
         must_pass=("frontend.page_served[*]", "frontend.config_valid", "health.endpoint_healthy[*]")),
     row("frontend-down", "postdeploy", "frontend.page_served[home]", "frontend.assets_served[login]",
         "frontend.config_valid", must_pass=("frontend.page_served[login]", "health.endpoint_healthy[*]")),
+    # workers (SMK-7, SMK-8, SMK-3.1): checks/test_workers.py (redis-down: above). A stopped beat and a frozen worker
+    # do not touch each other's checks: one row; the broker answers all along. The running beat without the backup
+    # task (scheduled-backup-off) is the backups subject's before the deploy, and the workers' after it
+    row("beat-down+worker-not-ready", "postdeploy", "workers.beat_schedules", "workers.workers_answer_ping",
+        must_pass=("workers.redis_answers", "health.endpoint_healthy[live]")),
+    row("scheduled-backup-off", "postdeploy", "workers.beat_schedules",
+        must_pass=("workers.workers_answer_ping", "workers.queues_consumed", "workers.redis_answers")),
 ]
 
 

@@ -289,19 +289,57 @@ BEAT_TASKS = ["python", "-c", "from config.celery import app; print(sorted(e['ta
 
 
 def _beat_tasks(sb) -> str:
-    result = sb.container("worker").exec_run(BEAT_TASKS)
+    result = sb.container("beat").exec_run(BEAT_TASKS)
     assert result.exit_code == 0, result.output
     return result.output.decode()
+
+
+def _beat_status(sb) -> dict:
+    """The running beat's heartbeat, as `python beat_status.py` prints it."""
+    result = sb.container("beat").exec_run(["python", "beat_status.py"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
 
 
 def schedule_broken(sb, ctx):
     tasks = _beat_tasks(sb)
     assert "shop.tasks.scheduled_backup" not in tasks and "shop.tasks.daily_report" in tasks, tasks
-    assert sb.health("worker") in ("healthy", "starting"), "the worker runs: only its schedule lost the task"
+    running = _beat_status(sb)["tasks"]
+    assert running == ["shop.tasks.daily_report"], f"the running beat still schedules {running}"
+    assert sb.health("beat") in ("healthy", "starting"), "beat runs: only its schedule lost the task"
 
 
 def schedule_healed(sb, ctx):
     assert "shop.tasks.scheduled_backup" in _beat_tasks(sb)
+    assert "shop.tasks.scheduled_backup" in _beat_status(sb)["tasks"]
+
+
+def beat_down_broken(sb, ctx):
+    assert not sb.container("beat").attrs["State"]["Running"]
+    assert sb.health("worker") == "healthy" and sb.ready().status == 200, "only the scheduler is gone"
+
+
+def beat_down_healed(sb, ctx):
+    status = _beat_status(sb)
+    assert status["tick_age_s"] < 10 and "shop.tasks.scheduled_backup" in status["tasks"], status
+
+
+def _worker_ping(sb) -> Any:
+    """`celery inspect ping` from the web container: the worker's answer through the broker, or the error."""
+    cmd = ["celery", "-A", "config", "inspect", "ping", "-d", "worker@boutique", "--timeout", "2"]
+    return sb.container("web").exec_run(cmd)
+
+
+def worker_not_ready_broken(sb, ctx):
+    state = sb.container("worker").attrs["State"]
+    assert state["Status"] == "running" and not state["Paused"], state
+    result = _worker_ping(sb)
+    assert result.exit_code != 0, result.output
+
+
+def worker_not_ready_healed(sb, ctx):
+    result = _worker_ping(sb)
+    assert result.exit_code == 0 and b"pong" in result.output, result.output
 
 
 def _web_log(sb) -> str:
@@ -548,6 +586,8 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "static-missing": (static_before, static_broken, static_healed),
     "frontend-down": (before_none, frontend_down_broken, frontend_down_healed),
     "webhook-unverified": (before_none, webhook_unverified_broken, webhook_unverified_healed),
+    "beat-down": (before_none, beat_down_broken, beat_down_healed),
+    "worker-not-ready": (before_none, worker_not_ready_broken, worker_not_ready_healed),
 }
 
 

@@ -139,7 +139,7 @@ def test_an_application_rollback_over_a_newer_database(sandbox: "Sandbox", docke
     (promotions.0001_initial) applied: the rollback phase says so (BTQ-6.A is not enough: 6.B restores)."""
     state = sandbox.state
     current = state["current"]
-    sandbox.cli("rollback", label="rollback (application only)")
+    sandbox.cli("rollback", "--app-only", label="rollback --app-only")
     try:
         after = read(sandbox, docker, "rollback")
         gate = _gate(sandbox, tmp_path, "rollback")

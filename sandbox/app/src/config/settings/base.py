@@ -184,7 +184,8 @@ EMAIL_HOST_PASSWORD = env("SMTP_PASSWORD", "")
 DEFAULT_FROM_EMAIL = f"Boutique <shop@{ENVIRONMENT}.boutique.invalid>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Celery: Redis as broker and result store; beat runs embedded in the worker (-B).
+# Celery: Redis as broker and result store; beat runs as its own service (config.celery.HeartbeatScheduler),
+# waking at least every 5 s so its heartbeat stays fresh.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_RESULT_EXPIRES = timedelta(hours=1)
@@ -200,6 +201,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/celerybeat-schedule")
+CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 CELERY_BEAT_SCHEDULE = {
     "scheduled-backup": {"task": "shop.tasks.scheduled_backup", "schedule": timedelta(hours=6)},
     "daily-report": {"task": "shop.tasks.daily_report", "schedule": crontab(hour=0, minute=5)},

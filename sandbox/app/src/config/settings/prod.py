@@ -32,7 +32,7 @@ if FAULTS_DIR and (Path(FAULTS_DIR) / "deploy-check-fails").exists():
     SECURE_HSTS_SECONDS = 0
 
 # Sandbox fault `scheduled-backup-off` (the flag file $FAULTS_DIR/scheduled-backup-off, read when the settings
-# are imported; the fault restarts the worker, whose embedded beat then runs without it): the backup task
+# are imported; the fault restarts beat, which then runs without it): the backup task
 # has left the beat schedule, so no backup is taken any more.
 if FAULTS_DIR and (Path(FAULTS_DIR) / "scheduled-backup-off").exists():
     CELERY_BEAT_SCHEDULE = {k: v for k, v in CELERY_BEAT_SCHEDULE.items() if k != "scheduled-backup"}  # noqa: F405
