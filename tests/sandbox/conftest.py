@@ -197,6 +197,8 @@ class Sandbox:
             r = self.ready()
             assert r.status == 200, r.text
             assert r.json()["status"] == "ok", r.text
+            d = self.https("GET", "/health/detailed/")  # the worker answers its ping, the channel layer works
+            assert d.status == 200 and d.json()["status"] == "ok", d.text
             for service in ("web", "worker", "beat", "frontend"):
                 assert self.health(service) == "healthy", f"{service}: {self.health(service)}"
             mig = self.container("migrations").attrs["State"]

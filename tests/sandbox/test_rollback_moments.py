@@ -63,6 +63,7 @@ def test_before_and_after_a_rollback(sandbox: "Sandbox", faults: Any, tmp_path: 
         timings[what] = round(time.monotonic() - t0, 1)
         return result
 
+    sandbox.assert_healthy()  # an earlier test may have restarted the worker: the before run judges a settled stack
     before = timed("gate before", lambda: gate(sandbox, tmp_path, "before", WHOLE_PHASE))
     assert before["verdict"] == "GO", before["reasons"]
     assert statuses(before) == {"rollback.runs_target": "not-applicable", "rollback.metrics_recorded": "not-applicable"}
