@@ -182,11 +182,9 @@ class ApiAnswer:
         return masker.mask(f"<Traefik API {self.url}: {self.status} in {self.elapsed_ms:.0f} ms>")
 
 
-@dataclass(frozen=True)
-class RouterFact:
-    """A router as Traefik's API shows it (``/api/http/routers/{name}``)."""
+class _ApiObject:
+    """What a router and a service of Traefik's API have in common: its answer, status and errors."""
 
-    name: str
     answer: ApiAnswer
 
     @property
@@ -207,8 +205,16 @@ class RouterFact:
 
     @property
     def errors(self) -> list[str]:
-        """Traefik's own words about what is wrong with the router (missing service, middleware...)."""
+        """Traefik's own words about what is wrong with it (a missing service, middleware...)."""
         return [str(e) for e in self.data.get("error") or []]
+
+
+@dataclass(frozen=True)
+class RouterFact(_ApiObject):
+    """A router as Traefik's API shows it (``/api/http/routers/{name}``)."""
+
+    name: str
+    answer: ApiAnswer
 
     @property
     def rule(self) -> str:
@@ -273,33 +279,13 @@ class ServerReach:
 
 
 @dataclass(frozen=True)
-class ServiceFact:
+class ServiceFact(_ApiObject):
     """A service as Traefik's API shows it (``/api/http/services/{name}``), and, when it has no health
     check, whether its servers accept a connection (``reached``)."""
 
     name: str
     answer: ApiAnswer
     reached: tuple[ServerReach, ...] = ()
-
-    @property
-    def found(self) -> bool:
-        return isinstance(self.answer.data, dict)
-
-    @property
-    def error(self) -> str | None:
-        return self.answer.error
-
-    @property
-    def data(self) -> Mapping[str, Any]:
-        return self.answer.data if self.found else {}
-
-    @property
-    def status(self) -> str | None:
-        return self.data.get("status")
-
-    @property
-    def errors(self) -> list[str]:
-        return [str(e) for e in self.data.get("error") or []]
 
     @property
     def kind(self) -> str:
