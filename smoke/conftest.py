@@ -1,13 +1,17 @@
-"""The smoke flows' fixtures: pytest-playwright's chain, pointed at Debian's Chromium and the profile.
+"""The smoke flows' fixtures, in Playwright's conventions: a session ``playwright``, the
+``browser_type_launch_args`` override point (``--headed``, ``--slowmo``), a browser, a context per flow.
 
-- ``browser_type_launch_args`` (pytest-playwright's, with ``--headed`` and ``--slowmo``) gets the
-  Chromium of ``[smoke] chromium`` / ``CHROMIUM_PATH`` / /usr/bin/chromium as ``executable_path`` and
-  the profile's resolve map as host resolver rules; a missing Chromium is an error that says so.
-- ``smoke_browser`` launches it once per session (not pytest-playwright's ``browser``: that one is
-  parametrised by ``--browser``, and the flows run Chromium only).
+- ``browser_type_launch_args`` gets the Chromium of ``[smoke] chromium`` / ``CHROMIUM_PATH`` /
+  /usr/bin/chromium as ``executable_path`` and the profile's resolve map as host resolver rules;
+  a missing Chromium is an error that says so (nothing downloads a browser).
+- ``smoke_browser`` launches it once per session; ``smoke_context_args`` are every context's options.
 - ``smoke_run`` (module): the run's tagged data, removed at the end, also after a failure.
 - ``flow`` (each check): its browser contexts; on failure the screenshot, HTML and trace of each
   are attached to the check's Allure result.
+
+pytest-playwright is not used: it parametrises every test with an argument named ``page``,
+``browser`` or ``context`` by browser name (a check's id ``frontend.page_served[home]`` became
+``[chromium-home]``) and deletes ./test-results in every run.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from gonogo import evidence, skips
 from gonogo.environment import LoadedEnvironment
@@ -49,22 +53,28 @@ def _spki_hashes(config: SmokeConfig) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any], smoke_config: SmokeConfig,
-                             pytestconfig: pytest.Config) -> dict[str, Any]:
-    """pytest-playwright's launch options, with Debian's Chromium, the resolve map and the profile's CA."""
-    if any(name != "chromium" for name in pytestconfig.getoption("browser") or []):
-        pytest.fail("the smoke flows run Chromium only (Debian's chromium): leave out --browser", pytrace=False)
+def playwright() -> Iterator[Playwright]:
+    """Playwright's driver, for the session."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(smoke_config: SmokeConfig, pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Chromium's launch options (override to add some): Debian's Chromium, headless unless ``--headed``,
+    ``--slowmo``, the profile's resolve map and CA."""
     problem = chromium_problem(smoke_config.chromium, smoke_config.chromium_source)
     if problem:
         pytest.fail(problem, pytrace=False)
-    args = list(browser_type_launch_args.get("args", []))
+    args: list[str] = []
     if smoke_config.resolve:
         args.append("--host-resolver-rules=" + ", ".join(f"MAP {host} {address}"
                                                           for host, address in smoke_config.resolve.items()))
     spki = _spki_hashes(smoke_config)
     if spki:  # the shop's certificate chains to the profile's CA: accept that CA's key, nothing else
         args.append("--ignore-certificate-errors-spki-list=" + ",".join(spki))
-    return {**browser_type_launch_args, "executable_path": str(smoke_config.chromium), "args": args}
+    return {"executable_path": str(smoke_config.chromium), "args": args,
+            "headless": not pytestconfig.getoption("headed"), "slow_mo": pytestconfig.getoption("slowmo") or 0}
 
 
 @pytest.fixture(scope="session")
