@@ -65,6 +65,20 @@ def _secret(n: int = 24) -> str:
     return secrets.token_urlsafe(n)
 
 
+def _app_values() -> dict[str, str]:
+    """The app's container paths and its own secrets, fresh for each environment (prod, staging)."""
+    return {
+        "MEDIA_ROOT": "/data/media",
+        "BACKUP_DIR": "/data/backups",
+        "BACKUP_RETENTION_DAYS": "7",
+        "FAULTS_DIR": "/faults",
+        "DEMO_USER": "demo",
+        "DEMO_PASSWORD": _secret(12),
+        "SMTP_PASSWORD": _secret(18),
+        **{key: make() for key, make in ADDED_SECRETS.items()},
+    }
+
+
 def generate(paths: Paths, docker_host: str, release: str = "", previous: str = "") -> dict[str, str]:
     https, http, api, pg, redis, web, dns, spare, frontend = allocate(9)
     pw = _secret(18)
@@ -80,14 +94,7 @@ def generate(paths: Paths, docker_host: str, release: str = "", previous: str = 
         "WEB_PORT": str(web),
         "FRONTEND_PORT": str(frontend),
         "ENVIRONMENT": "sandbox",
-        "MEDIA_ROOT": "/data/media",
-        "BACKUP_DIR": "/data/backups",
-        "BACKUP_RETENTION_DAYS": "7",
-        "FAULTS_DIR": "/faults",
-        "DEMO_USER": "demo",
-        "DEMO_PASSWORD": _secret(12),
-        "SMTP_PASSWORD": _secret(18),
-        **{key: make() for key, make in ADDED_SECRETS.items()},
+        **_app_values(),
         "SANDBOX_HTTPS_PORT": str(https),
         "SANDBOX_HTTP_PORT": str(http),
         "SANDBOX_TRAEFIK_API_PORT": str(api),
@@ -195,14 +202,7 @@ def ensure_staging(paths: Paths, values: dict[str, str]) -> dict[str, str]:
         "DATABASE_URL": f"postgresql://boutique_staging:{_secret(18)}@{pg.hostname}:{pg.port}/boutique_staging",
         "WEB_PORT": str(web),
         "ENVIRONMENT": "staging",
-        "MEDIA_ROOT": "/data/media",
-        "BACKUP_DIR": "/data/backups",
-        "BACKUP_RETENTION_DAYS": "7",
-        "FAULTS_DIR": "/faults",
-        "DEMO_USER": "demo",
-        "DEMO_PASSWORD": _secret(12),
-        "SMTP_PASSWORD": _secret(18),
-        **{key: make() for key, make in ADDED_SECRETS.items()},
+        **_app_values(),
         **linked,
         "RELEASE": values.get("RELEASE", ""),
     }
