@@ -203,7 +203,7 @@ def test_rules_shorthand():
 # ---- the compose file
 
 
-SANDBOX_VARIABLES = {"SANDBOX_STATE_DIR": "/srv/sandbox", "RELEASE": "927d4c1"}
+SANDBOX_VARIABLES = {"SANDBOX_STATE_DIR": "/srv/sandbox", "RELEASE": "927d4c1", "WEB_PORT": "8000", "FRONTEND_PORT": "8080"}
 
 
 def test_the_sandbox_compose_file_is_valid():
@@ -212,7 +212,9 @@ def test_the_sandbox_compose_file_is_valid():
     assert [(s.name, s.image, s.restart, s.healthcheck) for s in fact.services] == [
         ("migrations", "boutique/migrations:927d4c1", "no", "absent"),
         ("worker", "boutique/worker:927d4c1", "unless-stopped", "declared"),
+        ("beat", "boutique/beat:927d4c1", "unless-stopped", "declared"),
         ("web", "boutique/web:927d4c1", "unless-stopped", "declared"),
+        ("frontend", "boutique/frontend:927d4c1", "unless-stopped", "declared"),
     ]
     assert "compose-spec.json from check-jsonschema" in fact.evidence()
 
