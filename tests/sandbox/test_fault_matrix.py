@@ -155,6 +155,11 @@ MATRIX = [
         must_pass=("workers.redis_answers", "health.endpoint_healthy[live]")),
     row("scheduled-backup-off", "postdeploy", "workers.beat_schedules",
         must_pass=("workers.workers_answer_ping", "workers.queues_consumed", "workers.redis_answers")),
+    # isolation (RCY-6): checks/test_isolation.py. Staging (brought up for this row: conftest's NEEDS_STAGING, then
+    # kept up for the rest of the session) mounts prod's media dir; both stacks still answer
+    row("shared-volume", "predeploy", "isolation.no_shared_volume", must_pass=("isolation.no_shared_network",)),
+    row("shared-volume", "postdeploy", "isolation.no_shared_volume",
+        must_pass=("isolation.no_shared_network", "health.endpoint_healthy[*]")),
 ]
 
 
