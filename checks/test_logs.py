@@ -22,6 +22,14 @@ def _where(scan: LogScan, step: str) -> str:
     return f"docker logs --tail N --since <start> {names} at {scan.host}; runbook {step}"
 
 
+def _judge(scan: LogScan, what: str, allowed: int, expected: str, step: str) -> None:
+    """The window was read (else the engine's error), and holds at most ``allowed`` matching lines."""
+    judge(f"{scan.service} log", scan.error is None, expected="the service's log lines", actual=scan.text,
+          where=_where(scan, step), fact=scan)
+    judge(f"{scan.service} {what}", scan.count <= allowed, expected=expected, actual=scan.text,
+          where=_where(scan, step), fact=scan)
+
+
 @pytest.mark.postdeploy
 @pytest.mark.severity("critical")
 @pytest.mark.runbook("BTQ-4.1", "RCY-4.4", "SMK-11")
@@ -29,11 +37,8 @@ def _where(scan: LogScan, step: str) -> str:
 def test_free_of_errors(service: str, stack: Stack) -> None:
     """The service's recent log lines match none of the log_errors patterns (log_allow aside)."""
     section: DockerSection = stack.docker.section
-    scan = stack.logs.scan(service, section.log_errors)
-    judge(f"{service} log", scan.error is None, expected="the service's log lines", actual=scan.text,
-          where=_where(scan, "SMK-11"), fact=scan)
-    judge(f"{service} log errors", scan.count == 0, expected=f"no line matching {' | '.join(section.log_errors)}",
-          actual=scan.text, where=_where(scan, "SMK-11"), fact=scan)
+    _judge(stack.logs.scan(service, section.log_errors), "log errors", 0,
+           f"no line matching {' | '.join(section.log_errors)}", "SMK-11")
 
 
 @pytest.mark.postdeploy
@@ -43,9 +48,5 @@ def test_free_of_errors(service: str, stack: Stack) -> None:
 def test_no_rollback_trigger(service: str, stack: Stack) -> None:
     """The service's recent log lines hold at most max_log_triggers 5xx answers and database errors (log_triggers)."""
     section: DockerSection = stack.docker.section
-    scan = stack.logs.scan(service, section.log_triggers)
-    judge(f"{service} log", scan.error is None, expected="the service's log lines", actual=scan.text,
-          where=_where(scan, "RBK-2"), fact=scan)
-    judge(f"{service} rollback triggers", scan.count <= section.max_log_triggers,
-          expected=f"at most {section.max_log_triggers} line(s) with a 5xx answer or a database error",
-          actual=scan.text, where=_where(scan, "RBK-2"), fact=scan)
+    _judge(stack.logs.scan(service, section.log_triggers), "rollback triggers", section.max_log_triggers,
+           f"at most {section.max_log_triggers} line(s) with a 5xx answer or a database error", "RBK-2")

@@ -204,7 +204,12 @@ class BoundedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]  # docker-py is u
 
     def __init__(self, base_url: str, timeout: float, key: Path | None = None, known_hosts: Path | None = None) -> None:
         self._bound, self._key, self._known_hosts = timeout, key, known_hosts
-        super().__init__(base_url, timeout=timeout, max_pool_size=2)
+        try:
+            super().__init__(base_url, timeout=timeout, max_pool_size=2)  # connects
+        except BaseException:
+            if getattr(self, "ssh_client", None) is not None:
+                self.ssh_client.close()  # a refused login leaves paramiko's transport open otherwise
+            raise
 
     def _create_paramiko_client(self, base_url: str) -> None:
         super()._create_paramiko_client(base_url)

@@ -14,9 +14,11 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,3 +147,30 @@ def compose_container(client: docker.DockerClient, project: str, service: str, c
               "com.docker.compose.container-number": str(number), "com.docker.compose.oneoff": "False"}
     return client.containers.run(IMAGE, command, name=f"{project}-{service}-{number}", labels=labels,
                                  network_mode="host", detach=True, **options)
+
+
+@contextmanager
+def accepting_silently(server: socket.socket) -> Iterator[socket.socket]:
+    """Accept every connection to a listening ``server`` and never say a word (an engine, or an SSH server,
+    that hangs); the connections are closed at the end of the block."""
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()

@@ -6,7 +6,6 @@ an unreachable engine fails every one of them saying so, never errored or skippe
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from dockerd import Engine, compose_container, throwaway_dockerd
+from dockerd import Engine, accepting_silently, compose_container, throwaway_dockerd
 from gonogo.probes.containers import ContainersProbe
 from gonogo.probes.docker import DockerProbe, DockerSection
 from gonogo.probes.logs import LogsProbe
@@ -240,25 +239,8 @@ def silent_engine(tmp_path: Path) -> Iterator[str]:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"unix://{path}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
+    with accepting_silently(server):
+        yield f"unix://{path}"
 
 
 def test_an_engine_that_accepts_and_never_answers(silent_engine: str) -> None:

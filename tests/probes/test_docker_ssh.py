@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerd import Engine, compose_container
+from dockerd import Engine, accepting_silently, compose_container
 from gonogo.probes.containers import ContainersProbe
 from gonogo.probes.docker import DockerProbe, DockerSection
 from gonogo.probes.logs import LogsProbe
@@ -131,26 +130,8 @@ def test_ssh_refused(sshd: Sshd) -> None:
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A TCP port that accepts connections and never says a word (no SSH banner)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
+    with accepting_silently(socket.create_server(("127.0.0.1", 0))) as server:
+        yield server.getsockname()[1]
 
 
 def test_ssh_accepting_and_never_answering(sshd: Sshd, silent_port: int) -> None:
