@@ -48,8 +48,8 @@ class ContainerState:
 
     @property
     def tag(self) -> str | None:
-        """The image's tag (``fa742ca`` of ``boutique/web:fa742ca``), None without one."""
-        last = self.image.rsplit("/", 1)[-1]
+        """The image's tag (``fa742ca`` of ``boutique/web:fa742ca``), None without one (a digest is no tag)."""
+        last = self.image.rsplit("/", 1)[-1].split("@", 1)[0]
         return last.rsplit(":", 1)[1] if ":" in last else None
 
     @property

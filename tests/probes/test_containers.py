@@ -14,7 +14,7 @@ import docker
 import pytest
 
 from dockerd import Engine, accepting_silently, compose_container, throwaway_dockerd
-from gonogo.probes.containers import ContainersProbe
+from gonogo.probes.containers import ContainerState, ContainersProbe
 from gonogo.probes.docker import DockerProbe, DockerSection
 from gonogo.probes.logs import LogsProbe
 from gonogo.secrets import masker
@@ -99,6 +99,12 @@ def test_a_service_in_a_restart_loop_climbs(dockerd: Engine, client: docker.Dock
     later = settle(containers, "worker", lambda f: f.restarts > first.restarts)
 
     assert later.restarts > first.restarts and f"{later.restarts} restart" in later.text
+
+
+@pytest.mark.parametrize("image, tag", [("boutique/web:fa742ca", "fa742ca"), ("registry:5000/web", None),
+                                        ("registry:5000/web:1.2@sha256:ab12", "1.2"), ("web@sha256:ab12", None)])
+def test_the_tag_of_an_image_reference(image: str, tag: str | None) -> None:
+    assert ContainerState("web-1", image, "running", None, 0, 0, "").tag == tag
 
 
 def test_a_service_without_a_container(dockerd: Engine, project: str) -> None:
