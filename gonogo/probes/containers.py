@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
 
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.secrets import masker
@@ -21,6 +20,8 @@ from gonogo.secrets import masker
 
 def engine_error(docker_probe: DockerProbe, exc: BaseException) -> str:
     """What a failed Docker call says: the engine unreachable at its host, or the error it answered."""
+    import docker.errors  # imported already: the call that raised went through docker-py
+
     host = docker_probe.section.host
     if isinstance(exc, docker.errors.APIError):
         return f"the Docker engine at {host} answered an error: {error_text(exc)}"

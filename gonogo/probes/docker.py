@@ -16,15 +16,15 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-import paramiko
-from docker.transport import SSHHTTPAdapter
 from pydantic import Field, field_validator
 
 from gonogo.model import Section
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:  # docker-py (and paramiko under it) is imported when a probe first talks to an engine
+    import docker
 
 
 #: an access line with a 5xx status (uvicorn, gunicorn, nginx, Traefik: `"GET /x HTTP/1.1" 502`), and
@@ -144,6 +144,8 @@ class DockerProbe:
     def client(self) -> docker.DockerClient:
         """The API client (created on first use; it asks the engine for its API version, bounded).
         An engine that does not answer raises docker's (or paramiko's) error: callers make it a fact."""
+        import docker
+
         if self.section.host.startswith("ssh://"):
             return self._ssh_client()
         return docker.DockerClient(base_url=self.section.host, timeout=self.section.timeout_s)
@@ -152,7 +154,11 @@ class DockerProbe:
         return None if path is None else path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def _ssh_client(self) -> docker.DockerClient:
-        """A client whose API goes through a :class:`BoundedSSHAdapter` to the ssh:// host."""
+        """A client whose API goes through a :class:`~gonogo.probes.docker_ssh.BoundedSSHAdapter` to the ssh:// host."""
+        import docker
+
+        from gonogo.probes.docker_ssh import BoundedSSHAdapter
+
         timeout = self.section.timeout_s
         adapter = BoundedSSHAdapter(self.section.host, timeout, key=self._path(self.section.ssh_key),
                                     known_hosts=self._path(self.section.ssh_known_hosts))
@@ -195,31 +201,6 @@ class DockerProbe:
     def close(self) -> None:
         if "client" in self.__dict__:
             self.client.close()
-
-
-class BoundedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]  # docker-py is untyped
-    """docker-py's paramiko transport with every step bounded by ``timeout`` (TCP connect, SSH banner,
-    authentication, channel open) and, when given, a private key and a known_hosts file. Host keys are
-    always checked: an unknown host is refused (paramiko's RejectPolicy, as docker-py sets it)."""
-
-    def __init__(self, base_url: str, timeout: float, key: Path | None = None, known_hosts: Path | None = None) -> None:
-        self._bound, self._key, self._known_hosts = timeout, key, known_hosts
-        try:
-            super().__init__(base_url, timeout=timeout, max_pool_size=2)  # connects
-        except BaseException:
-            if getattr(self, "ssh_client", None) is not None:
-                self.ssh_client.close()  # a refused login leaves paramiko's transport open otherwise
-            raise
-
-    def _create_paramiko_client(self, base_url: str) -> None:
-        super()._create_paramiko_client(base_url)
-        bound = self._bound
-        self.ssh_params.update(timeout=bound, banner_timeout=bound, auth_timeout=bound, channel_timeout=bound)
-        if self._key is not None:
-            self.ssh_params.update(key_filename=str(self._key), look_for_keys=False, allow_agent=False)
-        if self._known_hosts is not None:
-            self.ssh_client.load_host_keys(str(self._known_hosts))
-        self.ssh_client.set_missing_host_key_policy(paramiko.RejectPolicy())
 
 
 def _ms(start: float) -> float:
