@@ -5,6 +5,8 @@
     @pytest.mark.each("health", "endpoint")                       # one check per [[health]] entry
     @pytest.mark.each("health", "endpoint", where=has_budget, optional=True, what="max_ms")
     @pytest.mark.each("traefik.routers", "router")                 # a list inside a table
+    @pytest.mark.each("docker.services", "service")                # a list of names: each name is its id
+    @pytest.mark.each("docker.one_shot", "one_shot")               # a table of name = value: (name, value)
 
 Each entry becomes one parametrised check, with the entry's ``name`` as its id and, unless the
 check declares its own, the entry's ``phases``, ``severity`` and ``runbook`` steps as markers (so
@@ -39,13 +41,17 @@ def _lookup(env: LoadedEnvironment, path: str) -> tuple[Any, str | None]:
     for part in path.split("."):
         walked.append(part)
         value = getattr(value, part, None)
-        if value is None or value == []:
+        if value is None or value == [] or value == {}:
             table = ".".join(walked)
             return None, (f"[[{table}]]" if len(walked) == 1 and path == table else f"[{table}]")
     return value, None
 
 
 def _id(entry: Any, index: int) -> str:
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+        return entry[0]
     name = getattr(entry, "name", None)
     return str(name) if isinstance(name, str) and name else str(index + 1)
 
@@ -93,7 +99,8 @@ def parametrize(metafunc: pytest.Metafunc, env: LoadedEnvironment | None) -> Non
         if absent is not None:
             metafunc.parametrize(argname, [_placeholder("not-configured", not_configured(env, absent), phases)])
             continue
-        entries = list(value) if isinstance(value, (list, tuple)) else [value]
+        entries = list(value.items()) if isinstance(value, dict) else \
+            list(value) if isinstance(value, (list, tuple)) else [value]
         kept = [(i, e) for i, e in enumerate(entries) if where(e)]
         if not kept:
             condition = f"[[{section}]] with {what}" if what else f"[[{section}]] entries it applies to"

@@ -3,7 +3,7 @@
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
 ``stack.websocket``, ``stack.webhooks``, ``stack.frontend``, ``stack.workers``, ``stack.isolation``,
-``stack.rollback``, ``stack.smoke``; ``stack.traefik``... as their checks land).
+``stack.rollback``, ``stack.containers``, ``stack.logs``, ``stack.smoke``, ``stack.traefik``).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -20,12 +20,14 @@ from gonogo.environment import LoadedEnvironment, not_configured
 from gonogo.probes.backups import BackupsProbe
 from gonogo.probes.commands import CommandProbe
 from gonogo.probes.config import ConfigProbe
+from gonogo.probes.containers import ContainersProbe
 from gonogo.probes.database import DatabaseProbe
 from gonogo.probes.docker import DockerProbe
 from gonogo.probes.frontend import FrontendProbe
 from gonogo.probes.host import HostProbe
 from gonogo.probes.http import HttpProbe
 from gonogo.probes.isolation import IsolationProbe
+from gonogo.probes.logs import LogsProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.rollback import RollbackProbe
@@ -83,14 +85,19 @@ class Stack:
                            environ=os.environ)
 
     @cached_property
+    def containers(self) -> ContainersProbe:
+        """The containers of ``[docker] services`` and ``one_shot``: state, health, restarts, image, usage."""
+        return ContainersProbe(self.docker)
+
+    @cached_property
     def db(self) -> DatabaseProbe:
         """The stack's database of ``[database]``: read-only sessions bounded by its connect and statement timeouts."""
         return DatabaseProbe(self.section("database"))
 
     @cached_property
     def docker(self) -> DockerProbe:
-        """The Docker engine of ``[docker]`` (its host, timeouts, Compose project)."""
-        return DockerProbe(self.section("docker"))
+        """The Docker engine of ``[docker]`` (its host, timeouts, Compose project; SSH files relative to the profile)."""
+        return DockerProbe(self.section("docker"), base_dir=self.env.path.parent)
 
     @cached_property
     def frontend(self) -> FrontendProbe:
@@ -113,6 +120,11 @@ class Stack:
     def isolation(self) -> IsolationProbe:
         """What ``[docker] compose_project`` shares with the other projects of ``[isolation]``, on ``[docker]``'s engine."""
         return IsolationProbe(self.section("isolation"), self.docker)
+
+    @cached_property
+    def logs(self) -> LogsProbe:
+        """The recent log lines of each service of ``[docker]`` (``log_tail``, ``log_since_s``, ``log_allow``)."""
+        return LogsProbe(self.docker)
 
     @cached_property
     def migrations(self) -> MigrationsProbe:

@@ -19,10 +19,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # the application half (Dockerfile, requirements.txt, src/, releases/); overridable for app development
 APP_DIR = Path(os.environ.get("SANDBOX_APP_DIR") or PACKAGE_DIR / "app").resolve()
 COMPOSE_FILE = PACKAGE_DIR / "compose.yaml"
+#: staging beside prod on the same engine (`up --with-staging`): its own Compose project, file and domain
+STAGING_COMPOSE_FILE = PACKAGE_DIR / "compose.staging.yaml"
 TRAEFIK_TEMPLATES = PACKAGE_DIR / "traefik"
 
 PROJECT = "boutique-sandbox"
 APP_HOST = "shop.localhost"
+STAGING_PROJECT = "boutique-staging"
+STAGING_HOST = "staging.shop.localhost"
 BASE_IMAGE = "gonogo-sandbox/base:bookworm"
 IMAGE_REPOS = {"web": "boutique/web", "worker": "boutique/worker", "migrations": "boutique/migrations",
                "frontend": "boutique/frontend", "beat": "boutique/beat"}

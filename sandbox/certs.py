@@ -1,5 +1,5 @@
 """A private CA (kept; ``certs/ca.pem`` is what the suite verifies against) and the HTTPS leaf for
-Traefik (SANs shop.localhost, localhost, 127.0.0.1), generated at start-up with ``cryptography``."""
+Traefik (SANs shop.localhost, staging.shop.localhost, localhost, 127.0.0.1), generated at start-up with ``cryptography``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import APP_HOST, progress
+from . import APP_HOST, STAGING_HOST, progress
 from .state import Paths, atomic_write
 
 LEAF_DAYS = 397
@@ -90,6 +90,7 @@ def issue_leaf(paths: Paths, days: float = LEAF_DAYS) -> None:
         .add_extension(
             x509.SubjectAlternativeName([
                 x509.DNSName(APP_HOST),
+                x509.DNSName(STAGING_HOST),
                 x509.DNSName("localhost"),
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             ]),
@@ -124,6 +125,17 @@ def leaf_not_after(paths: Paths) -> dt.datetime | None:
         return None
 
 
+def leaf_names_staging(paths: Paths) -> bool:
+    """The leaf names staging's host too (a leaf issued before staging existed does not)."""
+    cert_file, _ = leaf_files(paths)
+    try:
+        san = x509.load_pem_x509_certificate(cert_file.read_bytes()).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName)
+    except (FileNotFoundError, ValueError, x509.ExtensionNotFound):
+        return False
+    return STAGING_HOST in san.value.get_values_for_type(x509.DNSName)
+
+
 def leaf_issuer_matches(paths: Paths) -> bool:
     cert_file, _ = leaf_files(paths)
     try:
@@ -144,6 +156,7 @@ def ensure_leaf(paths: Paths, keep_short_lived: bool = False) -> bool:
     if (
         not_after is None
         or not leaf_issuer_matches(paths)
+        or not leaf_names_staging(paths)
         or not_after - _now() < dt.timedelta(days=RENEW_BEFORE_DAYS)
     ):
         issue_leaf(paths)

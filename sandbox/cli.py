@@ -11,8 +11,11 @@ from . import SandboxError, progress
 from .state import Paths, command_lock, resolve_state_dir
 
 EPILOG = """commands:
-  up [--release ID]       start everything (first run: build images, generate the env file); idempotent
-  down [--purge]          stop every process the sandbox started (by pid); --purge also deletes the state dir
+  up [--release ID] [--with-staging]
+                          start everything (first run: build images, generate the env file); idempotent;
+                          --with-staging: staging beside prod too (project boutique-staging, staging.shop.localhost)
+  down [--purge]          stop every process the sandbox started (by pid), staging's containers too;
+                          --purge also deletes the state dir
   status [--json]         what runs, the release, active faults
   deploy ID               pre-deploy backup, build/tag images, run migrations, switch services
   rollback [--restore-db|--app-only]
@@ -33,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", help="start the sandbox")
     up.add_argument("--release", help="version or release id (default: the current one, else the newest)")
+    up.add_argument("--with-staging", action="store_true",
+                    help="also bring up staging beside prod (Compose project boutique-staging, staging.shop.localhost)")
     down = sub.add_parser("down", help="stop everything the sandbox started")
     down.add_argument("--purge", action="store_true", help="also delete the state dir (data, images, env file)")
     st = sub.add_parser("status", help="show what runs")
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "up":
             from . import lifecycle
 
-            lifecycle.up(paths, release=args.release)
+            lifecycle.up(paths, release=args.release, with_staging=args.with_staging)
         elif args.command == "down":
             from . import lifecycle
 

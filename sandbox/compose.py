@@ -1,5 +1,7 @@
 """Containers from ``sandbox/compose.yaml``, created with the Docker SDK and the Compose labels
-(project ``boutique-sandbox``, names ``boutique-sandbox-<service>-1``)."""
+(project ``boutique-sandbox``, names ``boutique-sandbox-<service>-1``). The staging project
+(``boutique-staging``, ``sandbox/compose.staging.yaml``) goes through the same functions with
+``project=STAGING_PROJECT``; without it, everything is prod's."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import docker.errors
 import yaml
 from docker.types import LogConfig, Mount
 
-from . import COMPOSE_FILE, PACKAGE_DIR, PROJECT, SandboxError, envfile, last_line
+from . import COMPOSE_FILE, PACKAGE_DIR, PROJECT, STAGING_COMPOSE_FILE, STAGING_PROJECT, SandboxError, envfile, last_line
 from .images import image_release
 from .state import Paths
 
@@ -53,8 +55,12 @@ def interpolate(value: Any, variables: dict[str, str]) -> Any:
     return value
 
 
-def container_name(service: str) -> str:
-    return f"{PROJECT}-{service}-1"
+#: each Compose project of the sandbox and its file
+COMPOSE_FILES = {PROJECT: COMPOSE_FILE, STAGING_PROJECT: STAGING_COMPOSE_FILE}
+
+
+def container_name(service: str, project: str = PROJECT) -> str:
+    return f"{project}-{service}-1"
 
 
 @dataclass
@@ -73,14 +79,15 @@ class Spec:
     log_config: LogConfig | None
     network_mode: str = "host"
     depends_on: list[str] = field(default_factory=list)
+    project: str = PROJECT
 
 
-def load_raw() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+def load_raw(project: str = PROJECT) -> dict:
+    return yaml.safe_load(COMPOSE_FILES[project].read_text())
 
 
-def service_names() -> list[str]:
-    return list(load_raw()["services"])
+def service_names(project: str = PROJECT) -> list[str]:
+    return list(load_raw(project)["services"])
 
 
 def spec(
@@ -91,8 +98,9 @@ def spec(
     release: str,
     env_overrides: dict[str, str] | None = None,
     healthcheck_override: dict | None = None,
+    project: str = PROJECT,
 ) -> Spec:
-    raw = load_raw()
+    raw = load_raw(project)
     svc = raw["services"][service]
     variables = {**values, "SANDBOX_STATE_DIR": str(paths.state), "RELEASE": release}
     svc = interpolate(svc, variables)
@@ -117,12 +125,12 @@ def spec(
         env["RELEASE"] = release
     env.update(env_overrides or {})
     labels = {
-        "com.docker.compose.project": raw.get("name", PROJECT),
+        "com.docker.compose.project": raw.get("name", project),
         "com.docker.compose.service": service,
         "com.docker.compose.oneoff": "False",
         "com.docker.compose.container-number": "1",
         "com.docker.compose.project.working_dir": str(PACKAGE_DIR),
-        "com.docker.compose.project.config_files": str(COMPOSE_FILE),
+        "com.docker.compose.project.config_files": str(COMPOSE_FILES[project]),
         "com.docker.compose.image": image,
         "org.gonogo.sandbox.state_dir": str(paths.state),
         **{k: str(v) for k, v in (svc.get("labels") or {}).items()},
@@ -166,6 +174,7 @@ def spec(
         log_config=log_config,
         network_mode=svc.get("network_mode", "host"),
         depends_on=list(depends),
+        project=project,
     )
 
 
@@ -181,9 +190,9 @@ def set_owner(state_dir: str) -> None:
     _OWNER = state_dir
 
 
-def get(client: docker.DockerClient, service: str):
+def get(client: docker.DockerClient, service: str, project: str = PROJECT):
     try:
-        c = client.containers.get(container_name(service))
+        c = client.containers.get(container_name(service, project))
     except docker.errors.NotFound:
         return None
     owner = c.labels.get("org.gonogo.sandbox.state_dir")
@@ -195,12 +204,12 @@ def get(client: docker.DockerClient, service: str):
     return c
 
 
-def project_containers(client: docker.DockerClient) -> list:
-    return client.containers.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
+def project_containers(client: docker.DockerClient, project: str = PROJECT) -> list:
+    return client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
 
 
-def remove(client: docker.DockerClient, service: str, timeout: int | None = None) -> bool:
-    c = get(client, service)
+def remove(client: docker.DockerClient, service: str, timeout: int | None = None, project: str = PROJECT) -> bool:
+    c = get(client, service, project)
     if c is None:
         return False
     try:
@@ -217,7 +226,7 @@ def create(client: docker.DockerClient, s: Spec):
     kwargs: dict[str, Any] = dict(
         image=s.image,
         command=s.command,
-        name=container_name(s.service),
+        name=container_name(s.service, s.project),
         labels=s.labels,
         environment=s.environment,
         network_mode=s.network_mode,
@@ -239,7 +248,7 @@ def create(client: docker.DockerClient, s: Spec):
 
 
 def recreate(client: docker.DockerClient, s: Spec, start: bool = True, stop_timeout: int | None = None):
-    remove(client, s.service, timeout=s.stop_timeout if stop_timeout is None else stop_timeout)
+    remove(client, s.service, timeout=s.stop_timeout if stop_timeout is None else stop_timeout, project=s.project)
     c = create(client, s)
     if start:
         c.start()
@@ -259,7 +268,7 @@ def run_one_shot(client: docker.DockerClient, s: Spec, timeout: float = 300) -> 
     try:
         result = c.wait(timeout=timeout)
     except Exception as exc:  # requests' ReadTimeout and friends
-        raise SandboxError(f"{container_name(s.service)} did not finish within {timeout:.0f}s") from exc
+        raise SandboxError(f"{container_name(s.service, s.project)} did not finish within {timeout:.0f}s") from exc
     return int(result.get("StatusCode", 1))
 
 
@@ -274,29 +283,30 @@ def health(container) -> str:
     return (st.get("Health") or {}).get("Status", "running")
 
 
-def wait_healthy(client: docker.DockerClient, services: list[str], timeout: float = 90) -> None:
+def wait_healthy(client: docker.DockerClient, services: list[str], timeout: float = 90,
+                 project: str = PROJECT) -> None:
     deadline = time.monotonic() + timeout
     pending = list(services)
     while pending and time.monotonic() < deadline:
         for service in list(pending):
-            c = get(client, service)
+            c = get(client, service, project)
             status = health(c) if c else "missing"
             if status in ("healthy", "running"):
                 pending.remove(service)
             elif status in ("exited", "dead", "missing"):
                 tail = logs_tail(c) if c else ""
-                raise SandboxError(f"{container_name(service)} is {status}: {last_line(tail)}")
+                raise SandboxError(f"{container_name(service, project)} is {status}: {last_line(tail)}")
         if pending:
             time.sleep(0.25)
     if pending:
         details = []
         for service in pending:
-            c = get(client, service)
+            c = get(client, service, project)
             if c is None:
                 continue
             log = (c.attrs["State"].get("Health") or {}).get("Log") or []
             last = last_line(log[-1]["Output"]) if log else ""
-            details.append(f"{container_name(service)}: {health(c)} {last}")
+            details.append(f"{container_name(service, project)}: {health(c)} {last}")
         raise SandboxError(f"not healthy within {timeout:.0f}s: {'; '.join(details)}")
 
 

@@ -32,6 +32,7 @@ from . import (
     probes,
     progress,
     redis,
+    staging,
     traefik,
 )
 from .lifecycle import Ctx
@@ -789,6 +790,24 @@ class _PortTaken:
         stop(ctx.paths, PORT_SQUATTER, timeout=5)
 
 
+@_register("shared-volume", "staging's web mounts prod's media dir instead of its own <state>/staging/media: prod "
+                            "and staging share a volume (needs staging: `up --with-staging`)")
+class _SharedVolume:
+    @staticmethod
+    def prepare(ctx: Ctx) -> Data:
+        staging.require_up(ctx)
+        return {"service": "web", "source": str(ctx.paths.media), "target": staging.MEDIA_TARGET}
+
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        staging.recreate_web(ctx)
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        if not for_down and staging.is_up(ctx):
+            staging.recreate_web(ctx)
+
+
 _flag("slow-api", "app flag: every response except /health/live/ is delayed by 700 ms")
 _flag("sale-broken", "app flag: recording a sale fails (\"Payment terminal unavailable\"); health stays green")
 _flag("invoice-broken", "app flag: the invoice page has no lines/total and the PDF download is empty; health stays green")
@@ -803,6 +822,7 @@ ORDER = [
     "dns-wrong-address", "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",
     "nginx-config-broken", "static-missing", "frontend-down", "webhook-unverified",
     "beat-down", "worker-not-ready",
+    "shared-volume",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

@@ -15,6 +15,8 @@ from docker.types import Mount
 from . import (
     APP_HOST,
     LONG_RUNNING,
+    STAGING_HOST,
+    STAGING_PROJECT,
     SandboxError,
     backups,
     compose,
@@ -253,13 +255,16 @@ def reconcile_containers(ctx: Ctx) -> None:
     progress("containers", f"healthy: {', '.join(compose.container_name(s) for s in wait_for)} ({time.monotonic() - t0:.1f}s)")
 
 
-def up(paths: Paths, release: str | None = None) -> None:
+def up(paths: Paths, release: str | None = None, with_staging: bool = False) -> None:
+    """Bring prod up; ``with_staging`` brings staging up beside it too (sandbox/staging.py). Staging's env file
+    is generated either way (prod's gate compares secrets with it), its containers only on request."""
     t0 = time.monotonic()
     check_prerequisites()
     paths.ensure()
     ctx = Ctx(paths)
     host = engine.ensure(paths, ctx.state)
     ctx.values = envfile.ensure(paths, host)
+    envfile.ensure_staging(paths, ctx.values)
     # `up` never undoes an active fault (`heal` does): a stopped database or broker stays stopped
     for name, part in (("db-down", postgres), ("redis-down", redis)):
         if name in ctx.state.faults:
@@ -324,6 +329,10 @@ def up(paths: Paths, release: str | None = None) -> None:
         f"https://{APP_HOST}:{ctx.values['SANDBOX_HTTPS_PORT']}/ in {time.monotonic() - t0:.1f}s",
     )
     progress("sandbox", f"env file {paths.env_file}")
+    if with_staging:
+        from . import staging
+
+        staging.up(ctx)
     if ctx.state.faults:
         progress("sandbox", f"active faults: {', '.join(ctx.state.faults)}")
 
@@ -341,7 +350,7 @@ def down(paths: Paths, purge: bool = False) -> None:
     eng = ctx.state.get("engine") or {}
     client = engine.client(paths, ctx.state, required=False)
     if client is not None:
-        for c in compose.project_containers(client):
+        for c in [*compose.project_containers(client), *compose.project_containers(client, STAGING_PROJECT)]:
             if c.labels.get("org.gonogo.sandbox.state_dir", str(paths.state)) != str(paths.state):
                 continue
             try:
@@ -352,6 +361,8 @@ def down(paths: Paths, purge: bool = False) -> None:
             except docker.errors.NotFound:
                 pass
         client.close()
+    if ctx.state.get("staging"):
+        ctx.state.set("staging", None)
     traefik.stop_server(paths)
     if not eng.get("external"):
         engine.stop_private(paths)
@@ -395,7 +406,7 @@ def status_data(paths: Paths) -> dict[str, Any]:
     containers = {}
     client = engine.client(paths, ctx.state, required=False)
     if client is not None:
-        for c in compose.project_containers(client):
+        for c in [*compose.project_containers(client), *compose.project_containers(client, STAGING_PROJECT)]:
             st = c.attrs["State"]
             containers[c.name] = {
                 "image": c.attrs["Config"]["Image"],
@@ -405,11 +416,10 @@ def status_data(paths: Paths) -> dict[str, Any]:
             }
     data["containers"] = containers
     data["routers"] = {name: r.get("status") for name, r in traefik.routers(v).items() if name.endswith("@file")}
-    try:
-        r = probes.ready(v, timeout=3)
-        data["https_ready"] = r.status
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
-        data["https_ready"] = f"error: {type(exc).__name__}"
+    data["https_ready"] = _ready_status(v, APP_HOST)
+    data["staging"] = {"up": bool(ctx.state.get("staging")), "env_file": str(paths.staging_env_file)}
+    if data["staging"]["up"]:
+        data["staging"]["https_ready"] = _ready_status(v, STAGING_HOST)
     sets = backups.list_sets(paths)
     data["backups"] = {"count": len(sets), "newest": sets[-1]["timestamp"] if sets else None}
     external = (ctx.state.get("engine") or {}).get("external")
@@ -417,6 +427,14 @@ def status_data(paths: Paths) -> dict[str, Any]:
         p["pid"] for name, p in data["processes"].items() if not (name == "dockerd" and external)
     )
     return data
+
+
+def _ready_status(values: dict[str, str], host: str) -> int | str:
+    """/health/ready/'s status through Traefik for one of the domains, or the error."""
+    try:
+        return probes.ready(values, timeout=3, host=host).status
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return f"error: {type(exc).__name__}"
 
 
 def _dns_status(paths: Paths, values: dict[str, str]) -> dict[str, Any]:
@@ -446,6 +464,11 @@ def status(paths: Paths, as_json: bool = False) -> int:
     if data["routers"]:
         print("routers     " + ", ".join(f"{k}={val}" for k, val in sorted(data["routers"].items())))
     print(f"https ready {data['https_ready']}  (https://{APP_HOST}:{data['processes']['traefik']['https_port']}/health/ready/)")
+    if data["staging"]["up"]:
+        print(f"staging     ready {data['staging']['https_ready']}  (https://{STAGING_HOST}:"
+              f"{data['processes']['traefik']['https_port']}/health/ready/, project {STAGING_PROJECT})")
+    else:
+        print("staging     not up (`python -m sandbox up --with-staging`)")
     print(f"backups     {data['backups']['count']} sets, newest {data['backups']['newest']}")
     print(f"faults      {', '.join(data['faults']) or 'none'}")
     return 0 if data.get("up") else 1

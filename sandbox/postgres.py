@@ -141,3 +141,18 @@ def stop_server(paths: Paths) -> bool:
     if was:
         progress("postgres", "stopped")
     return was
+
+
+def provision_staging(paths: Paths, values: dict[str, str], staging: dict[str, str]) -> None:
+    """Staging's own role and database in the same server (idempotent; its password follows .env.staging)."""
+    psql(paths, values, f"""
+DO $$BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'boutique_staging') THEN
+    CREATE ROLE boutique_staging LOGIN;
+  END IF;
+END$$;
+ALTER ROLE boutique_staging WITH LOGIN PASSWORD {_lit(db_password(staging))};
+""")
+    if "boutique_staging" not in psql(paths, values, "SELECT datname FROM pg_database").stdout.split():
+        psql(paths, values, "CREATE DATABASE boutique_staging OWNER boutique_staging")
+        progress("postgres", "created database boutique_staging (staging)")

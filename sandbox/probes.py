@@ -77,15 +77,15 @@ def https(
         conn.close()
 
 
-def ready(values: dict[str, str], timeout: float = 5.0) -> Response:
-    return https(values, "GET", "/health/ready/", timeout=timeout)
+def ready(values: dict[str, str], timeout: float = 5.0, host: str = APP_HOST) -> Response:
+    return https(values, "GET", "/health/ready/", host=host, timeout=timeout)
 
 
-def wait_ready(values: dict[str, str], timeout: float = 30.0) -> bool:
+def wait_ready(values: dict[str, str], timeout: float = 30.0, host: str = APP_HOST) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            r = ready(values, timeout=3)
+            r = ready(values, timeout=3, host=host)
             if r.status == 200 and r.json().get("status") == "ok":
                 return True
         except (OSError, ValueError, http.client.HTTPException):

@@ -68,6 +68,16 @@ class Paths:
         return self.state / ".env.sandbox"
 
     @property
+    def staging_env_file(self) -> Path:
+        """Staging's env file (its own secrets, database, ports), beside prod's."""
+        return self.state / ".env.staging"
+
+    @property
+    def staging(self) -> Path:
+        """Staging's own bind-mounted dirs: media, backups, faults."""
+        return self.state / "staging"
+
+    @property
     def logs(self) -> Path:
         return self.state / "logs"
 

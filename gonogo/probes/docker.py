@@ -3,28 +3,47 @@
 ``stack.docker`` is a :class:`DockerProbe` built from ``[docker]``: one client per session, every
 call bounded by ``timeout_s``. Facts only: an engine that does not answer is an
 :class:`EngineFact` with ``answered=False`` and the error, never an exception.
+
+A remote engine (``host = "ssh://user@host[:port]"``) goes through docker-py's paramiko transport
+(the remote host runs ``docker system dial-stdio``), with the TCP connect, the SSH banner, the
+authentication and each channel bounded by ``timeout_s`` too (docker-py leaves them unbounded).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gonogo.model import Section
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:  # docker-py (and paramiko under it) is imported when a probe first talks to an engine
+    import docker
+
+
+#: an access line with a 5xx status (uvicorn, gunicorn, nginx, Traefik: `"GET /x HTTP/1.1" 502`), and
+#: the database errors of Django/SQLAlchemy/psycopg and of node's pg
+DEFAULT_TRIGGERS = (r'HTTP/[0-9.]+" 5[0-9][0-9]\b', r"OperationalError", r"could not connect to server",
+                    r"connection to server at .* failed", r"ECONNREFUSED .*:5432")
 
 
 class DockerSection(Section):
     """The Docker engine and the Compose project of the stack."""
 
+    #: the engine's API: unix:///path, tcp://host:port or ssh://user@host[:port]
     host: str = "unix:///var/run/docker.sock"
+    #: each Docker API call (and, for ssh://, each step of the SSH connection)
     timeout_s: float = 10
+    #: ssh:// only: the private key to log in with (default: ~/.ssh/config's IdentityFile, the agent, ~/.ssh/id_*)
+    ssh_key: Path | None = None
+    #: ssh:// only: the known_hosts file that must hold the engine host's key (default: ~/.ssh/known_hosts)
+    ssh_known_hosts: Path | None = None
     compose_project: str
     compose_file: Path | None = None
     services: list[str] = Field(default_factory=list)
@@ -32,10 +51,37 @@ class DockerSection(Section):
     #: one-shot services and the exit code they must have ended with
     one_shot: dict[str, int] = Field(default_factory=dict)
     proxy_network: str | None = None
+    #: how long a service may take to be running and healthy after a deploy
     healthy_within_s: float = 120
-    log_tail: int = 100
+    #: how long each service's restart count is watched: it must not climb meanwhile
+    restart_watch_s: float = Field(default=10, ge=0)
+    #: per container, like `docker stats` (100 = one core); absent: no CPU check
+    max_cpu_percent: float | None = None
+    #: per container, of its memory limit (the host's memory when it has none); absent: no memory check
+    max_memory_percent: float | None = None
+    #: the logs checks read at most this many of each container's last lines...
+    log_tail: int = Field(default=100, ge=1)
+    #: ...written since the container started and, when set, within the last this many seconds
+    log_since_s: float | None = Field(default=None, gt=0)
+    #: regular expressions: a line that matches one is an error (logs.free_of_errors)
     log_errors: list[str] = Field(default_factory=lambda: ["ERROR", "Traceback", "CRITICAL"])
+    #: regular expressions: a line that matches one is never counted (errors or triggers)
     log_allow: list[str] = Field(default_factory=list)
+    #: regular expressions of the RBK-2 rollback triggers: 5xx answers, database errors (logs.no_rollback_trigger)
+    log_triggers: list[str] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS))
+    #: how many trigger lines a service's log may hold before it is a rollback trigger
+    max_log_triggers: int = Field(default=0, ge=0)
+
+    @field_validator("log_errors", "log_allow", "log_triggers")
+    @classmethod
+    def _regular_expressions(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
+
 
 
 @dataclass(frozen=True)
@@ -87,16 +133,46 @@ class ServiceContainer:
 class DockerProbe:
     """The stack's Docker engine (``stack.docker``): one client, every call bounded by ``timeout_s``."""
 
-    def __init__(self, section: DockerSection) -> None:
+    def __init__(self, section: DockerSection, base_dir: Path | None = None) -> None:
         self.section = section
+        self.base_dir = base_dir or Path.cwd()
 
     def __repr__(self) -> str:
         return masker.mask(f"<docker probe {self.section.host}>")
 
     @cached_property
     def client(self) -> docker.DockerClient:
-        """The API client (created on first use; it connects on its first call)."""
+        """The API client (created on first use; it asks the engine for its API version, bounded).
+        An engine that does not answer raises docker's (or paramiko's) error: callers make it a fact."""
+        import docker
+
+        if self.section.host.startswith("ssh://"):
+            return self._ssh_client()
         return docker.DockerClient(base_url=self.section.host, timeout=self.section.timeout_s)
+
+    def _path(self, path: Path | None) -> Path | None:
+        return None if path is None else path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def _ssh_client(self) -> docker.DockerClient:
+        """A client whose API goes through a :class:`~gonogo.probes.docker_ssh.BoundedSSHAdapter` to the ssh:// host."""
+        import docker
+
+        from gonogo.probes.docker_ssh import BoundedSSHAdapter
+
+        timeout = self.section.timeout_s
+        adapter = BoundedSSHAdapter(self.section.host, timeout, key=self._path(self.section.ssh_key),
+                                    known_hosts=self._path(self.section.ssh_known_hosts))
+        try:
+            # docker-py builds its own, unbounded, SSH adapter for an ssh:// base_url: start from a client
+            # that connects nowhere (a fixed API version: no call), then route its API through ours
+            client = docker.DockerClient(base_url="tcp://127.0.0.1:9", version="1.24", timeout=timeout)
+            client.api.mount("http+docker://ssh", adapter)
+            client.api.base_url = "http+docker://ssh"
+            client.api._version = client.api.version(api_version=False)["ApiVersion"]
+        except BaseException:
+            adapter.close()
+            raise
+        return client
 
     def engine(self) -> EngineFact:
         """Ask the engine for its version: whether it answers, and which engine it is."""

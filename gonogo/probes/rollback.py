@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
 from pydantic import Field
 
 from gonogo.model import Section
@@ -301,6 +300,8 @@ class RollbackProbe:
                 "its containers run images of several repositories, or untagged ones"
             return TargetImage(service.service, None, error=why)
         ref = f"{repository}:{target}"
+        import docker.errors  # imported with the client
+
         try:
             image = self.docker.client.api.inspect_image(ref)
         except docker.errors.ImageNotFound:

@@ -25,11 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
-from celery import Celery
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from gonogo.model import Section
 from gonogo.probes.commands import CommandEntry, CommandFact, CommandProbe
@@ -232,6 +228,10 @@ class WorkersProbe:
 
     def redis(self) -> RedisFact:
         """PING, then INFO: whether Redis answers and its state; never raises."""
+        import redis  # redis-py and Celery are imported when a probe first uses them
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         timeout = self.section.timeout_s
         start = time.perf_counter()
         client = redis.Redis.from_url(self.section.redis_url.get_secret_value(), socket_timeout=timeout,
@@ -267,6 +267,8 @@ class WorkersProbe:
         return WorkersFact(self.url, True, _ms(start), replies=replies, queues=queues)
 
     def _control(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        from celery import Celery
+
         timeout = self.section.timeout_s
         app = Celery("gonogo", broker=self.section.redis_url.get_secret_value(), set_as_current=False)
         options = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "max_retries": 0}

@@ -79,3 +79,41 @@ def test_good_markers_are_recorded(run_gate, pytester):
     assert (failed["subject"], failed["severity"], failed["phases"]) == ("backup", "warning", ["predeploy"])
     assert sorted(failed["runbook"]) == ["BTQ-2.1", "OPS-7.2", "SMK-3.2"]  # OPS-7.2: from gonogo_runbook_steps
     assert re.search(r"FAILED +warning +backup\.dump_fresh \[[A-Z0-9 .-]+\]: .*31 h old", run.out), run.log
+
+
+EACH_NAMES = {"test_containers.py": """
+    import pytest
+
+    @pytest.mark.postdeploy
+    @pytest.mark.each("docker.services", "service")
+    def test_up(service):
+        assert service in ("web", "worker")
+
+    @pytest.mark.postdeploy
+    @pytest.mark.each("docker.one_shot", "one_shot")
+    def test_exited(one_shot):
+        assert one_shot == ("migrations", 0)
+"""}
+
+
+@pytest.mark.parametrize("one_shot, passed, skipped", [
+    ("{ migrations = 0 }", ["test_up[web]", "test_up[worker]", "test_exited[migrations]"], []),
+    ("{}", ["test_up[web]", "test_up[worker]"], ["containers.exited[not-configured]"]),
+], ids=["table", "empty-table"])
+def test_each_over_a_list_of_names_and_a_table(run_gate, one_shot, passed, skipped):
+    """A list of names gives one check per name, a table of name = value one per (name, value); empty: not configured."""
+    profile = f"""
+        [environment]
+        release = "1.0"
+
+        [docker]
+        compose_project = "shop"
+        services = ["web", "worker"]
+        one_shot = {one_shot}
+    """
+    run = run_gate(EACH_NAMES, "-m", "postdeploy", "-v", profile=profile)
+
+    assert run.gate["counts"]["passed"] == len(passed), run.log
+    for check in passed:
+        assert f"test_containers.py::{check} PASSED" in run.out, run.log
+    assert [(e["id"], e["status"]) for e in run.gate["skipped"]] == [(s, "not-configured") for s in skipped], run.log

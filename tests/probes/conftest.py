@@ -107,3 +107,18 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: floa
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"pgbouncer did not listen on {port} (exit {process.poll()})")
+
+
+# ---------------------------------------------------------------------------------------- Docker Engine
+
+from dockerd import Engine, import_tiny_image, throwaway_dockerd  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Engine]:
+    """A private dockerd for the session (tests/probes/dockerd.py) with the tiny image imported; stopped by its pid."""
+    with throwaway_dockerd() as engine:
+        client = engine.client()
+        import_tiny_image(client)
+        client.close()
+        yield engine

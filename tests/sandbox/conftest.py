@@ -2,7 +2,9 @@
 
 The ``sandbox`` fixture runs ``python -m sandbox up`` once (state in ``sandbox/.state-tests`` unless
 SANDBOX_TEST_STATE_DIR says otherwise, so a user's sandbox is untouched; images and caches are
-reused across runs) and ``down`` at the end. It always uses a private dockerd (DOCKER_HOST is
+reused across runs) and ``down`` at the end (staging too). Staging (``up --with-staging``) is brought
+up the first time a test asks for it (``sandbox.with_staging()``, or a fault that needs it) and stays
+up until the end: one sandbox. It always uses a private dockerd (DOCKER_HOST is
 dropped), so container names never clash with another sandbox. Probes here talk to the stack
 directly (sockets, HTTPS to 127.0.0.1 with SNI, the Docker API, PostgreSQL), never through gonogo.
 """
@@ -33,6 +35,8 @@ from sandbox import probes  # noqa: E402  (the stack's own loopback-only HTTPS/T
 
 STATE_DIR = Path(os.environ.get("SANDBOX_TEST_STATE_DIR") or REPO / "sandbox" / ".state-tests").resolve()
 TIMINGS: list[tuple[str, float]] = []
+#: faults that need staging up beside prod
+NEEDS_STAGING = frozenset({"shared-volume"})
 
 
 class Sandbox:
@@ -44,6 +48,21 @@ class Sandbox:
         self.env["SANDBOX_STATE_DIR"] = str(state_dir)
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self._client: docker.DockerClient | None = None
+        self._staging_up = False
+
+    # ---- staging beside prod
+    def with_staging(self) -> None:
+        """Bring staging up (once per session, unless a test took it down since); ``down`` takes it down."""
+        if not (self._staging_up and self.state.get("staging")):
+            self.cli("up", "--with-staging", label="up --with-staging")
+            self._staging_up = True
+
+    @property
+    def staging_values(self) -> dict[str, str]:
+        return self._read_env(self.state_dir / ".env.staging")
+
+    def staging_container(self, service: str):
+        return self.docker.containers.get(f"boutique-staging-{service}-1")
 
     # ---- the lifecycle command
     def cli(self, *args: str, check: bool = True, timeout: float = 900, label: str | None = None,
@@ -66,8 +85,12 @@ class Sandbox:
     # ---- configuration
     @property
     def values(self) -> dict[str, str]:
+        return self._read_env(self.state_dir / ".env.sandbox")
+
+    @staticmethod
+    def _read_env(path: Path) -> dict[str, str]:
         out = {}
-        for line in (self.state_dir / ".env.sandbox").read_text().splitlines():
+        for line in path.read_text().splitlines():
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
             if m:
                 out[m.group(1)] = m.group(2)
@@ -107,8 +130,8 @@ class Sandbox:
     def https(self, method: str, path: str, **kw) -> probes.Response:
         return probes.https(self.values, method, path, **kw)
 
-    def ready(self) -> probes.Response:
-        return probes.ready(self.values, timeout=5)
+    def ready(self, host: str = probes.APP_HOST) -> probes.Response:
+        return probes.ready(self.values, timeout=5, host=host)
 
     def session(self) -> probes.Session:
         s = probes.Session(self.values)
@@ -236,6 +259,8 @@ def faults(sandbox: Sandbox) -> Iterator[Any]:
 
     def apply(names: tuple[str, ...]) -> None:
         for name in names:
+            if name in NEEDS_STAGING:
+                sandbox.with_staging()
             sandbox.cli("fault", name)
             applied.append(name)
 

@@ -79,7 +79,6 @@ MATRIX = [
     # rollback that left the worker on the newer release, a missing metrics record): test_rollback_moments.py
     row("previous-release-missing", "rollback", "rollback.target_complete",
         must_pass=("rollback.moment", "rollback.current_version")),
-    row("mixed-tags", "rollback", "rollback.current_version", "rollback.runs_target"),
     row("health-body-unhealthy", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
         must_pass=("health.endpoint_healthy[live]",)),
     row("db-down", "postdeploy", "health.endpoint_healthy[ready]", "health.endpoint_healthy[detailed]",
@@ -155,6 +154,30 @@ MATRIX = [
         must_pass=("workers.redis_answers", "health.endpoint_healthy[live]")),
     row("scheduled-backup-off", "postdeploy", "workers.beat_schedules",
         must_pass=("workers.workers_answer_ping", "workers.queues_consumed", "workers.redis_answers")),
+    # isolation (RCY-6): checks/test_isolation.py. Staging (brought up for this row: conftest's NEEDS_STAGING, then
+    # kept up for the rest of the session) mounts prod's media dir; both stacks still answer
+    row("shared-volume", "predeploy", "isolation.no_shared_volume", must_pass=("isolation.no_shared_network",)),
+    row("shared-volume", "postdeploy", "isolation.no_shared_volume",
+        must_pass=("isolation.no_shared_network", "health.endpoint_healthy[*]")),
+    # containers (RCY-3, SMK-1, BTQ-3.5, RCY-4.1, RBK-1): checks/test_containers.py; logs (BTQ-4.1, RCY-4.4, SMK-11,
+    # RBK-2): checks/test_logs.py. Faults on different containers share a row: the worker on the previous release's
+    # image (and healthy), the one-shot exited 1, 500s and tracebacks in web's log (log-errors logs in through
+    # Traefik: not beside unhealthy-container, whose new web container Traefik may not route to yet)
+    row("mixed-tags+migrations-failed+log-errors", "postdeploy", "containers.same_release_tag",
+        "containers.one_shot_exited[migrations]", "logs.free_of_errors[web]", "logs.no_rollback_trigger[web]",
+        must_pass=("containers.service_healthy[*]", "containers.not_restarting[*]", "logs.free_of_errors[worker]",
+                   "logs.no_rollback_trigger[worker]")),
+    # a crash-looping worker (never healthy, its restart count climbs while watched) and an unhealthy web
+    row("restart-loop+unhealthy-container", "postdeploy", "containers.service_healthy[worker]",
+        "containers.not_restarting[worker]", "containers.service_healthy[web]",
+        must_pass=("containers.not_restarting[web]", "containers.service_healthy[frontend]", "containers.same_release_tag")),
+    row("restart-loop", "predeploy", "containers.service_healthy[worker]", "containers.not_restarting[worker]"),
+    # around a rollback: the stack not on one release (so no one current version to roll back from, and not on
+    # the target), the one-shot failed, a service unhealthy
+    row("mixed-tags+migrations-failed+unhealthy-container", "rollback", "containers.same_release_tag",
+        "containers.one_shot_exited[migrations]", "containers.service_healthy[web]", "rollback.current_version",
+        "rollback.runs_target",
+        must_pass=("containers.service_healthy[worker]", "containers.not_restarting[*]")),
     # smoke (BTQ-4.3 to 4.7, RCY-7, SMK-10's message half): smoke/test_smoke.py, the browser flows, while every health
     # endpoint stays green. A sale the shop refuses fails the paid sale and the credit sale (the invoice is skipped as
     # dependent: no sale to invoice); a broken invoice and a dropped credit payment do not touch each other's flows

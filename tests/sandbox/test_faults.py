@@ -548,6 +548,29 @@ def webhook_unverified_healed(sb, ctx):
     assert r.status == 400 and "no Stripe-Signature header" in r.text, (r.status, r.text)
 
 
+def _staging_media(sb) -> str:
+    """The host path staging's web mounts at /data/media."""
+    mounts = sb.staging_container("web").attrs["Mounts"]
+    return next(m["Source"] for m in mounts if m["Destination"] == "/data/media")
+
+
+def staging_before(sb):
+    sb.with_staging()
+    assert _staging_media(sb) == str(sb.state_dir / "staging" / "media")
+    return {}
+
+
+def shared_volume_broken(sb, ctx):
+    assert _staging_media(sb) == str(sb.state_dir / "media"), "staging's web mounts prod's media dir"
+    assert "/data/media" in {m["Destination"] for m in sb.container("web").attrs["Mounts"]}
+    assert sb.staging_container("web").attrs["State"]["Running"], "staging itself still runs"
+
+
+def shared_volume_healed(sb, ctx):
+    assert _staging_media(sb) == str(sb.state_dir / "staging" / "media")
+    assert sb.ready(host="staging.shop.localhost").status == 200
+
+
 def nothing(sb, ctx):
     return None
 
@@ -588,6 +611,7 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "webhook-unverified": (before_none, webhook_unverified_broken, webhook_unverified_healed),
     "beat-down": (before_none, beat_down_broken, beat_down_healed),
     "worker-not-ready": (before_none, worker_not_ready_broken, worker_not_ready_healed),
+    "shared-volume": (staging_before, shared_volume_broken, shared_volume_healed),
 }
 
 

@@ -180,7 +180,7 @@ def test_deploy_and_rollback_move_every_service(sandbox: "Sandbox") -> None:
 def test_faults_lists_the_catalogue(sandbox: "Sandbox") -> None:
     out = sandbox.cli("faults").stdout.strip().splitlines()
     names = [line.split()[0] for line in out]
-    assert len(names) == 34 and len(set(names)) == 34
+    assert len(names) == 35 and len(set(names)) == 35
     assert all(len(line.split(None, 1)) == 2 for line in out), "one line each: name and description"
 
 
