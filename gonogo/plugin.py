@@ -64,6 +64,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rollback-moment", dest="gonogo_rollback_moment", choices=MOMENTS, default="auto",
                     help="which side of the rollback the rollback checks judge: before, after, or auto (default: "
                          "inferred from the release the services run and the target; the summary says which)")
+    smoke = parser.getgroup("gonogo smoke", "gonogo browser smoke flows (smoke/)")
+    for names, options in (
+        (("--headed",), {"action": "store_true", "default": False, "help": "show the browser (needs a display)"}),
+        (("--slowmo",), {"type": int, "default": 0, "metavar": "MS", "help": "slow every browser action by MS"}),
+    ):
+        try:
+            smoke.addoption(*names, dest=names[0].lstrip("-"), **options)
+        except ValueError:  # pytest-playwright is installed too: its options are the same (dest headed, slowmo)
+            pass
     parser.addini("gonogo_env", "default environment when neither --env nor GONOGO_ENV is given", default=None)
     parser.addini("gonogo_environments_dir", "folder of environment profiles, relative to the rootdir",
                   default="environments")

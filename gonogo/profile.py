@@ -15,7 +15,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gonogo.model import Section
 from gonogo.probes.backups import BackupsSection
@@ -27,6 +27,7 @@ from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
 from gonogo.probes.isolation import IsolationSection
 from gonogo.probes.rollback import RollbackSection
+from gonogo.probes.smoke import SmokeSection
 from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
 from gonogo.probes.websocket import WebsocketEndpoint
@@ -70,15 +71,6 @@ class HealthEndpoint(Section):
     runbook: list[str] = Field(default_factory=list)
     #: a failure of this endpoint: blocker, critical or warning
     severity: Literal["blocker", "critical", "warning"] = "blocker"
-
-
-class SmokeSection(Section):
-    base_url: str
-    user: str
-    password: SecretStr
-    #: smoke flows write (a sale, a payment): they run only where this is true
-    allowed: bool = False
-    tag: str = "gonogo-smoke"
 
 
 class Waiver(Section):
@@ -126,6 +118,7 @@ class Profile(Section):
     rollback: RollbackSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
+    #: the browser smoke flows (smoke/): where they log in, whether they may write, their tag, selectors and data
     smoke: SmokeSection | None = None
     gate: GateSection = Field(default_factory=GateSection)
 

@@ -3,7 +3,7 @@
 Checks take the session fixture ``stack`` and ask it for the probe of their subject
 (``stack.http``, ``stack.docker``, ``stack.commands``, ``stack.host``, ``stack.db``, ``stack.migrations``,
 ``stack.websocket``, ``stack.webhooks``, ``stack.frontend``, ``stack.workers``, ``stack.isolation``,
-``stack.rollback``, ``stack.containers``, ``stack.logs``, ``stack.traefik``).
+``stack.rollback``, ``stack.containers``, ``stack.logs``, ``stack.smoke``, ``stack.traefik``).
 Resolve map, CA, hosts, timeouts and credentials are plumbed here once, so no check re-plumbs
 them (pytest-testinfra's ``host.docker(...)`` module registry is the model). Asking for the probe
 of a subject the profile does not describe skips the calling check as "not configured".
@@ -31,6 +31,7 @@ from gonogo.probes.logs import LogsProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.rollback import RollbackProbe
+from gonogo.probes.smoke import SmokeConfig, load_config
 from gonogo.probes.tls import TlsProbe
 from gonogo.probes.webhooks import WebhookProbe
 from gonogo.probes.websocket import WebsocketProbe
@@ -157,6 +158,16 @@ class Stack:
             skips.not_configured(not_configured(self.env, "[rollback] services (or [docker] same_release_tag)"))
         metrics = self.env.resolve_path(section.metrics_file) if section.metrics_file else None
         return RollbackProbe(self.docker, list(services), metrics)
+
+    @cached_property
+    def smoke(self) -> SmokeConfig:
+        """The smoke flows' settings: ``[smoke]`` merged over its defaults file (selectors, flow data), the
+        Chromium to launch, and the resolve map and CA file for the browser."""
+        section = self.section("smoke")
+        if section.chromium is not None:
+            section = section.model_copy(update={"chromium": self.env.resolve_path(section.chromium)})
+        return load_config(section, self.env.resolve_path(section.defaults), dict(self.env.profile.environment.resolve),
+                           self.env.ca_path, dict(os.environ))
 
     @cached_property
     def tls(self) -> TlsProbe:

@@ -178,6 +178,13 @@ MATRIX = [
         "containers.one_shot_exited[migrations]", "containers.service_healthy[web]", "rollback.current_version",
         "rollback.runs_target",
         must_pass=("containers.service_healthy[worker]", "containers.not_restarting[*]")),
+    # smoke (BTQ-4.3 to 4.7, RCY-7, SMK-10's message half): smoke/test_smoke.py, the browser flows, while every health
+    # endpoint stays green. A sale the shop refuses fails the paid sale and the credit sale (the invoice is skipped as
+    # dependent: no sale to invoice); a broken invoice and a dropped credit payment do not touch each other's flows
+    row("sale-broken", "postdeploy", "smoke.sale_paid", "smoke.credit",
+        must_pass=("health.endpoint_healthy[*]", "smoke.login", "smoke.reports")),
+    row("invoice-broken+credit-broken", "postdeploy", "smoke.invoice", "smoke.credit",
+        must_pass=("health.endpoint_healthy[*]", "smoke.login", "smoke.sale_paid", "smoke.reports")),
 ]
 
 

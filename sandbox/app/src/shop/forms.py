@@ -69,6 +69,20 @@ class SaleForm(forms.Form):
         return data
 
 
+class CustomerForm(forms.ModelForm):
+    """A new customer: name, email, phone and credit limit."""
+
+    class Meta:
+        model = Customer
+        fields = ["name", "email", "phone", "credit_limit"]
+        widgets = {
+            "name": forms.TextInput(attrs={"data-testid": "new-customer-name"}),
+            "email": forms.EmailInput(attrs={"data-testid": "new-customer-email"}),
+            "phone": forms.TextInput(attrs={"data-testid": "new-customer-phone"}),
+            "credit_limit": forms.NumberInput(attrs={"data-testid": "new-customer-credit-limit", "step": "0.01"}),
+        }
+
+
 class PaymentForm(forms.Form):
     """A payment received against a customer's credit balance."""
 

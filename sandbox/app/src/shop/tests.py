@@ -12,9 +12,9 @@ from decimal import Decimal
 
 from django.test import SimpleTestCase, override_settings
 
-from . import faults, signatures
+from . import faults, signatures, tagged
 from .backups import set_pattern
-from .forms import PaymentForm, SaleForm
+from .forms import CustomerForm, PaymentForm, SaleForm
 from .invoices import _text
 from .models import PaymentMethod, Sale, SaleLine
 from .reports import as_json, day_bounds
@@ -93,6 +93,18 @@ class SaleRuleTests(SimpleTestCase):
     def test_payment_must_be_positive(self) -> None:
         self.assertFalse(PaymentForm(data={"amount": "0.00", "method": PaymentMethod.CASH}).is_valid())
         self.assertTrue(PaymentForm(data={"amount": "10.00", "method": PaymentMethod.CASH}).is_valid())
+
+
+class TaggedDataTests(SimpleTestCase):
+    def test_a_short_tag_is_refused_before_the_database_is_touched(self) -> None:
+        for tag in ("", "   ", "smoke"):
+            with self.assertRaisesMessage(ValueError, "at least 8 characters"):
+                tagged.remove_tagged(tag)
+
+    def test_the_new_customer_form_is_selectable_by_test_id(self) -> None:
+        html = str(CustomerForm())
+        for testid in ("new-customer-name", "new-customer-email", "new-customer-credit-limit"):
+            self.assertIn(f'data-testid="{testid}"', html)
 
 
 class WebhookSignatureTests(SimpleTestCase):

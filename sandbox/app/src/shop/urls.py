@@ -15,6 +15,7 @@ urlpatterns = [
     path("sales/<int:pk>/invoice/", views.invoice, name="invoice"),
     path("sales/<int:pk>/invoice.pdf", views.invoice_pdf, name="invoice-pdf"),
     path("customers/", views.customer_list, name="customer-list"),
+    path("customers/new/", views.customer_new, name="customer-new"),
     path("customers/<int:pk>/", views.customer_detail, name="customer-detail"),
     path("reports/", views.report, name="reports"),
 ]

@@ -16,10 +16,10 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import faults, reports
-from .forms import PaymentForm, SaleForm, SaleLineFormSet
+from . import faults, reports, tagged
+from .forms import CustomerForm, PaymentForm, SaleForm, SaleLineFormSet
 from .models import ZERO, CreditPayment, Customer, PaymentMethod, Product, Sale
 from .services import SaleError, record_payment, record_sale
 from .tasks import render_invoice_pdf
@@ -153,6 +153,17 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+def customer_new(request: HttpRequest) -> HttpResponse:
+    """Add a customer (who may then buy on credit)."""
+    form = CustomerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        customer = form.save()
+        messages.success(request, f"Customer {customer.name} added.")
+        return redirect(customer)
+    return render(request, "shop/customer_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Balance, history, and a form to take a payment against the credit balance."""
     customer = get_object_or_404(Customer, pk=pk)
@@ -193,6 +204,19 @@ def report(request: HttpRequest) -> HttpResponse:
     except ValueError:
         raise Http404("invalid date") from None
     return render(request, "shop/report.html", {"report": reports.daily_totals(day)})
+
+
+@require_POST
+def remove_tagged_data(request: HttpRequest) -> JsonResponse:
+    """Staff only: remove the customers whose name starts with ``tag`` and all recorded for them (smoke tests)."""
+    if not request.user.is_staff:
+        return JsonResponse({"error": "staff only"}, status=403)
+    try:
+        removed = tagged.remove_tagged(request.POST.get("tag", ""))
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    logger.info("tagged data removed: %s", removed)
+    return JsonResponse({"removed": removed})
 
 
 @login_not_required

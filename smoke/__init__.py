@@ -1,0 +1,1 @@
+"""The browser smoke flows (Playwright, Debian's Chromium) and their page objects."""

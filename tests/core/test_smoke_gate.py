@@ -1,0 +1,92 @@
+"""The smoke flows (smoke/) before any browser opens: where they are not allowed they are reported as
+not run, never passed, and a required one is a NO-GO; a missing Chromium is an error that says so.
+
+The inner runs use the repository's own smoke/ and fixtures/smoke.toml, copied next to the profile.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FLOWS = {"smoke.login", "smoke.sale_paid", "smoke.invoice", "smoke.credit", "smoke.reports"}
+
+#: another postdeploy check, so a run has something that judges
+OTHER = """
+import pytest
+
+@pytest.mark.postdeploy
+def test_ok():
+    '''Something else of the phase passes.'''
+"""
+
+
+def _profile(smoke: str, gate: str = "") -> str:
+    return f"""
+[environment]
+release = "1.4.2"
+
+[smoke]
+base_url = "https://shop.example.test"
+user = "demo"
+password = "s3cret-smoke-pass"
+{smoke}
+
+[gate]
+{gate}
+"""
+
+
+@pytest.fixture
+def with_flows(pytester: pytest.Pytester) -> Path:
+    shutil.copytree(REPO / "smoke", pytester.path / "smoke", ignore=shutil.ignore_patterns("__pycache__"))
+    (pytester.path / "fixtures").mkdir()
+    shutil.copy(REPO / "fixtures" / "smoke.toml", pytester.path / "fixtures" / "smoke.toml")
+    return pytester.path
+
+
+@pytest.mark.parametrize("allowed", ["", "allowed = false"], ids=["default", "false"])
+def test_flows_not_allowed_are_not_run_and_never_pass(run_gate, with_flows, allowed):
+    run = run_gate({"test_app.py": OTHER}, "-m", "postdeploy", profile=_profile(allowed))
+    gate = run.gate
+    assert gate["verdict"] == "GO", run.log
+    skipped = {entry["id"]: entry for entry in gate["skipped"]}
+    assert set(skipped) == FLOWS, gate["skipped"]
+    for entry in skipped.values():
+        assert entry["status"] == "not-configured"
+        assert "[smoke] allowed = false" in entry["reason"] and "not run" in entry["reason"]
+    assert gate["counts"]["passed"] == 1
+
+
+def test_a_required_flow_that_is_not_allowed_is_a_no_go(run_gate, with_flows):
+    run = run_gate({"test_app.py": OTHER}, "-m", "postdeploy",
+                   profile=_profile("allowed = false", 'required = ["smoke.sale_paid"]'))
+    gate = run.gate
+    assert gate["verdict"] == "NO-GO" and run.ret == 1, run.log
+    [missing] = gate["missing"]
+    assert missing["id"] == "smoke.sale_paid" and missing["status"] == "not-configured"
+    assert any("required smoke.sale_paid" in reason for reason in gate["reasons"]), gate["reasons"]
+
+
+def test_postdeploy_without_smoke_leaves_the_flows_out_of_scope(run_gate, with_flows):
+    run = run_gate({"test_app.py": OTHER}, "-m", "postdeploy and not smoke", profile=_profile("allowed = true"))
+    gate = run.gate
+    assert gate["verdict"] == "GO" and gate["partial"] is False, run.log
+    assert gate["counts"]["selected"] == 1 and gate["skipped"] == []
+
+
+def test_a_missing_chromium_is_an_error_that_says_so(run_gate, with_flows, tmp_path):
+    chromium = tmp_path / "no-chromium-here"
+    run = run_gate({"test_app.py": OTHER}, "-m", "smoke",
+                   profile=_profile(f'allowed = true\nchromium = "{chromium}"'))
+    gate = run.gate
+    assert gate["verdict"] == "NO-GO", run.log
+    errored = {entry["id"]: entry["reason"] for entry in gate["errored"]}
+    assert set(errored) == FLOWS, gate
+    for reason in errored.values():
+        assert f"Chromium not found at {chromium} ([smoke] chromium)" in reason
+        assert "apt-get install chromium" in reason
+    assert "s3cret-smoke-pass" not in run.out + run.err
