@@ -79,7 +79,7 @@ def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _in_run(check: CheckInfo, phases: list[str]) -> bool:
+def in_run(check: CheckInfo, phases: list[str]) -> bool:
     """A check belongs to this run's phases (a check without a phase marker belongs to all)."""
     return not check.phases or any(p in phases for p in check.phases)
 
@@ -242,11 +242,11 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
                 missing.append({"required": selector, "id": None, "nodeid": None, "status": "no-match",
                                 "reason": "no collected check matches it"})
             continue
-        in_run = [c for c in matching if _in_run(c, facts.phases)]
-        if not in_run:
+        of_run = [c for c in matching if in_run(c, facts.phases)]
+        if not of_run:
             other_phase.append(selector)
             continue
-        judged = [(c, *_status(facts, c, waived_ids)) for c in in_run if c.nodeid not in left_out]
+        judged = [(c, *_status(facts, c, waived_ids)) for c in of_run if c.nodeid not in left_out]
         applicable = [(c, s, r) for c, s, r in judged if s != NOT_APPLICABLE]
         if judged and not applicable:  # only optional sub-checks, none of which applies
             check, _, reason = judged[0]
