@@ -15,6 +15,7 @@ crashes in ``allure quality-gate`` with ``toArray is not a function``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -22,12 +23,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: the folder of the gonogo checkout: where reports/ holds allurerc.mjs and node_modules
 PROJECT = Path(__file__).resolve().parents[1]
 SINGLE_FILE = "gonogo-report.html"
 HTML_DIR = "allure-report"
 TIMEOUT_S = 300
+#: Debian's chromium (Playwright never downloads a browser here)
+CHROMIUM = "/usr/bin/chromium"
 
 
 #: Allure's awesome template always adds Google Analytics (a script from googletagmanager.com and a gtag call
@@ -131,6 +135,40 @@ def build(tools: Tools, reports: Path, results: list[Path], gate_file: Path) -> 
     return html / "index.html", single_file
 
 
+def open_offline(page: Any, path: Path) -> list[str]:
+    """Open ``path`` in a Playwright page that refuses every request leaving the file; returns those tried."""
+    tried: list[str] = []
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url
+        if url.startswith(("file:", "data:", "blob:")):
+            request_route.continue_()
+        else:
+            tried.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    return tried
+
+
+def screenshot(single_file: Path, target: Path, timeout_s: float = 60) -> Path:
+    """A picture of the single-file report's first screen, taken offline by Debian's Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    gate = json.loads(single_file.with_name("gate.json").read_text(encoding="utf-8")) if single_file.with_name("gate.json").is_file() else None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], timeout=timeout_s * 1000)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            open_offline(page, single_file)
+            page.get_by_text(gate["verdict"] if gate else "Allure").first.wait_for(timeout=timeout_s * 1000)
+            page.screenshot(path=str(target))
+        finally:
+            browser.close()
+    return target
+
+
 def quality_gate(tools: Tools, reports: Path, results: list[Path], gate_file: Path) -> subprocess.CompletedProcess[str]:
     """``allure quality-gate`` on ``results`` with the rules of the run (exit 1: the gate says NO-GO)."""
     return allure(tools, ["quality-gate", *map(str, results)], environ(tools, gate_file, reports / "history"), reports)
@@ -145,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="an Allure results folder (repeatable; default REPORTS/allure-results)")
     parser.add_argument("--gate-file", type=Path, help="the verdict file (default REPORTS/gate.json)")
     parser.add_argument("--tools", type=Path, help="the folder with allurerc.mjs and node_modules (default reports/)")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="build: also keep a picture of the single file's first screen (headless Chromium, offline)")
     options = parser.parse_args(argv)
     reports = options.reports.resolve()
     results = [p.resolve() for p in (options.results or [reports / "allure-results"])]
@@ -162,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gonogo report: {exc}", file=sys.stderr)
         return 2
     print(f"Allure report: {html}\nsingle-file report: {single}")
+    if options.screenshot:
+        try:
+            print(f"first screen: {screenshot(single, options.screenshot.resolve())}")
+        except Exception as exc:  # a picture is a convenience: the report is made
+            print(f"gonogo report: no screenshot ({type(exc).__name__}: {exc})", file=sys.stderr)
     return 0
 
 
