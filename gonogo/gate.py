@@ -63,6 +63,8 @@ class Verdict:
     not_in_phase: list[str]
     not_run: list[dict[str, Any]] = field(default_factory=list)
     partial: bool = False
+    #: ids of the checks that passed (several runs merged: a required check judged in any run is not missing)
+    passed: list[str] = field(default_factory=list)
 
 
 def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
@@ -104,6 +106,7 @@ def decide(facts: SessionFacts) -> Verdict:
     dependents: list[tuple[CheckInfo, Outcome]] = []
     retried: list[dict[str, Any]] = []
     passed = not_configured = not_applicable = 0
+    passed_ids: list[str] = []
     blocking: list[str] = []
     warnings: list[str] = []
 
@@ -122,6 +125,7 @@ def decide(facts: SessionFacts) -> Verdict:
         status = outcome.status
         if status == PASSED:
             passed += 1
+            passed_ids.append(check.qualified_id)
             retried += [_entry(check, **c) for c in outcome.convergence if c.get("attempts", 1) > 1]
             continue
         if status in (NOT_CONFIGURED, NOT_APPLICABLE, SKIPPED, DEPENDENT):
@@ -208,7 +212,7 @@ def decide(facts: SessionFacts) -> Verdict:
         {"check": w.check, "reason": w.reason, "until": w.until.isoformat()} for i, w in enumerate(active) if i not in used
     ]
     return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried,
-                   not_in_phase, not_run, partial=bool(facts.left_out) and facts.partial_allowed)
+                   not_in_phase, not_run, partial=bool(facts.left_out) and facts.partial_allowed, passed=passed_ids)
 
 
 def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tuple[str, str]:
