@@ -181,9 +181,13 @@ class GatePlugin:
             raise pytest.UsageError(message) from None
 
     def _write_usage_error(self, message: str, gate_file: Path) -> None:
-        verdict_file.write(gate_file, verdict_file.document(
+        document = verdict_file.document(
             verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
-            duration_s=time.monotonic() - self.started_clock, usage_error=message))
+            duration_s=time.monotonic() - self.started_clock, usage_error=message)
+        verdict_file.write(gate_file, document)
+        results_dir = getattr(self.config.option, "allure_report_dir", None)
+        if results_dir and gate_file == self.gate_file:  # the report of a profile error says NO-GO and why
+            verdict_result.write(Path(results_dir), document, None, _ms(self.started), _ms(dt.datetime.now(dt.timezone.utc)))
 
     def _load_environment(self) -> LoadedEnvironment:
         config, option = self.config, self.config.option

@@ -214,3 +214,14 @@ def test_no_secret_in_the_report(run_gate, allure_tools, stub_server):
         encoded = base64.b64encode(value.encode()).decode()[:12]
         leaks = [t[max(0, t.find(value) - 80):t.find(value) + 80] for t in texts if value in t or encoded in t]
         assert not leaks, leaks
+
+
+def test_a_profile_error_still_gives_a_no_go_report(run_gate, allure_tools):
+    run = run_gate(CHECKS.format(severity="blocker"), profile='[environment]\nrelease = "${NOT_SET_ANYWHERE}"\n')
+    assert run.ret == 4, run.log
+
+    result = run.verdict_result()
+    assert (result["name"], result["status"]) == ("NO-GO · no environment · release not set", "failed")
+    assert "usage error: environments/dev.toml: [environment] release uses ${NOT_SET_ANYWHERE}" in result["statusDetails"]["message"]
+    html, _ = report.build(allure_tools, run.reports, [run.allure_dir], run.reports / "gate.json")
+    assert html.is_file()
