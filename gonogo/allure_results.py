@@ -43,6 +43,23 @@ def add_labels(item: pytest.Item, check: CheckInfo) -> None:
         item.add_marker(_label(step, label_type="tag"))
 
 
+#: the tag of a check that passed only after retrying (the "passed only after retries" category)
+RETRIED_TAG = "gonogo:passed-after-retries"
+#: the tag of a skipped check, with its kind (not-configured, not-applicable, dependent, skipped)
+STATUS_TAG = "gonogo-status:"
+
+
+def tag_outcome(report: pytest.TestReport, skip_kind: str, convergence: list[dict[str, Any]]) -> None:
+    """Tag the running check's result with what Allure cannot tell: the kind of a skip, a pass after retries."""
+    import allure
+
+    tags = [f"{STATUS_TAG}{skip_kind}"] if report.skipped else []
+    if report.when == "call" and report.passed and any(c.get("attempts", 1) > 1 for c in convergence):
+        tags.append(RETRIED_TAG)
+    if tags:
+        allure.dynamic.tag(*tags)
+
+
 def title(check: CheckInfo, env: LoadedEnvironment | None) -> None:
     """Title the running check by what it verifies (its docstring) and name its target."""
     import allure
@@ -54,20 +71,41 @@ def title(check: CheckInfo, env: LoadedEnvironment | None) -> None:
         allure.dynamic.parameter("target", f"{env.name}" + (f" ({domain})" if domain else ""))
 
 
-def environment_properties(env: LoadedEnvironment | None, phases: list[str], verdict: str | None) -> dict[str, str]:
-    """What environment.properties says: the environment, target version, host, phases, verdict."""
-    props = {"gonogo.version": __version__, "runner": socket.gethostname()}
+def environment_properties(env: LoadedEnvironment | None, phases: list[str], document: dict[str, Any] | None) -> dict[str, str]:
+    """What environment.properties says (the report's "Metadata", on its first screen): the verdict,
+    environment and target version first, then the checks that decided it, then the rest."""
+    props: dict[str, str] = {}
+    if document is not None:
+        props["verdict"] = document["verdict"]
+    if env is not None:
+        props |= {"environment": env.name, "target.version": env.profile.environment.release or "not set"}
+    if document is not None:
+        props |= deciding_properties(document)
+    props |= {"gonogo.version": __version__, "runner": socket.gethostname()}
     if env is not None:
         props |= {
-            "environment": env.name,
             "environment.source": env.source,
-            "target.version": env.profile.environment.release or "not set",
             "host": env.profile.environment.public_domain or "not set",
             "phases": ",".join(phases),
         }
-    if verdict is not None:
-        props["verdict"] = verdict
     return props
+
+
+def deciding_properties(document: dict[str, Any]) -> dict[str, str]:
+    """The checks that decided the verdict, one property per kind (only the kinds present)."""
+    ids = lambda entries, key="id": ", ".join(str(e.get(key) or e.get("required")) for e in entries)  # noqa: E731
+    blocking = [e for e in document["failed"] + document["errored"] + document["not_run"]
+                if e["severity"] in ("blocker", "critical")]
+    kinds = {
+        "decided.by.blocking.checks": ids(blocking),
+        "decided.by.missing.required": ids(document["missing"]),
+        "decided.by.warnings": ids([e for e in document["failed"] + document["errored"] + document["not_run"]
+                                    if e not in blocking]),
+        "decided.by.waivers": ids(document["waived"]),
+        "expired.waivers": ids(document["expired_waivers"], "check"),
+        "run.problems": "; ".join(r for r in document["reasons"] if not r.startswith(("blocker ", "critical ", "warning ", "required ", "waived "))),
+    }
+    return {key: value for key, value in kinds.items() if value}
 
 
 def clean(results_dir: Path) -> None:

@@ -165,6 +165,15 @@ def _interpolate(data: Any, variables: Mapping[str, str], display: str, env_file
         return interpolate(data, variables, key)
     except MissingVariable as exc:
         where = f" or in the env file {env_file}" if env_file else ""
+        if len(exc.missing) > 1:  # every one of them, in one line: a new profile's whole list at once
+            keys: dict[str, list[str]] = {}
+            for name, at in exc.missing:
+                keys.setdefault(name, []).append(_key(at))
+            names = ", ".join(f"{name} ({found[0]}" + (f" and {len(found) - 1} more)" if len(found) > 1 else ")")
+                              for name, found in keys.items())
+            if len(keys) > 1:
+                raise ProfileError(f"{display}: {len(keys)} variables are not set in the process environment"
+                                   f"{where}: {names}; set them or write ${{VAR:-default}}") from None
         raise ProfileError(
             f"{display}: {_key(exc.key)} uses ${{{exc.name}}}, which is not set in the process environment"
             f"{where}; set it or write ${{{exc.name}:-default}}"
@@ -214,9 +223,26 @@ def _env_file_path(raw: dict[str, Any], path: Path, display: str, environ: Mappi
     return Path(value) if Path(value).is_absolute() else (path.parent / value).resolve()
 
 
+def _env_file_path_missing(raw: dict[str, Any], environ: Mapping[str, str]) -> bool:
+    """[environment] env_file uses a variable the process does not set."""
+    try:
+        interpolate(raw["environment"]["env_file"], environ)
+    except MissingVariable:
+        return True
+    except (UnsupportedReference, KeyError, TypeError):
+        return False
+    return False
+
+
 def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[str, str]) -> tuple[str | None, dict[str, str]]:
-    """The env file named by [environment] env_file, and its variables."""
-    file = _env_file_path(raw, path, display, environ)
+    """The env file named by [environment] env_file, and its variables (none while its path uses a variable
+    that is not set: the profile's interpolation then names that variable with every other missing one)."""
+    try:
+        file = _env_file_path(raw, path, display, environ)
+    except ProfileError:
+        if _env_file_path_missing(raw, environ):
+            return None, {}
+        raise
     if file is None:
         return None, {}
     problem = file_problem(file)

@@ -63,6 +63,8 @@ class Verdict:
     not_in_phase: list[str]
     not_run: list[dict[str, Any]] = field(default_factory=list)
     partial: bool = False
+    #: ids of the checks that passed (several runs merged: a required check judged in any run is not missing)
+    passed: list[str] = field(default_factory=list)
 
 
 def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
@@ -79,7 +81,7 @@ def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _in_run(check: CheckInfo, phases: list[str]) -> bool:
+def in_run(check: CheckInfo, phases: list[str]) -> bool:
     """A check belongs to this run's phases (a check without a phase marker belongs to all)."""
     return not check.phases or any(p in phases for p in check.phases)
 
@@ -104,6 +106,7 @@ def decide(facts: SessionFacts) -> Verdict:
     dependents: list[tuple[CheckInfo, Outcome]] = []
     retried: list[dict[str, Any]] = []
     passed = not_configured = not_applicable = 0
+    passed_ids: list[str] = []
     blocking: list[str] = []
     warnings: list[str] = []
 
@@ -122,6 +125,7 @@ def decide(facts: SessionFacts) -> Verdict:
         status = outcome.status
         if status == PASSED:
             passed += 1
+            passed_ids.append(check.qualified_id)
             retried += [_entry(check, **c) for c in outcome.convergence if c.get("attempts", 1) > 1]
             continue
         if status in (NOT_CONFIGURED, NOT_APPLICABLE, SKIPPED, DEPENDENT):
@@ -208,7 +212,7 @@ def decide(facts: SessionFacts) -> Verdict:
         {"check": w.check, "reason": w.reason, "until": w.until.isoformat()} for i, w in enumerate(active) if i not in used
     ]
     return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried,
-                   not_in_phase, not_run, partial=bool(facts.left_out) and facts.partial_allowed)
+                   not_in_phase, not_run, partial=bool(facts.left_out) and facts.partial_allowed, passed=passed_ids)
 
 
 def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tuple[str, str]:
@@ -242,11 +246,11 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
                 missing.append({"required": selector, "id": None, "nodeid": None, "status": "no-match",
                                 "reason": "no collected check matches it"})
             continue
-        in_run = [c for c in matching if _in_run(c, facts.phases)]
-        if not in_run:
+        of_run = [c for c in matching if in_run(c, facts.phases)]
+        if not of_run:
             other_phase.append(selector)
             continue
-        judged = [(c, *_status(facts, c, waived_ids)) for c in in_run if c.nodeid not in left_out]
+        judged = [(c, *_status(facts, c, waived_ids)) for c in of_run if c.nodeid not in left_out]
         applicable = [(c, s, r) for c, s, r in judged if s != NOT_APPLICABLE]
         if judged and not applicable:  # only optional sub-checks, none of which applies
             check, _, reason = judged[0]

@@ -19,12 +19,14 @@ _SHOWN = 60
 
 
 class MissingVariable(LookupError):
-    """A ``${VAR}`` without default whose variable is set nowhere."""
+    """``${VAR}`` references without default whose variable is set nowhere: the first one (``name``,
+    ``key``) and all of them (``missing``: (name, key) pairs, in the order of the profile)."""
 
-    def __init__(self, name: str, key: str) -> None:
+    def __init__(self, name: str, key: str, missing: list[tuple[str, str]] | None = None) -> None:
         super().__init__(name)
         self.name = name
         self.key = key
+        self.missing = missing or [(name, key)]
 
 
 class UnsupportedReference(ValueError):
@@ -45,16 +47,22 @@ class Interpolated:
     values: dict[str, str] = field(default_factory=dict)
     #: dotted key -> names of the variables it used
     used_by: dict[str, list[str]] = field(default_factory=dict)
+    #: (variable, dotted key) of every reference whose variable is set nowhere
+    missing: list[tuple[str, str]] = field(default_factory=list)
 
 
 def interpolate(data: Any, variables: Mapping[str, str], key: str = "") -> Interpolated:
     """Expand every ``${VAR}`` in the strings of ``data`` (nested dicts and lists).
 
-    ``$$`` stands for a literal ``$``. A missing variable without a default raises
-    :class:`MissingVariable`, any other ``${`` :class:`UnsupportedReference`, both naming the key.
+    ``$$`` stands for a literal ``$``. Missing variables without a default raise
+    :class:`MissingVariable` once every string was seen (naming each one and its key), any other
+    ``${`` :class:`UnsupportedReference` at once, naming the key.
     """
     result = Interpolated(data=None)
     result.data = _walk(data, variables, key, result)
+    if result.missing:
+        name, where = result.missing[0]
+        raise MissingVariable(name, where, result.missing)
     return result
 
 
@@ -81,7 +89,8 @@ def _expand(text: str, variables: Mapping[str, str], key: str, out: Interpolated
         elif match.group("default") is not None:
             return match.group("default")
         else:
-            raise MissingVariable(name, key)
+            out.missing.append((name, key))
+            return ""
         out.used_by.setdefault(key, []).append(name)
         return value
 

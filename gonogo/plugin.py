@@ -15,6 +15,7 @@ masking and fixtures), runs checks and sends its collection back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from collections.abc import Generator
@@ -23,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from gonogo import (__version__, allure_results, evidence, fixtures, masking, parametrize, skips, usage, verdict_file,
-                    xdist_support)
+from gonogo import (__version__, allure_results, coverage, evidence, fixtures, masking, parametrize, quality_gate, skips,
+                    usage, verdict_file, verdict_result, xdist_support)
 from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
@@ -189,9 +190,13 @@ class GatePlugin:
             raise pytest.UsageError(message) from None
 
     def _write_usage_error(self, message: str, gate_file: Path) -> None:
-        verdict_file.write(gate_file, verdict_file.document(
+        document = verdict_file.document(
             verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
-            duration_s=time.monotonic() - self.started_clock, usage_error=message))
+            duration_s=time.monotonic() - self.started_clock, usage_error=message)
+        verdict_file.write(gate_file, document)
+        results_dir = getattr(self.config.option, "allure_report_dir", None)
+        if results_dir and gate_file == self.gate_file:  # the report of a profile error says NO-GO and why
+            verdict_result.write(Path(results_dir), document, None, _ms(self.started), _ms(dt.datetime.now(dt.timezone.utc)))
 
     def _load_environment(self) -> LoadedEnvironment:
         config, option = self.config, self.config.option
@@ -270,10 +275,10 @@ class GatePlugin:
         masking.mask_report(report)
         excinfo = call.excinfo
         judged = excinfo is None or excinfo.errisinstance((AssertionError, pytest.fail.Exception))
-        setattr(report, REPORT_ATTRIBUTE, {
-            "judged": bool(judged),
-            "skip_kind": skips.kind_of(excinfo.value if excinfo is not None else None),
-        })
+        skip_kind = skips.kind_of(excinfo.value if excinfo is not None else None)
+        setattr(report, REPORT_ATTRIBUTE, {"judged": bool(judged), "skip_kind": skip_kind})
+        if getattr(self.config.option, "allure_report_dir", None):
+            allure_results.tag_outcome(report, skip_kind, [v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY])
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -370,6 +375,7 @@ class GatePlugin:
             partial_allowed=self.config.option.gonogo_partial,
             skipped_modules=self.skipped_modules,
         )
+        self.facts = facts
         self.verdict = verdict = decide(facts)
         if verdict.verdict == NO_GO:
             # 1 for every NO-GO (also collection errors, serial or -n), but keep pytest's own
@@ -379,13 +385,26 @@ class GatePlugin:
         else:
             self.exit_code = 0
         session.exitstatus = self.exit_code
-        self._write(verdict_file.document(
+        document = verdict_file.document(
             verdict=verdict, exit_code=self.exit_code, env=self.env, phases=self.scope.phases(),
             selection=self._selection(), started=self.started, duration_s=time.monotonic() - self.started_clock,
-            partial=verdict.partial, left_out=self.left_out.as_dict()))
+            partial=verdict.partial, left_out=self.left_out.as_dict())
+        self._write(document)
+        self._write_report_files(facts, verdict, document)
+
+    def _write_report_files(self, facts: SessionFacts, verdict: Verdict, document: dict[str, Any]) -> None:
+        """Beside gate.json: coverage.md and quality-gate.json; in the results: the verdict, environment, executor."""
+        statuses = {nodeid: outcome.status for nodeid, outcome in facts.outcomes.items()}
+        statuses |= {entry["nodeid"]: "waived" for entry in verdict.waived}
+        statuses |= dict.fromkeys(self.deselected, "deselected")
+        table = coverage.run_table(self.steps, self.checks.values(), statuses)
+        _write_text(self.gate_file.parent / coverage.RUN_FILE, masker.mask(table))
+        rules = quality_gate.rules(facts, self.env.name if self.env else None)
+        _write_text(self.gate_file.parent / quality_gate.FILE_NAME, json.dumps(masker.mask_data(rules), indent=2) + "\n")
         results_dir = Path(self.config.option.allure_report_dir)
+        verdict_result.write(results_dir, document, table, _ms(self.started), _ms(dt.datetime.now(dt.timezone.utc)))
         allure_results.write_environment(results_dir, allure_results.environment_properties(
-            self.env, self.scope.phases(), verdict.verdict))
+            self.env, self.scope.phases(), document))
         allure_results.write_executor(results_dir, dict(os.environ))
 
     @pytest.hookimpl(trylast=True)
@@ -413,6 +432,18 @@ class GatePlugin:
             return str(path.relative_to(self.rootdir))
         except ValueError:
             return str(path)
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a report file through a temporary file (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _phase_report(report: pytest.TestReport) -> PhaseReport:

@@ -88,6 +88,15 @@ class GateRun:
         return self.reports / "allure-results"
 
     def allure_results(self) -> list[dict[str, Any]]:
+        """The checks' Allure results (the verdict's own result left out: see :meth:`verdict_result`)."""
+        return [r for r in self._results() if r["fullName"] != "gonogo#verdict"]
+
+    def verdict_result(self) -> dict[str, Any]:
+        """The Allure result that carries the verdict (gonogo/verdict_result.py)."""
+        [result] = [r for r in self._results() if r["fullName"] == "gonogo#verdict"]
+        return result
+
+    def _results(self) -> list[dict[str, Any]]:
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.allure_dir.glob("*-result.json"))]
 
     def allure_stories(self) -> Counter[str]:
