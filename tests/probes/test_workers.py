@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dockerd import accepting_silently
 from pydantic import ValidationError
 
 from gonogo.probes.commands import CommandProbe
@@ -76,28 +77,8 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A listener that accepts connections and never says a word (a hung broker)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    with accepting_silently(socket.create_server(("127.0.0.1", 0), backlog=16)) as server:
+        yield server.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------- Redis
