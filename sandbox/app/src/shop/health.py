@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 
 import redis
@@ -76,8 +77,11 @@ def check_channels() -> None:
     """Send a message through the channel layer to a fresh channel and read it back."""
 
     async def roundtrip() -> None:
+        # A channel of its own, not a process-local one (`new_channel()`, with "!"): those share one
+        # receive loop and lock with every websocket consumer of the process, and a fresh process whose
+        # first consumers came and went left that loop stuck for every later check (TimeoutError).
         layer = get_channel_layer()
-        channel = await layer.new_channel("health")
+        channel = f"health.{uuid.uuid4().hex}"
         await layer.send(channel, {"type": "health.ping"})
         await layer.receive(channel)
 
