@@ -26,7 +26,7 @@ import pytest
 
 from gonogo import (__version__, allure_results, coverage, evidence, fixtures, masking, parametrize, quality_gate, skips,
                     usage, verdict_file, verdict_result, xdist_support)
-from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe
+from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe, subject_of
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
 from gonogo.outcomes import PhaseReport, Recorder
@@ -65,6 +65,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rollback-moment", dest="gonogo_rollback_moment", choices=MOMENTS, default="auto",
                     help="which side of the rollback the rollback checks judge: before, after, or auto (default: "
                          "inferred from the release the services run and the target; the summary says which)")
+    group.addoption("--baseline", dest="gonogo_baseline", metavar="PATH",
+                    help="the baseline a predeploy run records and a postdeploy run compares with, relative to the rootdir "
+                         "(default: baseline-ENV.json beside the gate file, e.g. reports/baseline-prod.json)")
+    group.addoption("--watch", dest="gonogo_watch", metavar="DURATION", type=_duration, default=None,
+                    help="after the postdeploy checks, watch the stack for DURATION (15m, 90s, 1h) and judge the "
+                         "window (availability, critical log lines, error rate; [watch]); runs without -n")
+    group.addoption("--every", dest="gonogo_every", metavar="INTERVAL", type=_duration, default=30.0,
+                    help="the watch window's interval between rounds (default 30s)")
     smoke = parser.getgroup("gonogo smoke", "gonogo browser smoke flows (smoke/)")
     for names, options in (
         (("--headed",), {"action": "store_true", "default": False, "help": "show the browser (needs a display)"}),
@@ -78,6 +86,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("gonogo_environments_dir", "folder of environment profiles, relative to the rootdir",
                   default="environments")
     parser.addini("gonogo_runbook_steps", "extra STEPS.md-style files with runbook step ids", type="paths", default=[])
+
+
+def _duration(text: str) -> float:
+    import argparse
+
+    from gonogo.probes.watch import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def baseline_file(config: pytest.Config, environment: str) -> Path:
+    """Where the baseline is recorded and read: ``--baseline``, else ``baseline-ENV.json`` beside the gate file."""
+    chosen = config.option.gonogo_baseline
+    if chosen:
+        path = Path(chosen)
+        return path if path.is_absolute() else Path(str(config.rootpath)) / path
+    return _gate_file(config).parent / f"baseline-{environment}.json"
 
 
 def _register_markers(config: pytest.Config) -> None:
@@ -173,6 +201,9 @@ class GatePlugin:
                 raise pytest.UsageError(problem.message)
         if not getattr(option, "allure_report_dir", None):
             option.allure_report_dir = str(self.rootdir / DEFAULT_ALLURE_DIR)
+        if option.gonogo_watch and getattr(option, "numprocesses", None):
+            # the window is one observation over time, shown as it goes: the checks run in this process
+            option.numprocesses, option.dist, option.tx = 0, "no", []
             if not self.is_worker:
                 allure_results.clean(Path(option.allure_report_dir))
         if self.is_worker:
@@ -241,7 +272,8 @@ class GatePlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Record every collected check before -m/-k deselect any (runs first)."""
+        """Record every collected check before -m/-k deselect any (runs first); the watch window's checks last."""
+        items.sort(key=lambda item: subject_of(item) == "watch")
         for item in items:
             check = describe(item, self.steps)
             self.checks[item.nodeid] = check

@@ -22,6 +22,7 @@ from gonogo.probes.backups import BackupsSection
 from gonogo.probes.commands import CommandEntry
 from gonogo.probes.config import EnvFileRules
 from gonogo.probes.database import DatabaseSection
+from gonogo.probes.diff import DiffSection
 from gonogo.probes.docker import DockerSection
 from gonogo.probes.frontend import FrontendSection
 from gonogo.probes.host import HostSection
@@ -32,6 +33,7 @@ from gonogo.probes.tls import TlsEndpoint, TlsSection
 from gonogo.probes.webhooks import WebhookEndpoint
 from gonogo.probes.websocket import WebsocketEndpoint
 from gonogo.probes.traefik import TraefikSection
+from gonogo.probes.watch import WatchSection
 from gonogo.probes.workers import WorkersSection
 
 
@@ -118,6 +120,10 @@ class Profile(Section):
     rollback: RollbackSection | None = None
     tls: TlsSection | None = None
     host: HostSection | None = None
+    #: the baseline recorded at predeploy and how far postdeploy may move from it (checks/test_diff.py)
+    diff: DiffSection | None = None
+    #: what the watch window (--watch) probes and what it must show (checks/test_watch.py)
+    watch: WatchSection | None = None
     #: the browser smoke flows (smoke/): where they log in, whether they may write, their tag, selectors and data
     smoke: SmokeSection | None = None
     gate: GateSection = Field(default_factory=GateSection)

@@ -23,6 +23,8 @@ from gonogo.secrets import masker
 KEEP = 20
 #: a container's first lines can be stamped before Docker records its start: the window opens this much earlier
 START_MARGIN_S = 1.0
+#: the most lines one watch round reads of a container (the lines since the previous round)
+WATCH_TAIL = 2000
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,11 @@ class LogsProbe:
     def __repr__(self) -> str:
         return masker.mask(f"<logs of {self.docker.section.compose_project} at {self.docker.section.host}>")
 
-    def scan(self, service: str, patterns: list[str]) -> LogScan:
-        """The lines of ``service``'s window that match one of ``patterns`` (and no allowed pattern)."""
+    def scan(self, service: str, patterns: list[str], since: float | None = None) -> LogScan:
+        """The lines of ``service``'s window that match one of ``patterns`` (and no allowed pattern).
+
+        ``since`` (seconds since the epoch) replaces the window by the lines written since then (at most
+        ``WATCH_TAIL``): the watch window reads each round's new lines."""
         section, start = self.docker.section, time.perf_counter()
         compiled = [re.compile(p) for p in patterns]
         names: list[str] = []
@@ -111,7 +116,7 @@ class LogsProbe:
         try:
             for container in self.docker.service_containers(service):
                 names.append(container.name)
-                for line in self._window(container.id):
+                for line in self._window(container.id, since):
                     read += 1
                     hit = next((p for p in compiled if p.search(line)), None)
                     if hit is not None and not any(a.search(line) for a in self.allow):
@@ -122,13 +127,14 @@ class LogsProbe:
         return LogScan(service, section.host, self.window, _ms(start), read, len(matches), tuple(matches[:KEEP]),
                        tuple(names))
 
-    def _window(self, container_id: str) -> list[str]:
+    def _window(self, container_id: str, after: float | None = None) -> list[str]:
         api, section = self.docker.client.api, self.docker.section
         started = _epoch(str(api.inspect_container(container_id).get("State", {}).get("StartedAt", "")))
         opened = started - START_MARGIN_S if started is not None else None
-        since = max(filter(None, [opened, time.time() - section.log_since_s if section.log_since_s else None]),
-                    default=None)
-        raw = api.logs(container_id, stdout=True, stderr=True, tail=section.log_tail,
+        recent = after if after is not None else (time.time() - section.log_since_s if section.log_since_s else None)
+        since = max(filter(None, [opened, recent]), default=None)
+        tail = section.log_tail if after is None else max(section.log_tail, WATCH_TAIL)
+        raw = api.logs(container_id, stdout=True, stderr=True, tail=tail,
                        **({"since": since} if since is not None else {}))
         return [line for line in raw.decode("utf-8", errors="replace").splitlines() if line.strip()]
 

@@ -1,0 +1,235 @@
+"""The watch window: the stack observed for a while after the deploy, and judged on the whole window.
+
+BTQ-7 asks for "15-30 min of monitoring without critical errors" before go, RBK-5.3 for availability
+over 99 % and an error rate under 1 %. ``--watch 15m --every 30s`` runs :func:`run_window`: every
+``every`` seconds one round probes each watchable ``[[health]]`` endpoint (judged healthy as the health
+checks judge it), scans each service's log lines written since the last round for critical patterns,
+and reads Traefik's counters; the window ends when its time is up, or at Ctrl-C (then marked cut
+short, judged on what was seen). :class:`Window` is the fact: every round, as a timeline.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from pydantic import Field
+
+from gonogo.model import Section
+from gonogo.probes.diff import Part, Traffic, error_rates, traffic_now
+from gonogo.probes.health import body_problems
+from gonogo.secrets import masker
+
+if TYPE_CHECKING:
+    from gonogo.probes.logs import LogMatch
+    from gonogo.stack import Stack
+
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+class WatchSection(Section):
+    """``[watch]``: what the watch window probes each round, and what the window must show."""
+
+    #: ``[[health]]`` entries probed each round (default: every one)
+    health: list[str] = Field(default_factory=list)
+    #: the share of probes that must succeed over the window (RBK-5.3: "availability over 99 %")
+    min_availability: float = Field(default=0.99, ge=0, le=1)
+    #: regular expressions of a critical log line (default: ``[docker] log_errors``); ``[docker] log_allow`` applies
+    log_patterns: list[str] | None = None
+    #: the services whose logs are watched (default: ``[docker] services``)
+    services: list[str] | None = None
+    #: the share of 5xx answers per Traefik service over the window (RBK-5.3: "error rate under 1 %")
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+def parse_duration(text: str) -> float:
+    """``15m``, ``30s``, ``1h30m``, ``90`` (seconds) as seconds; ValueError otherwise."""
+    match = DURATION.match(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (write 15m, 30s, 1h30m or 90)")
+    hours, minutes, seconds = match.groups()
+    total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    if total <= 0:
+        raise ValueError(f"not a duration: {text!r} (it must be longer than 0 s)")
+    return total
+
+
+def show(seconds: float) -> str:
+    """``1m30s``, ``45s``, ``1h0m``, ``0.25s``."""
+    if 0 < seconds < 1:
+        return f"{seconds:.2g}s"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One endpoint's answer in one round."""
+
+    endpoint: str
+    ok: bool
+    status_text: str
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the window: when (seconds after it began), each endpoint's answer, the log lines found."""
+
+    at_s: float
+    probes: tuple[Probe, ...]
+    log_lines: tuple[LogMatch, ...] = ()
+    log_errors: tuple[str, ...] = ()
+
+
+@dataclass
+class Window:
+    """What the window saw: its rounds, Traefik's counters at its start and end, whether it was cut short."""
+
+    environment: str
+    planned_s: float
+    every_s: float
+    rounds: list[Round] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    cut_short: bool = False
+    traffic_start: Part | None = None
+    traffic_end: Part | None = None
+
+    @property
+    def probes(self) -> list[Probe]:
+        return [p for r in self.rounds for p in r.probes]
+
+    @property
+    def availability(self) -> float | None:
+        probes = self.probes
+        return sum(p.ok for p in probes) / len(probes) if probes else None
+
+    @property
+    def failures(self) -> list[tuple[float, Probe]]:
+        return [(r.at_s, p) for r in self.rounds for p in r.probes if not p.ok]
+
+    @property
+    def log_lines(self) -> list[LogMatch]:
+        return [m for r in self.rounds for m in r.log_lines]
+
+    @property
+    def log_errors(self) -> list[str]:
+        return sorted({e for r in self.rounds for e in r.log_errors})
+
+    def rates(self, only: list[str] | None = None) -> dict[str, tuple[float, float]] | None:
+        """(requests, 5xx answers) per Traefik service over the window; None when the counters were not read."""
+        start, end = self.traffic_start, self.traffic_end
+        if start is None or end is None or start.error or end.error or start.value is None or end.value is None:
+            return None
+        return error_rates(start.value, end.value, only)
+
+    @property
+    def span(self) -> str:
+        text = f"{show(self.elapsed_s)} of {show(self.planned_s)}, {len(self.rounds)} round(s) every {show(self.every_s)}"
+        return text + (", cut short (Ctrl-C)" if self.cut_short else "")
+
+    @property
+    def evidence_name(self) -> str:
+        return "watch window timeline"
+
+    def evidence(self) -> str:
+        lines = [f"watch window of {self.environment}: {self.span}"]
+        availability = self.availability
+        lines.append("availability: " + ("no probe" if availability is None else
+                                         f"{availability:.2%} ({len(self.probes) - len(self.failures)} of {len(self.probes)} probes ok)"))
+        for r in self.rounds:
+            marks = " ".join(f"{p.endpoint}={'ok' if p.ok else 'FAIL'}" for p in r.probes)
+            bad = [f"    {p.endpoint}: {p.status_text}" for p in r.probes if not p.ok]
+            logs = [f"    log {m.container}: {m.line[:300]}" for m in r.log_lines]
+            logs += [f"    logs not read: {e}" for e in r.log_errors]
+            lines.append(f"+{show(r.at_s):>7}  {marks}")
+            lines.extend(bad + logs)
+        rates = self.rates()
+        if rates is None:
+            why = next((p.error for p in (self.traffic_start, self.traffic_end) if p is not None and p.error), "not read")
+            lines.append(f"Traefik counters: {why}")
+        else:
+            lines.append("Traefik 5xx over the window: " + ("; ".join(
+                f"{s}: {e:g} of {r:g}" for s, (r, e) in rates.items()) or "no request"))
+        return masker.mask("\n".join(lines))
+
+    def timeline_html(self) -> str:
+        """The rounds as a strip of cells per endpoint (green ok, red failed), for the report."""
+        endpoints = list(dict.fromkeys(p.endpoint for p in self.probes))
+        head = "".join(f"<th>+{show(r.at_s)}</th>" for r in self.rounds)
+        body = []
+        for name in endpoints:
+            cells = []
+            for r in self.rounds:
+                probe = next((p for p in r.probes if p.endpoint == name), None)
+                colour = "#ccc" if probe is None else ("#2e7d32" if probe.ok else "#c62828")
+                title = "" if probe is None else masker.mask(probe.status_text).replace('"', "'")
+                cells.append(f'<td title="{title}" style="background:{colour};min-width:14px"></td>')
+            body.append(f"<tr><th>{name}</th>{''.join(cells)}</tr>")
+        logs = ["<tr><th>logs</th>" + "".join(
+            f'<td style="background:{"#c62828" if r.log_lines or r.log_errors else "#2e7d32"}"></td>' for r in self.rounds) + "</tr>"]
+        return masker.mask(f"<html><body><p>{self.span}</p><table style='border-collapse:collapse'>"
+                           f"<tr><th></th>{head}</tr>{''.join(body + logs)}</table></body></html>")
+
+    def __repr__(self) -> str:
+        return f"<watch window {self.environment}: {self.span}>"
+
+
+def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: float,
+               progress: Callable[[Window], None] = lambda w: None,
+               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Window:
+    """Observe the stack for ``duration_s``, a round every ``every_s``; Ctrl-C ends it early (cut short)."""
+    profile = stack.env.profile
+    names = section.health or [e.name for e in profile.health]
+    endpoints = [e for e in profile.health if e.name in names]
+    docker = profile.docker
+    services = (section.services if section.services is not None else list(docker.services)) if docker else []
+    patterns = section.log_patterns if section.log_patterns is not None else (list(docker.log_errors) if docker else [])
+    window = Window(stack.env.name, duration_s, every_s)
+    start = clock()
+    wall_start = time.time()
+    window.traffic_start = traffic_now(stack, stack.env.profile.diff) if _has_metrics(stack) else None
+    seen: set[tuple[str, str]] = set()
+    try:
+        while True:
+            round_start = clock()
+            probes = []
+            for endpoint in endpoints:
+                fact = stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)
+                ok = fact.status == endpoint.status and not body_problems(endpoint, fact)
+                probes.append(Probe(endpoint.name, ok, fact.status_text, fact.elapsed_ms))
+            matches, errors = [], []
+            if services and patterns:
+                # the lines written since the previous round began (a line seen in an earlier round is not new)
+                since = wall_start + (window.rounds[-1].at_s if window.rounds else 0.0) - 1.0
+                for service in services:
+                    scan = stack.logs.scan(service, patterns, since=max(since, wall_start))
+                    fresh = [m for m in scan.matches if (m.container, m.line) not in seen]
+                    seen.update((m.container, m.line) for m in fresh)
+                    matches.extend(fresh)
+                    if scan.error:
+                        errors.append(scan.error)
+            window.rounds.append(Round(round_start - start, tuple(probes), tuple(matches), tuple(errors)))
+            window.elapsed_s = clock() - start
+            progress(window)
+            if window.elapsed_s >= duration_s:
+                break
+            next_round = start + min(len(window.rounds) * every_s, duration_s)
+            sleep(max(0.0, next_round - clock()))
+    except KeyboardInterrupt:
+        window.cut_short = True
+    window.elapsed_s = clock() - start
+    window.traffic_end = traffic_now(stack, stack.env.profile.diff) if _has_metrics(stack) else None
+    return window
+
+
+def _has_metrics(stack: Stack) -> bool:
+    diff = stack.env.profile.diff
+    return stack.env.profile.traefik is not None or bool(diff and diff.metrics_url)
+
+
+__all__ = ["Probe", "Round", "Traffic", "WatchSection", "Window", "parse_duration", "run_window", "show"]
