@@ -7,6 +7,7 @@ from django.conf import settings
 KNOWN_FAULTS = (
     "health-body-unhealthy",
     "slow-api",
+    "flapping",
     "sale-broken",
     "invoice-broken",
     "credit-broken",

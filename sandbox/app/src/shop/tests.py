@@ -8,14 +8,19 @@ A test that needs the database belongs in a separate suite that runs against a s
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 
-from django.test import SimpleTestCase, override_settings
+from django.http import HttpResponse
+from django.test import RequestFactory, SimpleTestCase, override_settings
 
 from . import faults, signatures, tagged
 from .backups import set_pattern
 from .forms import CustomerForm, PaymentForm, SaleForm
 from .invoices import _text
+from .middleware import flapping_fault
 from .models import PaymentMethod, Sale, SaleLine
 from .reports import as_json, day_bounds
 from .services import SaleError, record_sale
@@ -93,6 +98,24 @@ class SaleRuleTests(SimpleTestCase):
     def test_payment_must_be_positive(self) -> None:
         self.assertFalse(PaymentForm(data={"amount": "0.00", "method": PaymentMethod.CASH}).is_valid())
         self.assertTrue(PaymentForm(data={"amount": "10.00", "method": PaymentMethod.CASH}).is_valid())
+
+
+class FlappingTests(SimpleTestCase):
+    def test_every_fifth_request_since_the_flag_appeared_answers_502_except_liveness(self) -> None:
+        with (tempfile.TemporaryDirectory() as faults_dir, override_settings(FAULTS_DIR=faults_dir),
+              self.assertLogs("shop.middleware", "WARNING") as logged):
+            handler = flapping_fault(lambda request: HttpResponse("ok"))
+            get = RequestFactory().get
+            self.assertEqual({handler(get("/health/ready/")).status_code for _ in range(7)}, {200})  # no flag
+            flag = Path(faults_dir) / "flapping"
+            flag.write_text("on\n")
+            codes = [handler(get("/health/ready/")).status_code for _ in range(20)]
+            self.assertEqual([i for i, code in enumerate(codes, 1) if code == 502], [5, 10, 15, 20])
+            self.assertEqual({handler(get("/health/live/")).status_code for _ in range(10)}, {200})
+            os.utime(flag, ns=(0, 0))  # applied again: the count starts again
+            codes = [handler(get("/products/")).status_code for _ in range(5)]
+            self.assertEqual(codes, [200, 200, 200, 200, 502])
+        self.assertEqual(len(logged.records), 5)  # a WARNING each, never Django's ERROR for a 5xx
 
 
 class TaggedDataTests(SimpleTestCase):
