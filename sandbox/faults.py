@@ -14,8 +14,10 @@ import re
 import signal
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from . import (
@@ -37,7 +39,7 @@ from . import (
 )
 from .lifecycle import Ctx
 from .ports import is_free, is_listening, wait_listening
-from .processes import start, stop
+from .processes import require, run, start, stop
 
 Data = dict[str, Any]
 
@@ -307,6 +309,107 @@ class _MigrationsFailed:
         code = ctx.run_migrations(quiet=True)
         if code != 0:
             raise SandboxError(f"the migrations container exited {code} on heal")
+
+
+# ---- data: a deploy step that deletes old sales
+
+
+ROWS_LOST = "rows-lost"
+#: rows-lost deletes what is older than this, as a "purge old sales" step with the wrong retention would
+ROWS_LOST_DAYS = 14
+#: what it deletes and keeps, each table with its rows' condition, in the order heal puts them back
+#: (sales before their lines); the credit payments of that period go with the sales they settled
+ROWS_LOST_TABLES = {
+    "shop_sale": "created_at < {cutoff}",
+    "shop_saleline": "sale_id IN (SELECT id FROM shop_sale WHERE created_at < {cutoff})",
+    "shop_creditpayment": "created_at < {cutoff}",
+}
+
+
+def _sql_lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _owner_psql(ctx: Ctx, script: str) -> str:
+    """Run a psql script as the database's owner (DATABASE_URL, the app's own connection) in one
+    transaction; `\\copy` reads and writes files on this side. Returns psql's unaligned output."""
+    url = urllib.parse.urlsplit(ctx.values["DATABASE_URL"])
+    env = {**os.environ, "PGPASSWORD": urllib.parse.unquote(url.password or ""), "PGCONNECT_TIMEOUT": "5",
+           "PGAPPNAME": f"sandbox-fault-{ROWS_LOST}", "PGTZ": "UTC"}
+    conninfo = (f"host={url.hostname} port={url.port} dbname={url.path.lstrip('/')} "
+                f"user={urllib.parse.unquote(url.username or '')}")
+    proc = run([require("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-1", "-d", conninfo, "-f", "-"],
+               check=False, input=script, env=env)
+    if proc.returncode != 0:
+        raise SandboxError(f"{ROWS_LOST}: psql as the owner failed: {last_line(proc.stderr or proc.stdout)}")
+    return proc.stdout
+
+
+def _rows_lost_dir(ctx: Ctx):
+    return ctx.paths.fault_data / ROWS_LOST
+
+
+def _rows_lost_counts(ctx: Ctx, cutoff: str) -> dict[str, int]:
+    where = {table: cond.format(cutoff=_sql_lit(cutoff)) for table, cond in ROWS_LOST_TABLES.items()}
+    out = _owner_psql(ctx, "SELECT " + ", ".join(f"(SELECT count(*) FROM {t} WHERE {w})" for t, w in where.items()) + ";")
+    return dict(zip(ROWS_LOST_TABLES, (int(n) for n in out.strip().split("|"))))
+
+
+@_register(ROWS_LOST, f"a deploy step deleted the sales older than {ROWS_LOST_DAYS} days (their lines and that "
+                      "period's credit payments with them) through the owner's connection; heal puts the same rows back")
+class _RowsLost:
+    @staticmethod
+    def prepare(ctx: Ctx) -> Data:
+        stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=ROWS_LOST_DAYS)
+        cutoff = stamp.isoformat()
+        counts = _rows_lost_counts(ctx, cutoff)
+        if not counts["shop_sale"]:
+            raise SandboxError(f"{ROWS_LOST}: no sale older than {ROWS_LOST_DAYS} days to delete")
+        return {"cutoff": cutoff, "rows": counts, "dir": str(_rows_lost_dir(ctx))}
+
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        keep = _rows_lost_dir(ctx)
+        keep.mkdir(parents=True, exist_ok=True)
+        os.chmod(keep, 0o700)
+        for old in keep.glob("*.csv"):
+            old.unlink()
+        # the app's seed (every deploy's migrations service) writes no history while this flag is there
+        flag = _flag_path(ctx, ROWS_LOST)
+        flag.write_text(data["applied_at"] + "\n")
+        os.chmod(flag, 0o644)
+        cutoff = _sql_lit(data["cutoff"])
+        where = {table: cond.format(cutoff=cutoff) for table, cond in ROWS_LOST_TABLES.items()}
+        script = [f"LOCK TABLE {', '.join(ROWS_LOST_TABLES)} IN SHARE ROW EXCLUSIVE MODE;"]
+        script += [f"\\copy (SELECT * FROM {t} WHERE {w} ORDER BY id) TO {_sql_lit(str(keep / (t + '.csv')))} "
+                   "WITH (FORMAT csv, HEADER true)" for t, w in where.items()]
+        # lines first (they reference the sales), then the sales, then the payments
+        script += [f"DELETE FROM {t} WHERE {where[t]};" for t in ("shop_saleline", "shop_sale", "shop_creditpayment")]
+        _owner_psql(ctx, "\n".join(script) + "\n")
+        left = _rows_lost_counts(ctx, data["cutoff"])
+        if any(left.values()):
+            raise SandboxError(f"{ROWS_LOST}: rows older than the cutoff are still there: {left}")
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        keep = Path(data.get("dir") or _rows_lost_dir(ctx))
+        files = {t: keep / f"{t}.csv" for t in ROWS_LOST_TABLES}
+        if all(f.exists() for f in files.values()):
+            script = []
+            for table, path in files.items():  # the same rows, ids included; a row already there stays
+                script += [f"CREATE TEMP TABLE kept_{table} (LIKE {table}) ON COMMIT DROP;",
+                           f"\\copy kept_{table} FROM {_sql_lit(str(path))} WITH (FORMAT csv, HEADER true)",
+                           f"INSERT INTO {table} SELECT * FROM kept_{table} ON CONFLICT (id) DO NOTHING;"]
+            try:
+                _owner_psql(ctx, "\n".join(script) + "\n")
+            except SandboxError as exc:
+                raise SandboxError(f"{exc} (the deleted rows stay in {keep})") from None
+            back = _rows_lost_counts(ctx, data["cutoff"])
+            if back != data["rows"]:
+                progress("heal", f"{ROWS_LOST}: rows older than the cutoff now {back}, before the fault {data['rows']}")
+            for f in files.values():
+                f.unlink()
+        _flag_path(ctx, ROWS_LOST).unlink(missing_ok=True)
 
 
 @_register("mixed-tags", "the worker runs the previous release's image while web and migrations run the current one")
@@ -809,6 +912,8 @@ class _SharedVolume:
 
 
 _flag("slow-api", "app flag: every response except /health/live/ is delayed by 700 ms")
+_flag("flapping", "app flag: every fifth request (counted per web process since the flag appeared, /health/live/ "
+                  "left out) answers 502 Bad Gateway, through Traefik; the rest answer as usual")
 _flag("sale-broken", "app flag: recording a sale fails (\"Payment terminal unavailable\"); health stays green")
 _flag("invoice-broken", "app flag: the invoice page has no lines/total and the PDF download is empty; health stays green")
 _flag("credit-broken", "app flag: a payment against credit shows success but the balance does not change")
@@ -823,6 +928,7 @@ ORDER = [
     "nginx-config-broken", "static-missing", "frontend-down", "webhook-unverified",
     "beat-down", "worker-not-ready",
     "shared-volume",
+    "rows-lost", "flapping",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 
