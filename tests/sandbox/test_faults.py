@@ -571,6 +571,91 @@ def shared_volume_healed(sb, ctx):
     assert sb.ready(host="staging.shop.localhost").status == 200
 
 
+#: rows-lost deletes what is older than 14 days; the test reads from 13 days back: history is 30 to 90 days old
+OLD = "created_at < now() - interval '13 days'"
+#: each table's old rows, whole (every column, ids included), as one digest: heal puts the very same rows back
+OLD_ROWS = f"""
+SELECT (SELECT count(*) FROM shop_sale WHERE {OLD}),
+       (SELECT md5(coalesce(string_agg(s::text, '|' ORDER BY s.id), '')) FROM shop_sale s WHERE {OLD}),
+       (SELECT md5(coalesce(string_agg(l::text, '|' ORDER BY l.id), '')) FROM shop_saleline l
+         WHERE sale_id IN (SELECT id FROM shop_sale WHERE {OLD})),
+       (SELECT md5(coalesce(string_agg(p::text, '|' ORDER BY p.id), '')) FROM shop_creditpayment p WHERE {OLD})
+"""
+
+
+def rows_lost_before(sb):
+    old = sb.sql(OLD_ROWS)[0]
+    assert old[0] >= 20, f"a fresh sandbox holds 20 old sales (seed_demo_data's history): {old[0]}"
+    return {"sales": _sales(sb), "old": old}
+
+
+def rows_lost_broken(sb, ctx):
+    assert sb.sql(f"SELECT count(*) FROM shop_sale WHERE {OLD}")[0][0] == 0
+    assert _sales(sb) == ctx["sales"] - ctx["old"][0], (_sales(sb), ctx)
+    assert sb.sql(f"SELECT count(*) FROM shop_creditpayment WHERE {OLD}")[0][0] == 0
+    assert sb.state["faults"]["rows-lost"]["rows"]["shop_sale"] == ctx["old"][0]
+    assert sb.ready().status == 200, "the app itself still serves"
+
+
+def rows_lost_healed(sb, ctx):
+    assert _sales(sb) == ctx["sales"]
+    assert sb.sql(OLD_ROWS)[0] == ctx["old"], "the same rows (ids and every column) are back"
+    assert not (sb.state_dir / "faults" / "rows-lost").exists()
+
+
+def _metrics(sb) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Traefik's Prometheus metrics (the API entrypoint's /metrics): (name, sorted labels) -> value."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{sb.values['SANDBOX_TRAEFIK_API_PORT']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$", line)
+        if m:
+            labels = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or "")))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def _served(sb, code: str, metric: str = "traefik_service_requests_total", **match: str) -> float:
+    """The sum of `metric` for one status code over the series whose labels include `match`."""
+    return sum(v for (name, labels), v in _metrics(sb).items()
+               if name == metric and ("code", code) in labels and set(match.items()) <= set(labels))
+
+
+WEB_SERVICE = {"service": "boutique-web@file"}
+
+
+def flapping_broken(sb, ctx):
+    before = {code: _served(sb, code, **WEB_SERVICE) for code in ("200", "502")}
+    routed = _served(sb, "502", "traefik_router_requests_total", router="boutique-web@file", **WEB_SERVICE)
+    codes = [sb.ready().status for _ in range(20)]
+    failed = [i for i, code in enumerate(codes) if code == 502]
+    assert len(failed) == 4 and set(codes) == {200, 502}, codes
+    assert [b - a for a, b in zip(failed, failed[1:])] == [5, 5, 5], f"every fifth request: {codes}"
+    # Traefik passed the backend's own 502s through and counted them for its service and router
+    assert _served(sb, "502", **WEB_SERVICE) - before["502"] == 4
+    assert _served(sb, "200", **WEB_SERVICE) - before["200"] == 16
+    assert _served(sb, "502", "traefik_router_requests_total", router="boutique-web@file", **WEB_SERVICE) - routed == 4
+    assert all(st == "UP" for st in _server_statuses(sb)), "Traefik's health check (/health/live/) keeps the server"
+
+
+def _server_statuses(sb) -> list[str]:
+    from sandbox import traefik
+
+    statuses = traefik.server_statuses(sb.values)
+    assert len(statuses) == 2, statuses
+    return statuses
+
+
+def flapping_healed(sb, ctx):
+    before = _served(sb, "502", **WEB_SERVICE)
+    assert [sb.ready().status for _ in range(20)] == [200] * 20
+    assert _served(sb, "502", **WEB_SERVICE) == before
+
+
 def nothing(sb, ctx):
     return None
 
@@ -612,6 +697,8 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "beat-down": (before_none, beat_down_broken, beat_down_healed),
     "worker-not-ready": (before_none, worker_not_ready_broken, worker_not_ready_healed),
     "shared-volume": (staging_before, shared_volume_broken, shared_volume_healed),
+    "rows-lost": (rows_lost_before, rows_lost_broken, rows_lost_healed),
+    "flapping": (before_none, flapping_broken, flapping_healed),
 }
 
 
