@@ -8,7 +8,8 @@ A predeploy run records the baseline (``diff.baseline_recorded``) at ``--baselin
 ``baseline-ENV.json`` beside the gate file: ``reports/baseline-prod.json``), so a CI job carries it
 from the predeploy job to the postdeploy job as an artifact. A postdeploy run reads the stack again
 and compares: each item is one check, and every one attaches the whole release diff (before, after,
-the change). Without a baseline the comparison checks are "not configured", never passed.
+the change). Without a baseline the comparison checks are "not configured", never passed; in a run
+whose phases include predeploy (the whole gate at once) they are not applicable: that run records it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gonogo import evidence, judge, skips
 from gonogo.plugin import baseline_file
 from gonogo.probes import diff as releasediff
 from gonogo.probes.diff import Change, DiffSection, ReleaseDiff, Snapshot
+from gonogo.selection import Scope
 from gonogo.profile import HealthEndpoint
 from gonogo.stack import Stack
 
@@ -57,6 +59,9 @@ def comparison(stack: Stack, pytestconfig: pytest.Config) -> Comparison:
     """The baseline (not configured when there is none) against the stack as it is now."""
     section = _section(stack)
     path = baseline_file(pytestconfig, stack.env.name)
+    if "predeploy" in Scope(pytestconfig.option.markexpr or "").phases():
+        skips.not_applicable("not applicable in a run that records the baseline (its phases include predeploy): "
+                             "the comparison is the postdeploy run's, after the deploy")
     if not path.is_file():
         skips.not_configured(f"not configured: no baseline at {path} (a predeploy run records one; "
                              "pass --baseline PATH where a CI job put it)")

@@ -54,7 +54,7 @@ class DiffSection(Section):
     estimate_tolerance: float = Field(default=0.05, ge=0, le=1)
     #: a table the planner estimates at fewer rows than this is counted exactly (count(*), bounded by the timeout)
     exact_count_below: int = Field(default=100_000, ge=0)
-    #: requests per health endpoint whose median is its latency
+    #: requests per health endpoint whose median is its latency (after one warm-up request, not counted)
     latency_samples: int = Field(default=5, ge=1, le=50)
     #: how much slower the median may get (RBK-2: "latency not degraded by more than 50 %": 1.5)
     latency_ratio: float = Field(default=1.5, gt=1)
@@ -249,6 +249,7 @@ def _latencies(stack: Stack, section: DiffSection) -> dict[str, Latency]:
 
 def _latency(stack: Stack, endpoint: Any, section: DiffSection) -> Latency:
     samples, statuses, error = [], [], None
+    stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)  # warm-up: not counted
     for _ in range(section.latency_samples):
         fact = stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)
         samples.append(round(fact.elapsed_ms, 1))
@@ -445,9 +446,13 @@ def compare_traffic(before: Part | None, after: Part | None, section: DiffSectio
         return Change("error rate", "read", "not read", "?", False, f"not read now: {after.error if after else 'absent'}")
     rates = error_rates(before.value, after.value, section.services)
     over = [f"{s}: {e:g} of {r:g} requests ({e / r:.1%})" for s, (r, e) in rates.items() if r and e / r > section.max_error_rate]
-    seen = "; ".join(f"{s}: {e:g}/{r:g}" for s, (r, e) in rates.items()) or "no request since the baseline"
-    why = f"more than {section.max_error_rate:.1%} 5xx answers: {'; '.join(over)}" if over else ""
-    return Change("error rate", "counters read", "counters read", seen, not over, why)
+    seen = "; ".join(f"{s}: {e:g} 5xx of {r:g}" for s, (r, e) in rates.items()) or "no request since the baseline"
+    why = f"more than {section.max_error_rate:.1%} 5xx answers since the baseline: {'; '.join(over)}" if over else ""
+    return Change("error rate", _totals(before.value), _totals(after.value), f"since the baseline: {seen}", not over, why)
+
+
+def _totals(traffic: dict[str, Traffic]) -> str:
+    return f"{sum(t.errors for t in traffic.values()):g} 5xx of {sum(t.requests for t in traffic.values()):g} requests"
 
 
 def error_rates(before: dict[str, Traffic], after: dict[str, Traffic], only: list[str] | None = None) -> dict[str, tuple[float, float]]:

@@ -200,8 +200,9 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
             probes = []
             for endpoint in endpoints:
                 fact = stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)
-                ok = fact.status == endpoint.status and not body_problems(endpoint, fact)
-                probes.append(Probe(endpoint.name, ok, fact.status_text, fact.elapsed_ms))
+                problems = body_problems(endpoint, fact) if fact.status == endpoint.status else []
+                text = fact.status_text + (f": {'; '.join(problems)}" if problems else "")
+                probes.append(Probe(endpoint.name, fact.status == endpoint.status and not problems, text, fact.elapsed_ms))
             matches, errors = [], []
             if services and patterns:
                 # the lines written since the previous round began (a line seen in an earlier round is not new)

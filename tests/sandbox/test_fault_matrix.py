@@ -40,14 +40,22 @@ class Row:
     verdict: str = "NO-GO"
     #: checks that must NOT fail in this row (the fault is not theirs to catch)
     must_pass: frozenset[str] = frozenset()
+    #: record a baseline on the healthy stack before the faults (the diff checks compare with it); without one
+    #: they are not configured
+    baseline: bool = False
+    #: requests to /health/ready/ through Traefik after the faults, before the phase: the users' traffic since
+    #: the baseline that the error rate judges
+    traffic: int = 0
 
     @property
     def id(self) -> str:
-        return f"{'+'.join(self.faults) or 'healthy'}->{self.phase}"
+        return f"{'+'.join(self.faults) or 'healthy'}->{self.phase}" + ("+baseline" if self.baseline else "")
 
 
-def row(faults: str, phase: str, *must_fail: str, verdict: str = "NO-GO", must_pass: tuple[str, ...] = ()) -> Row:
-    return Row(tuple(f for f in faults.split("+") if f), phase, frozenset(must_fail), verdict, frozenset(must_pass))
+def row(faults: str, phase: str, *must_fail: str, verdict: str = "NO-GO", must_pass: tuple[str, ...] = (),
+        baseline: bool = False, traffic: int = 0) -> Row:
+    return Row(tuple(f for f in faults.split("+") if f), phase, frozenset(must_fail), verdict, frozenset(must_pass),
+               baseline, traffic)
 
 
 #: backend-down, seen by Traefik: both routers' service (the web container) DOWN, 503 through the entrypoint
@@ -67,7 +75,7 @@ TRAEFIK_NOT_WRONG_HOST = ("traefik.api_answers", "traefik.router_enabled[boutiqu
 MATRIX = [
     # the healthy stack: every phase that has checks is GO
     row("", "predeploy", verdict="GO"),
-    row("", "postdeploy", verdict="GO"),
+    row("", "postdeploy", verdict="GO", baseline=True),
     row("", "rollback", verdict="GO"),
     # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
     # commands (SMK-5 after a deploy or a rollback: the web container is gone): checks/test_commands.py
@@ -85,6 +93,15 @@ MATRIX = [
         "database.accepts_connection"),
     row("redis-down", "postdeploy", "health.endpoint_healthy[ready]", "workers.redis_answers"),
     row("slow-api", "postdeploy", "health.endpoint_fast[ready]", "health.endpoint_fast[csrf]", verdict="GO-WITH-WARNINGS"),
+    # before and after (diff): against a baseline recorded on the healthy stack, the slow API is a degradation
+    # (RBK-2), old sales deleted by a deploy step are rows lost, one request in five answering 502 is an error rate
+    # (RBK-5.3), while the health endpoints stay green
+    row("slow-api", "postdeploy", "diff.latency_not_degraded[ready]", "diff.latency_not_degraded[csrf]",
+        must_pass=("diff.latency_not_degraded[live]", "diff.rows_kept[*]"), baseline=True),
+    row("rows-lost", "postdeploy", "diff.rows_kept[shop_sale]", "diff.rows_kept[shop_saleline]",
+        must_pass=("health.endpoint_healthy[*]", "diff.rows_kept[shop_product]", "diff.migrations_only_added"),
+        baseline=True),
+    row("flapping", "postdeploy", "diff.error_rate", must_pass=("diff.rows_kept[*]",), baseline=True, traffic=20),
     # tls (RCY-4.5, NPR-1.3): checks/test_tls.py
     row("cert-expiring", "predeploy", "tls.certificate_valid_long_enough[*]",
         must_pass=("tls.certificate_trusted[*]", "tls.certificate_names_the_host[*]")),
@@ -193,12 +210,26 @@ def matching(patterns: frozenset[str], ids: set[str]) -> set[str]:
     return {p for p in patterns if not fnmatch.filter(ids, p.replace("[", "[[]"))}
 
 
+def record_baseline(sb: "Sandbox", tmp_path: Path) -> None:
+    """Only the predeploy check that records the baseline (beside this row's gate file), on the stack as it is."""
+    gate_file = tmp_path / "baseline" / "gate.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_diff.py", "-m", "predeploy", "--partial", "--env", "sandbox",
+         "-p", "no:cacheprovider", f"--gate-file={gate_file}", f"--baseline={tmp_path / 'baseline.json'}",
+         f"--alluredir={tmp_path / 'baseline' / 'allure'}"],
+        cwd=REPO, env=sb.env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    gate = json.loads(gate_file.read_text()) if gate_file.is_file() else {}
+    assert gate.get("passed") == ["diff.baseline_recorded"], proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
 def run_phase(sb: "Sandbox", tmp_path: Path, phase: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """Run one whole phase against the sandbox, as a user would; return the process and its gate.json."""
+    """Run one whole phase against the sandbox, as a user would; return the process and its gate.json. The
+    baseline is this row's own (tmp_path/baseline.json): none unless the row recorded one."""
     gate_file = tmp_path / "gate.json"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-m", phase, "--env", "sandbox", "-n", "2", "-p", "no:cacheprovider",
-         f"--gate-file={gate_file}", f"--alluredir={tmp_path / 'allure'}"],
+         f"--gate-file={gate_file}", f"--alluredir={tmp_path / 'allure'}", f"--baseline={tmp_path / 'baseline.json'}"],
         cwd=REPO, env=sb.env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
     )
     assert gate_file.is_file(), proc.stdout + proc.stderr
@@ -207,7 +238,11 @@ def run_phase(sb: "Sandbox", tmp_path: Path, phase: str) -> tuple[subprocess.Com
 
 @pytest.mark.parametrize("case", MATRIX, ids=lambda r: r.id)
 def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row) -> None:
+    if case.baseline:
+        record_baseline(sandbox, tmp_path)
     faults(case.faults)
+    for _ in range(case.traffic):
+        sandbox.ready()
     proc, gate = run_phase(sandbox, tmp_path, case.phase)
 
     failed = {entry["id"]: entry["reason"] for entry in gate["failed"] + gate["errored"]}
