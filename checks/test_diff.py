@@ -1,7 +1,7 @@
 """Before and after the deploy: the baseline recorded at predeploy, compared at postdeploy (the release diff).
 
 Runbook steps: RBK-2 (latency not degraded by more than 50 %), RBK-5.3 (error rate under 1 %), RBK-1
-and BTQ-3.5 (every service on the release's tag), BTQ-6.B (the database's migrations), and what every
+and BTQ-3.5 (every service on the release's tag), BTQ-3.3 (migrations applied, none removed), and what every
 backup step implies: nothing lost. ``[diff]`` says what the baseline holds and the limits.
 
 A predeploy run records the baseline (``diff.baseline_recorded``) at ``--baseline`` (default
@@ -122,7 +122,7 @@ def test_rows_kept(table: str, comparison: Comparison, stack: Stack) -> None:
 
 @pytest.mark.postdeploy
 @pytest.mark.severity("blocker")
-@pytest.mark.runbook("BTQ-6.B")
+@pytest.mark.runbook("BTQ-3.3")
 def test_migrations_only_added(comparison: Comparison, stack: Stack) -> None:
     """Every migration applied at the baseline is still applied: a deploy adds migrations, never removes one."""
     stack.migrations  # not configured without [database] migrations

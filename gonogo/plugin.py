@@ -201,11 +201,11 @@ class GatePlugin:
                 raise pytest.UsageError(problem.message)
         if not getattr(option, "allure_report_dir", None):
             option.allure_report_dir = str(self.rootdir / DEFAULT_ALLURE_DIR)
+            if not self.is_worker:
+                allure_results.clean(Path(option.allure_report_dir))
         if option.gonogo_watch and getattr(option, "numprocesses", None):
             # the window is one observation over time, shown as it goes: the checks run in this process
             option.numprocesses, option.dist, option.tx = 0, "no", []
-            if not self.is_worker:
-                allure_results.clean(Path(option.allure_report_dir))
         if self.is_worker:
             option.clean_alluredir = False  # a worker must never delete what another one wrote
         else:

@@ -302,3 +302,9 @@ def test_ctrl_c_ends_the_window_with_a_verdict_on_what_was_seen(run_gate: Any, a
     reasons = {e["id"]: e["reason"] for e in gate["failed"]}
     assert reasons["watch.window_complete"].startswith("watch window: expected 10m00s watched, got cut short after "), reasons
     assert "watch.available" in gate["passed"], gate
+
+
+def test_a_watch_duration_that_is_not_one_is_a_usage_error(run_gate: Any, app: App, shop: str) -> None:
+    run = run_gate(CHECKS, "-m", "postdeploy", "--watch", "fast", profile=_profile(app, shop))
+
+    assert run.ret == 4 and "argument --watch: not a duration: 'fast' (write 15m, 30s, 1h30m or 90)" in run.err, run.err

@@ -61,7 +61,7 @@ def test_gitlab_stages_run_in_the_gate_order_and_publish_everything():
 def commands(text: str) -> set[str]:
     """What the files run: ``python -m MODULE [subcommand]``, npm installs and the pytest options used."""
     found = {m.group(0) for m in re.finditer(r"python -m gonogo\.\w+( (build|gate))?|npm install --prefix reports", text)}
-    found |= set(re.findall(r"--(?:gate-file|alluredir|junitxml)=", text))
+    found |= set(re.findall(r"--(?:gate-file|alluredir|junitxml|baseline)=|--(?:watch|every) ", text))
     return found | {f"-m {phase}" for phase in re.findall(r"-m \"?(predeploy|postdeploy)", text)}
 
 
