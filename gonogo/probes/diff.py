@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 SCHEMA = 1
 #: the metric Traefik counts its services' requests in (labels: service, code, method, protocol)
 SERVICE_REQUESTS = "traefik_service_requests_total"
+#: Traefik's metrics grow with every label combination seen (codes, methods, routers, histogram buckets)
+METRICS_LIMIT = 64 * 2**20
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 
@@ -322,9 +324,11 @@ def traffic_now(stack: Stack, section: DiffSection | None) -> Part:
     url = metrics_url(stack, section)
     if url is None:
         return Part(error="no [traefik] api nor [diff] metrics_url")
-    fact = stack.http.get(url)
+    fact = stack.http.get(url, body_limit=METRICS_LIMIT)
     if fact.status != 200:
         return Part(error=f"GET {url}: {fact.status_text}")
+    if len(fact.body.encode()) >= METRICS_LIMIT:
+        return Part(error=f"GET {url}: more than {METRICS_LIMIT // 2**20} MiB of metrics")
     try:
         return Part(parse_service_traffic(fact.body))
     except ValueError as exc:

@@ -90,10 +90,10 @@ class HttpProbe:
     timeout_s: float = 5.0
 
     def get(self, url: str, *, method: str = "GET", timeout_s: float | None = None,
-            headers: Mapping[str, str] | None = None) -> HttpFact:
-        """One request to ``url`` (redirects not followed); never raises."""
+            headers: Mapping[str, str] | None = None, body_limit: int = BODY_LIMIT) -> HttpFact:
+        """One request to ``url`` (redirects not followed; at most ``body_limit`` bytes of body kept); never raises."""
         return fetch(url, method=method, timeout_s=timeout_s or self.timeout_s, resolve=self.resolve,
-                     ca_file=self.ca_file, headers=headers)
+                     ca_file=self.ca_file, headers=headers, body_limit=body_limit)
 
 
 def fetch(
@@ -106,6 +106,7 @@ def fetch(
     verify: bool = True,
     headers: Mapping[str, str] | None = None,
     body: bytes | None = None,
+    body_limit: int = BODY_LIMIT,
 ) -> HttpFact:
     """Send one request (no redirects followed) and return what happened; never raises."""
     parts = urlsplit(url)
@@ -136,7 +137,7 @@ def fetch(
     try:
         response = pool.request(method, path, headers=send_headers, body=body, redirect=False,
                                 preload_content=False)
-        data = response.read(BODY_LIMIT, decode_content=True) if method != "HEAD" else b""
+        data = response.read(body_limit, decode_content=True) if method != "HEAD" else b""
         response.release_conn()
         elapsed = (time.perf_counter() - start) * 1000
         return HttpFact(method, url, response.status, elapsed, dict(response.headers),

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 from gonogo.probes import diff as releasediff
 from gonogo.probes.database import DatabaseProbe, DatabaseSection
 from gonogo.probes.diff import DiffSection, Latency, RowCount, Traffic
+from gonogo.probes.http import HttpProbe
 from gonogo.probes.watch import parse_duration
 
 if TYPE_CHECKING:
@@ -40,10 +42,19 @@ class App:
         self.delay_s = 0.0
         self.fail_every = 0
         self.count = 0
+        self.metrics = ""
         app = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
+                if self.path == "/metrics":
+                    data = app.metrics.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 app.count += 1
                 time.sleep(app.delay_s)
                 failing = app.fail_every and app.count % app.fail_every == 0
@@ -133,6 +144,20 @@ def test_prometheus_text_gives_requests_and_5xx_per_service() -> None:
             'traefik_service_requests_total{code="502",method="GET",protocol="http",service="web@file"} 5\n'
             'traefik_service_requests_total{code="404",method="GET",protocol="http",service="front@file"} 3\n')
     assert releasediff.parse_service_traffic(text) == {"front@file": Traffic(3, 0), "web@file": Traffic(100, 5)}
+
+
+def test_metrics_larger_than_an_http_body_are_read_whole(app: App) -> None:
+    """Traefik's metrics grow with every label combination it has seen: far beyond an HTTP fact's 64 KiB."""
+    app.metrics = "".join(f'traefik_service_requests_total{{code="{code}",method="GET",protocol="http",'
+                          f'service="service-{i}@file"}} {i}\n' for i in range(4000) for code in (200, 502))
+    assert len(app.metrics) > 500_000
+
+    class Stack:
+        http = HttpProbe()
+        env = SimpleNamespace(profile=SimpleNamespace(traefik=None))
+
+    part = releasediff.traffic_now(Stack(), DiffSection(metrics_url=f"http://127.0.0.1:{app.port}/metrics"))  # type: ignore[arg-type]
+    assert part.error is None and len(part.value) == 4000 and part.value["service-3999@file"] == Traffic(7998, 3999), part.error
 
 
 # --------------------------------------------------------------------------------- the comparison
