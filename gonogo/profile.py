@@ -147,6 +147,15 @@ class Profile(Section):
         return self
 
     @model_validator(mode="after")
+    def _watch_names_health_entries(self) -> Profile:
+        """``[watch] health`` names ``[[health]]`` entries: a typo would silently watch nothing."""
+        if self.watch is not None:
+            unknown = [n for n in self.watch.health if n not in {e.name for e in self.health}]
+            if unknown:
+                raise ValueError(f"[watch] health names no [[health]] entry: {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
     def _env_file_rules_have_what_they_need(self) -> Profile:
         rules = self.env_file_rules
         if rules is not None and self.environment.env_file is None:

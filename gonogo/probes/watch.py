@@ -10,6 +10,7 @@ short, judged on what was seen). :class:`Window` is the fact: every round, as a 
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from dataclasses import dataclass, field
@@ -167,12 +168,12 @@ class Window:
             for r in self.rounds:
                 probe = next((p for p in r.probes if p.endpoint == name), None)
                 colour = "#ccc" if probe is None else ("#2e7d32" if probe.ok else "#c62828")
-                title = "" if probe is None else masker.mask(probe.status_text).replace('"', "'")
+                title = "" if probe is None else html.escape(masker.mask(probe.status_text))
                 cells.append(f'<td title="{title}" style="background:{colour};min-width:14px"></td>')
-            body.append(f"<tr><th>{name}</th>{''.join(cells)}</tr>")
+            body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
         logs = ["<tr><th>logs</th>" + "".join(
             f'<td style="background:{"#c62828" if r.log_lines or r.log_errors else "#2e7d32"}"></td>' for r in self.rounds) + "</tr>"]
-        return masker.mask(f"<html><body><p>{self.span}</p><table style='border-collapse:collapse'>"
+        return masker.mask(f"<html><body><p>{html.escape(self.span)}</p><table style='border-collapse:collapse'>"
                            f"<tr><th></th>{head}</tr>{''.join(body + logs)}</table></body></html>")
 
     def __repr__(self) -> str:

@@ -333,3 +333,10 @@ def test_a_watch_duration_that_is_not_one_is_a_usage_error(run_gate: Any, app: A
     run = run_gate(CHECKS, "-m", "postdeploy", "--watch", "fast", profile=_profile(app, shop))
 
     assert run.ret == 4 and "argument --watch: not a duration: 'fast' (write 15m, 30s, 1h30m or 90)" in run.err, run.err
+
+
+def test_a_watch_entry_that_names_no_health_endpoint_is_a_profile_error(run_gate: Any, app: App, shop: str) -> None:
+    profile = _profile(app, shop).replace("[watch]\n", '[watch]\nhealth = ["api", "redy"]\n')
+    run = run_gate(CHECKS, "-m", "postdeploy", profile=profile)
+
+    assert run.ret == 4 and "[watch] health names no [[health]] entry: redy" in run.out + run.err, run.out + run.err
