@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import evidence, judge, skips
+from gonogo.probes.diff import over_rate
 from gonogo.probes.watch import Window, WatchSection, run_window, show
 from gonogo.stack import Stack
 
@@ -104,7 +105,7 @@ def test_error_rate(window: Window, stack: Stack) -> None:
     judge("Traefik's counters", rates is not None, expected="read at the window's start and end", actual=why,
           where="Traefik's /metrics", fact=window)
     assert rates is not None
-    over = [f"{s}: {e:g} of {r:g} ({e / r:.1%})" for s, (r, e) in rates.items() if r and e / r > section.max_error_rate]
+    over = over_rate(rates, section.max_error_rate)
     judge("error rate", not over, expected=f"at most {section.max_error_rate:.1%} 5xx answers per service",
           actual="; ".join(over), where="Traefik's /metrics (traefik_service_requests_total)", fact=window)
 

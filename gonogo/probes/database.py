@@ -371,6 +371,11 @@ class DatabaseProbe:
             return session.query(sql, params, max_rows=max_rows)
 
 
+def quoted_name(name: str) -> str:
+    """A table name as written (``table`` or ``schema.table``, validated: no quote in it), quoted part by part."""
+    return ".".join(f'"{part}"' for part in name.split("."))
+
+
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator
 
 from gonogo.model import Section
+from gonogo.probes.database import quoted_name
 from gonogo.secrets import masker
 
 if TYPE_CHECKING:
@@ -274,7 +275,7 @@ def _row_counts(stack: Stack, section: DiffSection) -> dict[str, RowCount]:
 
 
 def _row_count(session: Any, table: str, exact_below: int) -> RowCount:
-    quoted = ".".join(f'"{part}"' for part in table.split("."))
+    quoted = quoted_name(table)
     estimate = session.query("SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass(%s)", (quoted,))
     if not estimate.ok:
         return RowCount(error=estimate.error)
@@ -449,10 +450,15 @@ def compare_traffic(before: Part | None, after: Part | None, section: DiffSectio
     if after is None or after.error or after.value is None:
         return Change("error rate", "read", "not read", "?", False, f"not read now: {after.error if after else 'absent'}")
     rates = error_rates(before.value, after.value, section.services)
-    over = [f"{s}: {e:g} of {r:g} requests ({e / r:.1%})" for s, (r, e) in rates.items() if r and e / r > section.max_error_rate]
+    over = over_rate(rates, section.max_error_rate)
     seen = "; ".join(f"{s}: {e:g} 5xx of {r:g}" for s, (r, e) in rates.items()) or "no request since the baseline"
     why = f"more than {section.max_error_rate:.1%} 5xx answers since the baseline: {'; '.join(over)}" if over else ""
     return Change("error rate", _totals(before.value), _totals(after.value), f"since the baseline: {seen}", not over, why)
+
+
+def over_rate(rates: dict[str, tuple[float, float]], max_rate: float) -> list[str]:
+    """The services whose share of 5xx answers is above ``max_rate``, each with its counts."""
+    return [f"{s}: {e:g} of {r:g} requests ({e / r:.1%})" for s, (r, e) in rates.items() if r and e / r > max_rate]
 
 
 def _totals(traffic: dict[str, Traffic]) -> str:

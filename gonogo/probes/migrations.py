@@ -341,7 +341,9 @@ QUERIES = {
 def read_database(tool: str, table: str, db: DatabaseProbe) -> DatabaseMigrations:
     """The tool's table of applied migrations, in one read-only session of ``stack.db``; an absent
     table is nothing applied yet."""
-    quoted = ".".join(f'"{part}"' for part in table.split("."))  # as written (validated: no quote in it)
+    from gonogo.probes.database import quoted_name  # database.py imports this module: here, not at the top
+
+    quoted = quoted_name(table)
     with db.session() as session:
         opened = session.connection
         if opened.error:  # no connection ("no connection after 2003 ms: ..."), or one that is not read-only

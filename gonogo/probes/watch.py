@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from pydantic import Field
 
 from gonogo.model import Section
-from gonogo.probes.diff import Part, Traffic, error_rates, traffic_now
+from gonogo.probes.diff import Part, Traffic, error_rates, metrics_url, traffic_now
 from gonogo.probes.health import body_problems
 from gonogo.secrets import masker
 
@@ -193,7 +193,8 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
     window = Window(stack.env.name, duration_s, every_s)
     start = clock()
     wall_start = time.time()
-    window.traffic_start = traffic_now(stack, stack.env.profile.diff) if _has_metrics(stack) else None
+    counted = metrics_url(stack, profile.diff) is not None  # Traefik's counters, when there is somewhere to read them
+    window.traffic_start = traffic_now(stack, profile.diff) if counted else None
     seen: set[tuple[str, str]] = set()
     try:
         while True:
@@ -225,13 +226,8 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
     except KeyboardInterrupt:
         window.cut_short = True
     window.elapsed_s = clock() - start
-    window.traffic_end = traffic_now(stack, stack.env.profile.diff) if _has_metrics(stack) else None
+    window.traffic_end = traffic_now(stack, profile.diff) if counted else None
     return window
-
-
-def _has_metrics(stack: Stack) -> bool:
-    diff = stack.env.profile.diff
-    return stack.env.profile.traefik is not None or bool(diff and diff.metrics_url)
 
 
 __all__ = ["Probe", "Round", "Traffic", "WatchSection", "Window", "parse_duration", "run_window", "show"]
