@@ -340,3 +340,13 @@ def test_a_watch_entry_that_names_no_health_endpoint_is_a_profile_error(run_gate
     run = run_gate(CHECKS, "-m", "postdeploy", profile=profile)
 
     assert run.ret == 4 and "[watch] health names no [[health]] entry: redy" in run.out + run.err, run.out + run.err
+
+
+def test_a_baseline_that_cannot_read_the_database_fails(run_gate: Any, app: App, postgres: "Postgres") -> None:
+    """Nothing listens where the database should be: the baseline is incomplete, and predeploy says which part."""
+    run = run_gate(CHECKS, "-m", "predeploy", profile=_profile(app, postgres.dsn("reader", "diffshop", port=1)))
+
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert run.gate["verdict"] == "NO-GO", run.out
+    assert failed["diff.baseline_recorded"].startswith("baseline complete: expected every part of the baseline read, "
+                                                       "got not read: rows of sale: "), failed
