@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -30,6 +32,7 @@ from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe, subject_of
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
 from gonogo.outcomes import PhaseReport, Recorder
+from gonogo.probes import silence
 from gonogo.probes.rollback import MOMENTS
 from gonogo.profile import GateSection
 from gonogo.secrets import masker
@@ -43,6 +46,7 @@ CONVERGENCE_PROPERTY = fixtures.CONVERGENCE_PROPERTY
 #: set on each report by the worker that ran the check: what the recorder needs beyond pytest's outcome
 REPORT_ATTRIBUTE = "gonogo"
 OFF_MESSAGE = "gonogo is off: no verdict"
+SILENCE_KEY = "gonogo_silence"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -188,6 +192,7 @@ class GatePlugin:
         self.left_out = LeftOut()
         self.scope = Scope(config.option.markexpr or "")
         self.gate_file = _gate_file(config)
+        self.silence_dir: Path | None = None
 
     # -- start -------------------------------------------------------------------------------
     def configure(self) -> None:
@@ -208,6 +213,8 @@ class GatePlugin:
             option.numprocesses, option.dist, option.tx = 0, "no", []
         if self.is_worker:
             option.clean_alluredir = False  # a worker must never delete what another one wrote
+            shared = config.workerinput.get(SILENCE_KEY)  # type: ignore[attr-defined]
+            silence.use_directory(Path(shared) if shared else None)
         else:
             self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
         masking.install(config)
@@ -219,6 +226,9 @@ class GatePlugin:
             if not self.is_worker:
                 self._write_usage_error(message, self.gate_file)
             raise pytest.UsageError(message) from None
+        if not self.is_worker:  # targets that timed out, shared by this run's workers (gonogo.probes.silence)
+            self.silence_dir = Path(tempfile.mkdtemp(prefix="gonogo-silence-"))
+            silence.use_directory(self.silence_dir)
 
     def _write_usage_error(self, message: str, gate_file: Path) -> None:
         document = verdict_file.document(
@@ -358,6 +368,12 @@ class GatePlugin:
             warning_message.message = masker.mask(text)
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: each worker shares the run's record of targets that timed out."""
+        if self.silence_dir is not None:
+            node.workerinput[SILENCE_KEY] = str(self.silence_dir)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """xdist: take the collection a worker saw (all checks, and which were deselected)."""
         data = xdist_support.received(node)
@@ -444,6 +460,9 @@ class GatePlugin:
         # gate.json is masked as it is written; the Allure results get a last scrub (none: stopped at the start)
         if not self.is_worker and config.option.allure_report_dir:
             allure_results.scrub(Path(config.option.allure_report_dir))
+        if self.silence_dir is not None:
+            shutil.rmtree(self.silence_dir, ignore_errors=True)
+        silence.use_directory(None)
         masking.uninstall()
 
     # -- helpers -----------------------------------------------------------------------------

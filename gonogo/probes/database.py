@@ -11,7 +11,9 @@
   or the session runs nothing and says why;
 - bounds every statement on the client side too: a statement still unanswered
   ``connect_timeout_s`` after its statement timeout (a server that stopped answering) has its
-  socket shut down.
+  socket shut down;
+- is not tried again in the run once a session could not start within ``connect_timeout_s`` on the same
+  ``host:port`` (:mod:`gonogo.probes.silence`): a silent server costs one connect timeout, not one per check.
 
 Facts only: refused, timed out, wrong password, not read-only are :class:`ConnectionFact` and
 :class:`QueryFact` values with an ``error``, never exceptions. The DSN is a secret: facts name the
@@ -44,6 +46,7 @@ from psycopg import conninfo
 from pydantic import Field, SecretStr
 
 from gonogo.model import Section
+from gonogo.probes import silence
 from gonogo.probes.migrations import MigrationsConfig
 from gonogo.secrets import masker
 
@@ -297,16 +300,20 @@ def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int,
     ``read_only`` sessions are verified with ``SHOW transaction_read_only``; one that is not
     read-only runs nothing. Only the restore opens a writing session, and only on its scratch database.
     """
-    target = str(Target.of(dsn))
+    where = Target.of(dsn)
+    target, address = str(where), f"{where.host}:{where.port}"
     deadline_s = statement_timeout_ms / 1000 + connect_timeout_s
     start = time.perf_counter()
     conn: psycopg.Connection[Any] | None = None
     try:
+        silence.refuse(address)  # it did not start a session earlier in this run: not asked again
         conn = psycopg.connect(connection_string(dsn, application_name=application_name,
                                                  statement_timeout_ms=statement_timeout_ms, read_only=read_only),
                                connect_timeout=connect_timeout_s, autocommit=True)
     except Exception as exc:  # refused, timed out, authentication, bad DSN: a fact
         fact = ConnectionFact(target, False, _ms(start), error=error_text(exc))
+        if silence.timed_out(exc):
+            silence.record(address, "a session", fact.error or "", at_once=True)
     else:
         fact = _describe(conn, target, start, deadline_s, read_only)
     try:

@@ -7,6 +7,8 @@ call bounded by ``timeout_s``. Facts only: an engine that does not answer is an
 A remote engine (``host = "ssh://user@host[:port]"``) goes through docker-py's paramiko transport
 (the remote host runs ``docker system dial-stdio``), with the TCP connect, the SSH banner, the
 authentication and each channel bounded by ``timeout_s`` too (docker-py leaves them unbounded).
+An engine that did not answer within ``timeout_s`` is not asked again in the run
+(:mod:`gonogo.probes.silence`): each later check gets that first error at once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from gonogo.model import Section
+from gonogo.probes import silence
 from gonogo.secrets import masker
 
 if TYPE_CHECKING:  # docker-py (and paramiko under it) is imported when a probe first talks to an engine
@@ -146,9 +149,16 @@ class DockerProbe:
         An engine that does not answer raises docker's (or paramiko's) error: callers make it a fact."""
         import docker
 
-        if self.section.host.startswith("ssh://"):
-            return self._ssh_client()
-        return docker.DockerClient(base_url=self.section.host, timeout=self.section.timeout_s)
+        host = self.section.host
+        silence.refuse(host)  # it did not answer earlier in this run: not asked again
+        try:
+            if host.startswith("ssh://"):
+                return self._ssh_client()
+            return docker.DockerClient(base_url=host, timeout=self.section.timeout_s)
+        except Exception as exc:
+            if silence.timed_out(exc):
+                silence.record(host, "its version", error_text(exc), at_once=True)
+            raise
 
     def _path(self, path: Path | None) -> Path | None:
         return None if path is None else path if path.is_absolute() else (self.base_dir / path).resolve()

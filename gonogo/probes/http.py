@@ -19,6 +19,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 import urllib3
 
+from gonogo.probes import silence
 from gonogo.secrets import masker
 
 BODY_LIMIT = 64 * 1024
@@ -118,6 +119,10 @@ def fetch(
     if parts.query:
         path += "?" + parts.query
     send_headers = {"Host": _host_header(parts), "User-Agent": "gonogo", **_basic_auth(parts), **(headers or {})}
+    target = f"{address}:{port}"
+    quiet = silence.silent(target)
+    if quiet is not None:  # it did not answer earlier in this run: its timeout is not paid again
+        return HttpFact(method, url, None, 0.0, {}, "", f"not asked: {quiet}")
     timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
     if scheme == "https":
         try:
@@ -144,7 +149,10 @@ def fetch(
                         data.decode("utf-8", errors="replace"))
     except Exception as exc:  # any failure to get an answer is a fact, not a crash
         elapsed = (time.perf_counter() - start) * 1000
-        return HttpFact(method, url, None, elapsed, {}, "", f"{type(exc).__name__}: {_reason(exc)}")
+        error = f"{type(exc).__name__}: {_reason(exc)}"
+        if silence.timed_out(exc):
+            silence.record(target, f"{method} {url}", error, at_once=silence.in_handshake(exc))
+        return HttpFact(method, url, None, elapsed, {}, "", error)
     finally:
         pool.close()
 

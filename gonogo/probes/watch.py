@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from pydantic import Field
 
 from gonogo.model import Section
+from gonogo.probes import silence
 from gonogo.probes.diff import Part, Traffic, error_rates, metrics_url, traffic_now
 from gonogo.probes.health import body_problems
 from gonogo.secrets import masker
@@ -199,6 +200,7 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
     try:
         while True:
             round_start = clock()
+            silence.forget()  # each round asks every target afresh: a timeout is that round's, not the window's
             probes = []
             for endpoint in endpoints:
                 fact = stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)

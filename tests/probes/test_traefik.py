@@ -558,7 +558,8 @@ def test_the_gate_says_when_traefik_refuses(run_gate: Any, tmp_path: Path) -> No
 
 def test_the_gate_is_bounded_when_traefik_accepts_and_never_answers(run_gate: Any, silent: int,
                                                                    tmp_path: Path) -> None:
-    """API and entrypoints silent: the API costs one timeout (1 s), each request through an entrypoint one."""
+    """API and entrypoints silent (one port): the API costs one timeout (1 s), the entrypoint one (its TLS
+    handshake never completes); the redirect check's request to the same port is not sent (gonogo.probes.silence)."""
     api = f"http://127.0.0.1:{silent}"
     run = gate_run(run_gate, APP_ROUTER % "app.localhost", API=api, HTTPS=silent, HTTP=silent,
                    APP="http://127.0.0.1:9", CA=make_ca(tmp_path).pem)
@@ -567,6 +568,9 @@ def test_the_gate_is_bounded_when_traefik_accepts_and_never_answers(run_gate: An
     failed = {e["id"].removeprefix("traefik."): (e["reason"], e["duration_s"]) for e in run.gate["failed"]}
     assert set(failed) == {"api_answers", "route_reaches_backend[app@file]", "http_redirects_to_https[app@file]"}
     assert "timed out" in failed["api_answers"][0].lower() and f"look at: {api}/ping" in run.out
+    redirect, redirect_s = failed.pop("http_redirects_to_https[app@file]")
+    assert f"not asked: 127.0.0.1:{silent} did not answer GET https://app.localhost:{silent}/" in redirect, redirect
+    assert redirect_s < 1, redirect_s
     assert all(1 <= seconds < 3 for _, seconds in failed.values()), failed
     assert run.gate["duration_s"] < 10, run.gate["duration_s"]
 
