@@ -9,6 +9,8 @@ engine that does not answer is a fact whose ``error`` says the engine is unreach
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +60,14 @@ class ContainerState:
         """Running, and healthy when it has a healthcheck."""
         return self.status == "running" and self.health in (None, "healthy")
 
+    def up_s(self, now: dt.datetime | None = None) -> float | None:
+        """Seconds since the container (last) started (``State.StartedAt``, by this machine's clock), None
+        when it is not running or never started."""
+        started = started_time(self.started_at)
+        if self.status != "running" or started is None:
+            return None
+        return max(0.0, ((now or dt.datetime.now(dt.timezone.utc)) - started).total_seconds())
+
     @property
     def text(self) -> str:
         state = self.status + (f" ({self.health})" if self.health else "")
@@ -98,6 +108,21 @@ class ServiceFact:
     @property
     def restarting(self) -> bool:
         return any(c.status == "restarting" for c in self.containers)
+
+    def restarted_within(self, seconds: float, now: dt.datetime | None = None) -> list[str]:
+        """The containers that Docker restarted (``RestartCount`` > 0) and that have been up less than
+        ``seconds`` since: a restart in the last ``seconds`` ("web-1 restarted 3 s ago, 2 restarts")."""
+        found = []
+        for c in self.containers:
+            up = c.up_s(now)
+            if c.restart_count > 0 and up is not None and up < seconds:
+                found.append(f"{c.name} restarted {up:.0f} s ago ({c.restart_count} restart{'s' if c.restart_count != 1 else ''})")
+        return found
+
+    def youngest_up_s(self, now: dt.datetime | None = None) -> float | None:
+        """The shortest time any running container of the service has been up, None when none runs."""
+        ups = [u for c in self.containers if (u := c.up_s(now)) is not None]
+        return min(ups) if ups else None
 
     @property
     def text(self) -> str:
@@ -169,6 +194,19 @@ class UsageFact:
 
     def __repr__(self) -> str:
         return masker.mask(f"<usage {self.service}: {self.text}>")
+
+
+def started_time(text: str) -> dt.datetime | None:
+    """Docker's ``StartedAt`` (RFC 3339 with nanoseconds, ``0001-01-01T00:00:00Z`` when never started)."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text.strip())
+    if found is None or text.startswith("0001-"):
+        return None
+    seconds, fraction, zone = found.groups()
+    try:
+        return dt.datetime.fromisoformat(f"{seconds}.{(fraction or '0')[:6]:0<6}"
+                                         f"{'+00:00' if zone in (None, 'Z') else zone}")
+    except ValueError:
+        return None
 
 
 def _state(attrs: dict[str, Any]) -> ContainerState:

@@ -6,6 +6,7 @@ an unreachable engine fails every one of them saying so, never errored or skippe
 from __future__ import annotations
 
 import socket
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +298,56 @@ def test_every_check_says_the_engine_is_unreachable(run_gate, tmp_path: Path, si
     if engine == "silent":  # asked once (three at most: the first checks ask for three services side by side)
         waited = [check for check, reason in failed.items() if "SilentTarget: not asked" not in reason]
         assert 1 <= len(waited) <= 3, failed
+
+
+# ------------------------------------------------------------------------------ restarts: judged from StartedAt
+
+RESTARTS = """
+[environment]
+name = "dev"
+release = "1.0"
+
+[docker]
+host = "{host}"
+timeout_s = 5
+compose_project = "{project}"
+services = ["{service}"]
+restart_watch_s = {watch}
+"""
+
+
+def _not_restarting(run_gate, host: str, project: str, service: str, watch: float):  # noqa: ANN001, ANN202
+    run = run_gate({"test_containers.py": CHECKS["test_containers.py"]}, "-m", "postdeploy", "-k", "not_restarting",
+                   "--partial", profile=RESTARTS.format(host=host, project=project, service=service, watch=watch))
+    results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
+    took = [(r["stop"] - r["start"]) / 1000 for r in results if "not_restarting" in r.get("fullName", "")]
+    assert len(took) == 1, (took, run.log)
+    return run, took[0]
+
+
+def test_a_container_younger_than_the_watch_is_watched_until_it_is_that_old(run_gate, dockerd: Engine,
+                                                                            client: docker.DockerClient,
+                                                                            project: str) -> None:
+    compose_container(client, project, "web", ["sleep", "300"])
+
+    young, young_s = _not_restarting(run_gate, dockerd.host, project, "web", 4)
+    time.sleep(max(0.0, 4.5 - young_s))  # the container is older than the watch now
+    old, old_s = _not_restarting(run_gate, dockerd.host, project, "web", 4)
+
+    assert young.gate["verdict"] == old.gate["verdict"] == "GO", (young.log, old.log)
+    assert young_s >= 2, young_s  # watched until up 4 s (it had been up about 1 s when asked)
+    assert old_s < 2, old_s  # up longer than the watch: judged from StartedAt at once
+
+
+def test_a_crash_loop_is_no_go_without_waiting_out_the_watch(run_gate, dockerd: Engine, client: docker.DockerClient,
+                                                             project: str) -> None:
+    compose_container(client, project, "worker", ["sh", "-c", "sleep 1; exit 1"], restart_policy={"Name": "always"})
+    settle(ContainersProbe(probe(dockerd.host, project)), "worker", lambda f: f.restarts >= 2)
+
+    run, took = _not_restarting(run_gate, dockerd.host, project, "worker", 60)
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    reason = {e["id"]: e["reason"] for e in run.gate["failed"]}["containers.not_restarting[worker]"]
+    assert "expected no restart in the last 60 s" in reason, reason
+    assert f"{project}-worker-1 restarted " in reason or "restarting" in reason, reason
+    assert took < 30, took  # a restart in the window is seen at once: not a 60 s watch
