@@ -56,8 +56,8 @@ class DockerSection(Section):
     proxy_network: str | None = None
     #: how long a service may take to be running and healthy after a deploy
     healthy_within_s: float = 120
-    #: a service is stable when every container has been up this long without a restart: a stack up for
-    #: longer is judged at once (a restart within it fails), younger containers are watched until they are
+    #: a service is stable when every container has been up this long without a restart: containers up for
+    #: longer are judged at once, younger ones watched until they are (a restart meanwhile fails)
     restart_watch_s: float = Field(default=10, ge=0)
     #: per container, like `docker stats` (100 = one core); absent: no CPU check
     max_cpu_percent: float | None = None
