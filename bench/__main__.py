@@ -332,6 +332,41 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 '''
 
 
+NGINX_CONF = '''
+daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp/body;
+    proxy_temp_path {root}/tmp/proxy;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ default_type application/json; return 200 '{{"status": "ok"}}'; }}
+    }}
+}}
+'''
+
+
+def _backend(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    """The synthetic stack's application: Debian's nginx answering every path with a JSON status (a real
+    stack's backends are not a Python stdlib server, which would be the bottleneck here), or that server
+    when nginx is missing."""
+    nginx = "/usr/sbin/nginx"
+    if not Path(nginx).is_file():
+        return subprocess.Popen([PY, "-c", APP, str(port)], stdin=subprocess.DEVNULL)
+    root = folder / "nginx"
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
+    return subprocess.Popen([nginx, "-c", str(root / "nginx.conf"), "-p", str(root)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _wait_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -352,7 +387,7 @@ def bench_scale(results: dict[str, Any], runs: int, sizes: list[int]) -> None:
     names = [f"r{i}.bench.localhost" for i in range(max(sizes))]
     ca, cert, key = _ca_and_leaf(folder / "tls", ["bench.localhost", "*.bench.localhost"])
     app_port, https, http, api = free_port(), free_port(), free_port(), free_port()
-    app = subprocess.Popen([PY, "-c", APP, str(app_port)], stdin=subprocess.DEVNULL)
+    app = _backend(folder, app_port)
     scale: list[dict[str, Any]] = []
     try:
         _wait_port(app_port)
@@ -430,18 +465,24 @@ providers:
 
 
 def _wait_routers(api: int, size: int, timeout: float = 60) -> None:
+    """Until Traefik has loaded ``size`` routers and every service's server is UP (a health-checked
+    server answers 503 through the entrypoint until its first health check passed)."""
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/overview", timeout=2) as answer:
-                if json.load(answer)["http"]["routers"]["total"] >= size:
-                    return
+                loaded = json.load(answer)["http"]["routers"]["total"] >= size
+            with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/http/services?per_page=10000", timeout=5) as answer:
+                up = sum(1 for s in json.load(answer) if s.get("name", "").startswith("s")
+                         and set((s.get("serverStatus") or {}).values()) == {"UP"})
+            if loaded and up >= size:
+                return
         except OSError:
             pass
-        time.sleep(0.1)
-    raise SystemExit(f"Traefik did not load {size} routers within {timeout} s")
+        time.sleep(0.2)
+    raise SystemExit(f"Traefik did not load {size} routers with their servers UP within {timeout} s")
 
 
 # ------------------------------------------------------------------------------------------ unreachable
