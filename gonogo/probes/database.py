@@ -39,16 +39,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import conninfo
 from pydantic import Field, SecretStr
 
 from gonogo.model import Section
 from gonogo.probes import silence
 from gonogo.probes.migrations import MigrationsConfig
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:  # psycopg (and libpq) is imported when a probe first talks to a database
+    import psycopg
 
 #: the application_name of every session gonogo opens on the stack's database
 APPLICATION_NAME = "gonogo"
@@ -84,6 +85,9 @@ class Target:
     @classmethod
     def of(cls, dsn: str) -> Target:
         """The target of a DSN (URL or ``key=value``); libpq's environment variables and defaults apply."""
+        import psycopg
+        from psycopg import conninfo
+
         try:
             params = conninfo.conninfo_to_dict(dsn)
         except psycopg.ProgrammingError:
@@ -228,6 +232,8 @@ class Deadline:
 
 def _shut_down(connection: psycopg.Connection[Any]) -> None:
     """Shut a connection's socket down under a call blocked on it: the call ends with an error."""
+    import psycopg
+
     try:
         with socket.socket(fileno=os.dup(connection.pgconn.socket)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
@@ -284,6 +290,8 @@ def run_query(conn: psycopg.Connection[Any], target: str, sql: str, params: tupl
 
 def connection_string(dsn: str, *, application_name: str, statement_timeout_ms: int, read_only: bool) -> str:
     """The DSN with gonogo's session settings added: its own ``options`` first, gonogo's after (they win)."""
+    from psycopg import conninfo
+
     params = conninfo.conninfo_to_dict(dsn)
     settings = [str(params.get("options") or "").strip()]
     if read_only:
@@ -300,6 +308,8 @@ def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int,
     ``read_only`` sessions are verified with ``SHOW transaction_read_only``; one that is not
     read-only runs nothing. Only the restore opens a writing session, and only on its scratch database.
     """
+    import psycopg
+
     where = Target.of(dsn)
     target, address = str(where), f"{where.host}:{where.port}"
     deadline_s = statement_timeout_ms / 1000 + connect_timeout_s

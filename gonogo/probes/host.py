@@ -21,15 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import dns.nameserver
-import dns.resolver
 import psutil
 from pydantic import Field, IPvAnyAddress, field_validator, model_validator
 
 from gonogo.model import Section
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:  # dnspython is imported when a name is first resolved
+    import dns.resolver
 
 T = TypeVar("T")
 GIB = 1024**3
@@ -516,6 +517,9 @@ class HostProbe:
 
     def _resolver(self) -> dns.resolver.Resolver:
         """The profile's nameservers, or the system's; each try at most 1 s, the lookup ``dns_timeout_s``."""
+        import dns.nameserver
+        import dns.resolver
+
         if self.section.nameservers:
             resolver = dns.resolver.Resolver(configure=False)
             resolver.nameservers = [dns.nameserver.Do53Nameserver(*nameserver_address(text))

@@ -42,7 +42,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from psycopg import conninfo
 from pydantic import SecretStr
 
 from gonogo.probes.backups import CHUNK, PLAIN_FOOTER, TAIL, BackupFile, BackupsSection, dump_format, list_backups
@@ -405,6 +404,8 @@ class RestoreProbe:
         command = f"{tool} {' '.join(options)} -d {Target.of(self.scratch_dsn)}"
         if binary is None:
             return ToolRun(command, None, 0, error=f"{tool} not found (Debian: postgresql-client)")
+        from psycopg import conninfo
+
         params = conninfo.conninfo_to_dict(self.scratch_dsn)
         password = params.pop("password", None)  # in the environment, never on a command line
         target = conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}, application_name=APPLICATION_NAME,
