@@ -7,7 +7,8 @@ side in the same run. ``--only SECTION`` (repeatable) runs some sections; the ot
 
 Sections: ``phases`` (time to verdict per phase, -n auto and serial, and the false-alarm series of
 ``--series`` runs per phase), ``overhead`` (200 health checks through gonogo against a plain loop with
-requests), ``scale`` (postdeploy against generated stacks of 50 to 500 endpoints behind a real Traefik),
+requests), ``scale`` (postdeploy against generated stacks of 50 to 500 endpoints behind a real Traefik, Debian's nginx
+behind it),
 ``startup`` (import and collection), ``peer`` (pytest-testinfra on the checks both can express),
 ``unreachable`` (every port closed, then every port blackholed).
 """
@@ -166,41 +167,60 @@ def bench_startup(results: dict[str, Any], runs: int) -> None:
     say(f"start-up: import {statistics.median(imports):.2f} s, collection {statistics.median(collect):.2f} s")
 
 
-def bench_overhead(results: dict[str, Any], runs: int, count: int = 200) -> None:
-    """``count`` health checks through gonogo (a profile of ``count`` [[health]] entries, serial and -n auto)
-    against the same requests made by a plain loop with requests, on the sandbox's /health/live/ through Traefik."""
-    env = sandbox_env()
-    values = env_values(Path(env["SANDBOX_STATE_DIR"]))
-    port, ca = values["SANDBOX_HTTPS_PORT"], values.get("SANDBOX_CA_FILE", "")
-    url = f"https://shop.localhost:{port}/health/live/"
-    envs = WORK / "environments"
-    envs.mkdir(parents=True, exist_ok=True)
+def _overhead_setup(count: int, url: str, ca: str, envs: Path) -> str:
+    """A profile of ``count`` [[health]] entries (``bench-overhead-<count>``) and the plain loop's code."""
     entries = "\n".join(f'[[health]]\nname = "live{i}"\nurl = "{url}"\njson = {{ status = "ok" }}\n' for i in range(count))
-    (envs / "bench-overhead.toml").write_text(
-        f'[environment]\nname = "bench-overhead"\nrelease = "bench"\nresolve = {{ "shop.localhost" = "127.0.0.1" }}\n'
+    (envs / f"bench-overhead-{count}.toml").write_text(
+        f'[environment]\nname = "bench-overhead-{count}"\nrelease = "bench"\nresolve = {{ "shop.localhost" = "127.0.0.1" }}\n'
         f'ca_file = "{ca}"\n\n{entries}')
-    loop = (f"import requests, requests.adapters, urllib3.util.connection as c\n"
+    return (f"import requests, requests.adapters, urllib3.util.connection as c\n"
             f"orig = c.create_connection\n"
             f"c.create_connection = lambda a, *k, **kw: orig(('127.0.0.1', a[1]), *k, **kw)\n"
             f"for _ in range({count}):\n"
             f"    with requests.Session() as s:\n"
             f"        r = s.get('{url}', verify='{ca}', timeout=5, allow_redirects=False)\n"
             f"        assert r.status_code == 200 and r.json()['status'] == 'ok'\n")
-    plain, serial, parallel = [], [], []
-    for i in range(runs):
-        plain.append(run([PY, "-c", loop], env)["wall_s"])
-        base = ["checks/test_health.py", "-k", "endpoint_healthy", "--partial", "--env", "bench-overhead",
-                f"--environments-dir={envs.relative_to(REPO)}"]
-        r = gate(base, env, f"overhead-serial-{i}")
-        assert r["verdict"] == "GO", r["out"][-2000:]
-        serial.append(r["wall_s"])
-        parallel.append(gate([*base, "-n", "auto"], env, f"overhead-auto-{i}")["wall_s"])
-    results["overhead"] = {"requests": count, "plain_loop": stats(plain), "gonogo_serial": stats(serial),
-                           "gonogo_auto": stats(parallel),
-                           "ratio_serial": round(statistics.median(serial) / statistics.median(plain), 2),
-                           "ratio_auto": round(statistics.median(parallel) / statistics.median(plain), 2)}
-    say(f"overhead: plain {statistics.median(plain):.2f} s, gonogo serial {statistics.median(serial):.2f} s, "
-        f"-n auto {statistics.median(parallel):.2f} s")
+
+
+def bench_overhead(results: dict[str, Any], runs: int, count: int = 200) -> None:
+    """``count`` health checks through gonogo (a profile of ``count`` [[health]] entries, serial and -n auto)
+    against the same requests made by a plain loop with requests, on the sandbox's /health/live/ through Traefik;
+    and both again with twice as many, which splits each side's time into a fixed start-up and a cost per check."""
+    env = sandbox_env()
+    values = env_values(Path(env["SANDBOX_STATE_DIR"]))
+    port, ca = values["SANDBOX_HTTPS_PORT"], values.get("SANDBOX_CA_FILE", "")
+    url = f"https://shop.localhost:{port}/health/live/"
+    envs = WORK / "environments"
+    envs.mkdir(parents=True, exist_ok=True)
+    figures: dict[int, dict[str, list[float]]] = {}
+    for n in (count, 2 * count):
+        loop = _overhead_setup(n, url, ca, envs)
+        plain, serial, parallel = [], [], []
+        for i in range(runs):
+            plain.append(run([PY, "-c", loop], env)["wall_s"])
+            base = ["checks/test_health.py", "-k", "endpoint_healthy", "--partial", "--env", f"bench-overhead-{n}",
+                    f"--environments-dir={envs.relative_to(REPO)}"]
+            r = gate(base, env, f"overhead-{n}-serial-{i}")
+            assert r["verdict"] == "GO", r["out"][-2000:]
+            serial.append(r["wall_s"])
+            if n == count:
+                parallel.append(gate([*base, "-n", "auto"], env, f"overhead-{n}-auto-{i}")["wall_s"])
+        figures[n] = {"plain": plain, "serial": serial, "auto": parallel}
+    one, two = figures[count], figures[2 * count]
+    med = statistics.median
+    per_check = {side: round((med(two[side]) - med(one[side])) / count * 1000, 2) for side in ("plain", "serial")}
+    fixed = {side: round(med(one[side]) - per_check[side] * count / 1000, 2) for side in ("plain", "serial")}
+    results["overhead"] = {"requests": count, "plain_loop": stats(one["plain"]), "gonogo_serial": stats(one["serial"]),
+                           "gonogo_auto": stats(one["auto"]),
+                           "ratio_serial": round(med(one["serial"]) / med(one["plain"]), 2),
+                           "ratio_auto": round(med(one["auto"]) / med(one["plain"]), 2),
+                           "double": {"requests": 2 * count, "plain_loop": stats(two["plain"]),
+                                      "gonogo_serial": stats(two["serial"])},
+                           "per_check_ms": per_check, "fixed_s": fixed,
+                           "ratio_per_check": round(per_check["serial"] / per_check["plain"], 2) if per_check["plain"] > 0 else None}
+    say(f"overhead: plain {med(one['plain']):.2f} s, gonogo serial {med(one['serial']):.2f} s, "
+        f"-n auto {med(one['auto']):.2f} s; per check {per_check['plain']} ms plain, {per_check['serial']} ms gonogo; "
+        f"fixed {fixed['plain']} s plain, {fixed['serial']} s gonogo")
 
 
 def bench_peer(results: dict[str, Any], runs: int) -> None:
@@ -559,6 +579,8 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
             out[f"{phase}_s_serial"] = phases[f"{phase}_serial"]["median"]
     if "overhead" in results:
         out["overhead_ratio"] = results["overhead"]["ratio_serial"]
+        if results["overhead"].get("ratio_per_check") is not None:
+            out["overhead_ratio_per_check"] = results["overhead"]["ratio_per_check"]
         out["overhead_ratio_auto"] = results["overhead"]["ratio_auto"]
     if "startup" in results:
         out["startup_s"] = results["startup"]["collect"]["median"]
@@ -591,7 +613,7 @@ def write_markdown(results: dict[str, Any]) -> None:
             met = s[key] <= target
             lines.append(f"| `{key}` | {s[key]} | ≤ {target} | {'yes' if met else '**no**'} |")
     for key in ("predeploy_s_serial", "postdeploy_s_serial", "smoke_s_serial", "rollback_s_serial", "import_s",
-                "overhead_ratio_auto", "testinfra_ratio"):
+                "overhead_ratio_auto", "overhead_ratio_per_check", "testinfra_ratio"):
         if key in s:
             lines.append(f"| `{key}` | {s[key]} | | |")
     if "phases" in results:
@@ -611,6 +633,13 @@ def write_markdown(results: dict[str, Any]) -> None:
                   f"A plain loop with requests: {o['plain_loop']['median']} s; gonogo serial: {o['gonogo_serial']['median']} s "
                   f"(ratio {o['ratio_serial']}); gonogo -n auto: {o['gonogo_auto']['median']} s (ratio {o['ratio_auto']}). "
                   "gonogo's figure includes pytest's start-up, collection, the profile and the verdict."]
+        if "per_check_ms" in o:
+            d = o["double"]
+            lines += ["", f"With {d['requests']} checks: plain {d['plain_loop']['median']} s, gonogo serial "
+                      f"{d['gonogo_serial']['median']} s. Split into a fixed cost and a cost per check (the two sizes' "
+                      f"difference): plain {o['fixed_s']['plain']} s + {o['per_check_ms']['plain']} ms per request; "
+                      f"gonogo {o['fixed_s']['serial']} s + {o['per_check_ms']['serial']} ms per check "
+                      f"(ratio per check {o['ratio_per_check']})."]
     if "scale" in results:
         lines += ["", "## Scale: postdeploy with -n auto, endpoints behind a real Traefik with as many routers", "",
                   "| endpoints | checks | wall s (median) | spread | peak RSS MB | growth vs previous size |", "|---|---|---|---|---|---|"]
