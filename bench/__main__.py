@@ -607,7 +607,8 @@ TARGETS = {"predeploy_s": 5, "postdeploy_s": 5, "smoke_s": 20, "rollback_s": 10,
 def write_markdown(results: dict[str, Any]) -> None:
     s = results["summary"]
     lines = ["# gonogo benchmark", "", f"Measured {results['measured_at']} on {results['machine']}, "
-             f"with `{results['command']}`.", "", "| figure | value | target | met |", "|---|---|---|---|"]
+             f"at commit {results.get('commit', 'unknown')}, with `{results['command']}`.", "",
+             "| figure | value | target | met |", "|---|---|---|---|"]
     for key, target in TARGETS.items():
         if key in s:
             met = s[key] <= target
@@ -664,6 +665,18 @@ def write_markdown(results: dict[str, Any]) -> None:
     RESULTS_MD.write_text("\n".join(lines) + "\n")
 
 
+def _commit() -> str:
+    """The commit measured (with "+changes" when the work tree differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gonogo", "checks", "smoke", "bench"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("+changes" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median and spread; default 5)")
@@ -690,10 +703,11 @@ def main(argv: list[str] | None = None) -> int:
     cpu = platform.processor() or platform.machine()
     document = {**summary(results), "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "machine": f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}",
-                "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+                "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+                "commit": _commit(),
                 "took_s": round(time.perf_counter() - t0, 1), "sections": results}
     RESULTS_JSON.write_text(json.dumps(document, indent=2) + "\n")
-    write_markdown({**results, **{k: document[k] for k in ("measured_at", "machine", "command")},
+    write_markdown({**results, **{k: document[k] for k in ("measured_at", "machine", "command", "commit")},
                     "summary": summary(results), "series": results.get("series", args.series)})
     say(f"wrote {RESULTS_JSON.relative_to(REPO)} and {RESULTS_MD.relative_to(REPO)} in {document['took_s']} s")
     return 0
