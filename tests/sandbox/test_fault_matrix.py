@@ -102,6 +102,9 @@ MATRIX = [
         must_pass=("health.endpoint_healthy[*]", "diff.rows_kept[shop_product]", "diff.migrations_only_added"),
         baseline=True),
     row("flapping", "postdeploy", "diff.error_rate", must_pass=("diff.rows_kept[*]",), baseline=True, traffic=20),
+    # a service off the target release since the baseline (BTQ-3.5, RBK-1): the worker back on the previous tag
+    row("mixed-tags", "postdeploy", "diff.services_on_target", "containers.same_release_tag",
+        must_pass=("diff.migrations_only_added", "diff.rows_kept[*]"), baseline=True),
     # tls (RCY-4.5, NPR-1.3): checks/test_tls.py
     row("cert-expiring", "predeploy", "tls.certificate_valid_long_enough[*]",
         must_pass=("tls.certificate_trusted[*]", "tls.certificate_names_the_host[*]")),

@@ -6,7 +6,10 @@
 2. The watch window (shorter than a release night's 15 minutes): GO on the healthy stack, NO-GO under
    ``flapping`` (one request in five answers 502), its progress printed and its timeline attached.
 
-The faults against a baseline (slow-api, rows-lost, flapping) are rows of the fault matrix.
+3. A critical log line during the window (log-errors, /reports/ asked meanwhile) is NO-GO, and a migration
+   removed after the baseline is NO-GO by diff.migrations_only_added.
+
+The faults against a baseline (slow-api, rows-lost, flapping, mixed-tags) are rows of the fault matrix.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import json
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,3 +92,58 @@ def test_the_watch_window_is_go_when_healthy_and_no_go_when_flapping(sandbox: "S
     shown = attachments(tmp_path, "flapping")
     assert "watch window of sandbox: " in shown and "of 16s, 9 round(s) every 2s" in shown and "FAIL" in shown, shown[:2000]
     assert "<table" in shown and "#c62828" in shown  # the timeline, a failed round in red
+
+
+WINDOW = ("-m", "postdeploy", "-k", "watch", "--partial", "--watch", "16s", "--every", "2s")
+
+
+def test_a_critical_log_line_during_the_window_is_no_go(sandbox: "Sandbox", faults: Any, tmp_path: Path) -> None:
+    """log-errors sets the flag that makes /reports/ raise; three requests a few seconds into the window leave
+    their tracebacks and 500s in the web log, which the window's rounds read (watch.no_critical_log)."""
+    sys.path.insert(0, str(REPO))
+    from sandbox import probes
+
+    sandbox.assert_healthy()
+    faults(("log-errors",))
+    session = probes.Session(sandbox.values)
+    assert session.login(), "could not log in as the demo user"
+    codes: list[int] = []
+
+    def users_during_the_window() -> None:
+        time.sleep(6)
+        codes.extend(session.get("/reports/").status for _ in range(3))
+
+    users = threading.Thread(target=users_during_the_window)
+    users.start()
+    out, seen = gate(sandbox, tmp_path, "log-errors", *WINDOW)
+    users.join()
+
+    assert 500 in codes, codes
+    failed = {e["id"]: e["reason"] for e in seen["failed"]}
+    assert seen["verdict"] == "NO-GO", out[-3000:]
+    assert "watch.no_critical_log" in failed, failed
+    assert "web" in failed["watch.no_critical_log"], failed["watch.no_critical_log"]
+    assert "watch.available" in seen["passed"], seen  # the health endpoints stayed green
+
+
+def test_a_migration_removed_after_the_baseline_is_no_go(sandbox: "Sandbox", tmp_path: Path) -> None:
+    """diff.migrations_only_added against the real migrations table: the baseline holds
+    promotions.0001_initial; the row is deleted (as a botched rollback of the schema would), then put back."""
+    import psycopg
+
+    sandbox.assert_healthy()
+    out, before = gate(sandbox, tmp_path, "baseline", "-m", "predeploy", "-k", "baseline_recorded", "--partial")
+    assert before["verdict"] == "GO", out[-3000:]
+    with psycopg.connect(sandbox.values["DATABASE_URL"], connect_timeout=5, autocommit=True) as owner:
+        removed = owner.execute("DELETE FROM django_migrations WHERE app = 'promotions' AND name = '0001_initial' "
+                                "RETURNING id, app, name, applied").fetchall()
+        assert len(removed) == 1, removed
+        try:
+            out, after = gate(sandbox, tmp_path, "after", "-m", "postdeploy", "-k", "diff.", "--partial")
+        finally:
+            owner.execute("INSERT INTO django_migrations (id, app, name, applied) VALUES (%s, %s, %s, %s)", removed[0])
+
+    failed = {e["id"]: e["reason"] for e in after["failed"]}
+    assert after["verdict"] == "NO-GO", out[-3000:]
+    assert "diff.migrations_only_added" in failed and "promotions.0001_initial" in failed["diff.migrations_only_added"], failed
+    assert {"diff.rows_kept[shop_sale]", "diff.services_on_target"} <= set(after["passed"]), after["passed"]
