@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from gonogo.secrets import masker
@@ -104,28 +105,23 @@ def refuse(target: str) -> None:
         raise SilentTarget(f"not asked: {reason}")
 
 
-def timed_out(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it wraps: docker-py wraps requests, which wraps urllib3) is a timeout."""
-    if isinstance(exc, SilentTarget):
-        return False
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (docker-py wraps requests, which wraps urllib3), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        name = type(current).__name__
-        if isinstance(current, TimeoutError) or "Timeout" in name or "timed out" in str(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``exc``, or what it wraps, is a timeout (a request not sent here is not one)."""
+    if isinstance(exc, SilentTarget):
+        return False
+    return any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ or "timed out" in str(e) for e in _chain(exc))
 
 
 def in_handshake(exc: BaseException) -> bool:
     """Whether a timeout happened before the target said anything (connect, or a TLS handshake)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if "ConnectTimeout" in type(current).__name__ or "handshake operation timed out" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any("ConnectTimeout" in type(e).__name__ or "handshake operation timed out" in str(e) for e in _chain(exc))

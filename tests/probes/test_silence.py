@@ -1,7 +1,7 @@
 """A target that did not answer is asked once per run (gonogo.probes.silence), against real listeners.
 
-A blackholed port (accepting, never answering), a real HTTP server with one slow path, a real
-PostgreSQL next to a silent listener, a Docker socket that never answers, and a gate run with two
+A blackholed port (accepting, never answering), a real HTTP server with one slow path, psycopg's real
+connect to a listener that never answers, a Docker socket that never answers, and a gate run with two
 xdist workers that share the record.
 """
 
