@@ -82,6 +82,23 @@ def subject_of(item: pytest.Item) -> str:
     return stem.removesuffix("_test")
 
 
+def subject_of_item(item: pytest.Item) -> str:
+    """The check's subject: its ``subject`` marker, else its module's name."""
+    try:
+        return _single_arg(item, "subject") or subject_of(item)
+    except MarkerError:
+        return subject_of(item)
+
+
+def static_phases(item: pytest.Item) -> list[str]:
+    """The phases a check declares itself (function, class, module), not those its parameters add."""
+    obj = getattr(item, "obj", None)
+    marks = [getattr(m, "mark", m) for m in getattr(obj, "pytestmark", None) or []]
+    marks += list(item.parent.iter_markers()) if item.parent is not None else []
+    names = {getattr(m, "name", None) for m in marks}
+    return [p for p in PHASES if p in names]
+
+
 def check_id_of(item: pytest.Item) -> str:
     name = item.name
     return name[len("test_"):] if name.startswith("test_") else name

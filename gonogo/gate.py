@@ -10,10 +10,13 @@ and only "not configured" (the subject is absent from the profile) is a legitima
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gonogo.checks import CheckInfo, selector_matches
+from gonogo.inventory import COMMAND as INVENTORY_COMMAND
+from gonogo.inventory import Entry, unlisted
 from gonogo.outcomes import (DEPENDENT, ERRORED, FAILED, NOT_APPLICABLE, NOT_CONFIGURED, NOT_RUN, PASSED, SKIPPED,
                              Outcome)
 from gonogo.profile import GateSection, Waiver
@@ -24,7 +27,8 @@ GO_WITH_WARNINGS = "GO-WITH-WARNINGS"
 NO_GO = "NO-GO"
 BLOCKING = ("blocker", "critical")
 
-__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide"]
+__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide", "left_out_of",
+           "waiver_subjects"]
 
 
 @dataclass
@@ -39,12 +43,18 @@ class SessionFacts:
     gate: GateSection
     today: dt.date
     interrupted: str | None = None
-    #: what the selection left out of the run's phases (deselected, uncollected, --lf)
-    left_out: LeftOut = field(default_factory=LeftOut)
     #: --partial: the verdict covers the selection only
     partial_allowed: bool = False
     #: modules skipped at collection (importorskip, module-level skip): (where, reason)
     skipped_modules: list[tuple[str, str]] = field(default_factory=list)
+    #: the suite's inventory (gonogo.inventory): every check function and its phases, what each phase must judge
+    inventory: Mapping[str, Entry] = field(default_factory=dict)
+    #: the check functions this run collected, as the inventory would write them
+    seen: Mapping[str, Entry] = field(default_factory=dict)
+    #: where the inventory is, for the reasons
+    inventory_file: str = "inventory.toml"
+    #: where the profile is, for the reasons about its [gate] table
+    profile_file: str = "the profile"
 
 
 @dataclass
@@ -65,6 +75,12 @@ class Verdict:
     partial: bool = False
     #: ids of the checks that passed (several runs merged: a required check judged in any run is not missing)
     passed: list[str] = field(default_factory=list)
+    #: what the run left out of its phases (deselected checks, check functions not collected)
+    left_out: LeftOut = field(default_factory=LeftOut)
+    #: what makes the run a NO-GO outside any check's result (collection, inventory, waivers, partial run)
+    run_problems: list[str] = field(default_factory=list)
+    #: ids of the checks whose dependent skip is legitimate (the check they name failed in this run)
+    dependent_ok: list[str] = field(default_factory=list)
 
 
 def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
@@ -86,12 +102,53 @@ def in_run(check: CheckInfo, phases: list[str]) -> bool:
     return not check.phases or any(p in phases for p in check.phases)
 
 
+def left_out_of(facts: SessionFacts) -> LeftOut:
+    """What the run left out of its phases: checks deselected, and check functions of the inventory it never
+    collected (whatever narrowed it: -k, --deselect, paths, --ignore, -o, collect_ignore, --lf, a plugin)."""
+    return LeftOut(
+        checks=[n for n, c in facts.checks.items() if n in facts.deselected and in_run(c, facts.phases)],
+        uncollected=sorted(f for f, e in facts.inventory.items() if f not in facts.seen and e.in_run(facts.phases)),
+    )
+
+
+def inventory_checks(inventory: Mapping[str, Entry]) -> list[CheckInfo]:
+    """The inventory's check functions as checks (each also with a parameter, for patterns that name one)."""
+    checks = []
+    for function, entry in inventory.items():
+        name = function.rpartition("::")[2]
+        check_id = name[len("test_"):] if name.startswith("test_") else name
+        for suffix in ("", "[?]"):
+            checks.append(CheckInfo(nodeid=function + suffix, check_id=check_id + suffix, subject=entry.subject,
+                                    title=check_id, phases=list(entry.phases), severity="critical", runbook=[]))
+    return checks
+
+
+def waiver_subjects(pattern: str, checks: Iterable[CheckInfo]) -> list[str]:
+    """The subjects whose checks a waiver's pattern matches."""
+    return sorted({c.subject for c in checks if selector_matches(pattern, c)})
+
+
+def waiver_problem(index: int, waiver: Waiver, checks: Iterable[CheckInfo], profile_file: str) -> str | None:
+    """Why a waiver is refused: it matches the checks of more than one subject (a catch-all), or None."""
+    subjects = waiver_subjects(waiver.check, checks)
+    if len(subjects) <= 1:
+        return None
+    shown = ", ".join(subjects[:6]) + (f" and {len(subjects) - 6} more" if len(subjects) > 6 else "")
+    return (f"{profile_file}: [gate.waivers #{index + 1}] check = '{waiver.check}' matches checks of {len(subjects)} "
+            f"subjects ({shown}): a waiver names the checks of one subject (e.g. 'tls.certificate_trusted'); it waived nothing")
+
+
 def decide(facts: SessionFacts) -> Verdict:
     """Compute the verdict of one session."""
     active: list[Waiver] = []
     expired: list[dict[str, Any]] = []
-    for waiver in facts.gate.waivers:
-        if waiver.until < facts.today:
+    refused: list[str] = []
+    known = [*facts.checks.values(), *inventory_checks(facts.inventory)]
+    for position, waiver in enumerate(facts.gate.waivers):
+        problem = waiver_problem(position, waiver, known, facts.profile_file)
+        if problem:
+            refused.append(problem)
+        elif waiver.until < facts.today:
             expired.append({"check": waiver.check, "reason": waiver.reason, "until": waiver.until.isoformat()})
         else:
             active.append(waiver)
@@ -153,27 +210,39 @@ def decide(facts: SessionFacts) -> Verdict:
         line = f"{check.severity} check {verb}: {check.qualified_id}"
         (blocking if check.severity in BLOCKING else warnings).append(line)
 
-    # a check skipped as dependent is fine only when something it could depend on did not pass
-    if dependents and not (failed or errored or waived):
-        for check, outcome in dependents:
-            did_not_judge(check, DEPENDENT, f"{outcome.reason}, but no check failed")
+    # a check skipped as dependent is fine only when the check it names failed (not waived) in this run
+    did_not_pass = {e["nodeid"] for e in failed + errored}
+    dependent_ok: list[str] = []
+    for check, outcome in dependents:
+        problem = _dependency_problem(facts, check, outcome, did_not_pass, {e["nodeid"] for e in waived})
+        if problem:
+            did_not_judge(check, DEPENDENT, f"{outcome.reason}, but {problem}")
+        else:
+            dependent_ok.append(check.qualified_id)
 
     missing, not_in_phase, required_failures = _required(facts, waived)
+    left_out = left_out_of(facts)
+    stale = unlisted(facts.inventory, facts.seen)
 
-    reasons: list[str] = []
+    problems: list[str] = []
     if facts.collection_errors:
-        reasons += [f"collection error in {where}: {msg}" for where, msg in facts.collection_errors]
-    reasons += [f"module skipped at collection, its checks did not run: {where} ({why})"
-                for where, why in facts.skipped_modules]
+        problems += [f"collection error in {where}: {msg}" for where, msg in facts.collection_errors]
+    problems += [f"module skipped at collection, its checks did not run: {where} ({why})"
+                 for where, why in facts.skipped_modules]
     if facts.interrupted:
-        reasons.append(f"run interrupted: {facts.interrupted}")
+        problems.append(f"run interrupted: {facts.interrupted}")
+    if stale:
+        problems.append(f"{facts.inventory_file} is out of date ({len(stale)} difference(s); {stale[0]}): the gate cannot "
+                        f"tell what each phase must judge; run `{INVENTORY_COMMAND}` and commit it")
+    problems += refused
+    if left_out and not facts.partial_allowed:
+        problems.append(f"partial run: {left_out.describe()}; a verdict covers the whole of each selected "
+                        "phase (pass --partial to judge only the selection)")
+    reasons: list[str] = list(problems)
     if unanswered and not facts.interrupted:
         reasons.append(f"{unanswered} selected check(s) did not run")
     elif unanswered:
         reasons.append(f"{unanswered} selected check(s) did not run before the interruption")
-    if facts.left_out and not facts.partial_allowed:
-        reasons.append(f"partial run: {facts.left_out.describe()}; a verdict covers the whole of each selected "
-                       "phase (pass --partial to judge only the selection)")
     ran = passed + len(failed) + len(errored) + len(waived)
     if not selected and not facts.collection_errors and not facts.skipped_modules:
         reasons.append("no checks ran")
@@ -206,13 +275,34 @@ def decide(facts: SessionFacts) -> Verdict:
         "not_run": len(not_run),
         "collection_errors": len(facts.collection_errors),
         "skipped_modules": len(facts.skipped_modules),
-        "left_out": len(facts.left_out.checks),
+        "left_out": len(left_out.checks) + len(left_out.uncollected),
     }
     unused = [
         {"check": w.check, "reason": w.reason, "until": w.until.isoformat()} for i, w in enumerate(active) if i not in used
     ]
     return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried,
-                   not_in_phase, not_run, partial=bool(facts.left_out) and facts.partial_allowed, passed=passed_ids)
+                   not_in_phase, not_run, partial=bool(left_out) and facts.partial_allowed, passed=passed_ids,
+                   left_out=left_out, run_problems=problems, dependent_ok=dependent_ok)
+
+
+def _dependency_problem(facts: SessionFacts, check: CheckInfo, outcome: Outcome, did_not_pass: set[str],
+                        waived: set[str]) -> str | None:
+    """Why a dependent skip is not legitimate, or None: the check it names must have failed (or errored),
+    not been waived, and weigh at least as much (a failed warning cannot excuse a blocker that never judged)."""
+    on = outcome.depends_on
+    if not on:
+        return "it names no check it depends on"
+    named = [c for c in facts.checks.values() if selector_matches(on, c)]
+    if not named:
+        return f"{on} is not a check of this run"
+    failed = [c for c in named if c.nodeid in did_not_pass]
+    if not failed:
+        if any(c.nodeid in waived for c in named):
+            return f"the failure of {on} was waived (a waiver accepts the failure it names, not the checks after it)"
+        return f"{on} did not fail"
+    if check.severity in BLOCKING and all(c.severity not in BLOCKING for c in failed):
+        return f"{on} is a {failed[0].severity} (its failure cannot excuse a {check.severity} that never judged)"
+    return None
 
 
 def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tuple[str, str]:
@@ -235,7 +325,6 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
     sub-check that applies to nothing ("not applicable") never makes its subject missing.
     """
     waived_ids = {w["nodeid"] for w in waived}
-    left_out = set(facts.left_out.checks) if facts.partial_allowed else set()
     missing: list[dict[str, Any]] = []
     failures: list[str] = []
     other_phase: list[str] = []
@@ -250,7 +339,7 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
         if not of_run:
             other_phase.append(selector)
             continue
-        judged = [(c, *_status(facts, c, waived_ids)) for c in of_run if c.nodeid not in left_out]
+        judged = [(c, *_status(facts, c, waived_ids)) for c in of_run]  # --partial never excuses a required check
         applicable = [(c, s, r) for c, s, r in judged if s != NOT_APPLICABLE]
         if judged and not applicable:  # only optional sub-checks, none of which applies
             check, _, reason = judged[0]

@@ -4,9 +4,10 @@ A gate spread over several runs (predeploy, postdeploy and smoke; the jobs of a 
 or environments) is decided once, by the same rules as one run:
 
 - a NO-GO anywhere is a NO-GO: every blocking reason of every run stays, named by its run;
-- a required check is missing only when no run judged it (a run judged a check it passed, failed or
-  had waived); a ``[gate] required`` entry that matches no check is missing only when it matches none
-  in every run;
+- a required check is missing only when no run *of the same environment* judged it (a run judged a
+  check it passed, failed or had waived): staging having judged a check never excuses prod; a
+  ``[gate] required`` entry that matches no check is missing only when it matches none in every run
+  of that environment; a ``--partial`` run's left-out required check is missing like any other;
 - runs that judged different target versions cannot make one decision: NO-GO;
 - otherwise any warning, waived failure or not-run warning check makes GO-WITH-WARNINGS, else GO.
 
@@ -60,6 +61,10 @@ def _judged(document: dict[str, Any]) -> set[str]:
     return set(document.get("passed", [])) | {e["id"] for e in document["failed"] + document["waived"]}
 
 
+def _environment(document: dict[str, Any]) -> str | None:
+    return (document.get("environment") or {}).get("name")
+
+
 def _is_missing_reason(reason: str) -> bool:
     """A reason that says a required entry is missing (recomputed across runs), not that a check errored."""
     return reason.startswith("required ") and not reason.startswith("required check errored")
@@ -69,21 +74,27 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     """One verdict document from several (see the module's rules)."""
     if not documents:
         raise MergeError("no gate file to merge")
-    judged = set().union(*(_judged(d) for _, d in documents))
-    no_match_everywhere = set.intersection(*({m["required"] for m in d["missing"] if m["status"] == "no-match"}
-                                             for _, d in documents))
+    environments = {_environment(d) for _, d in documents}
+    of = {env: [d for _, d in documents if _environment(d) == env] for env in environments}
+    judged = {env: set().union(*(_judged(d) for d in docs)) for env, docs in of.items()}
+    no_match_everywhere = {env: set.intersection(*({m["required"] for m in d["missing"] if m["status"] == "no-match"}
+                                                   for d in docs)) for env, docs in of.items()}
     missing: list[dict[str, Any]] = []
     for path, document in documents:
+        env = _environment(document)
         for entry in document["missing"]:
-            gone = entry["id"] in judged if entry["status"] != "no-match" else entry["required"] not in no_match_everywhere
-            if not gone and all(entry["required"] != m["required"] or entry["id"] != m["id"] for m in missing):
-                missing.append({**entry, "run": run_name(document, path)})
+            gone = (entry["id"] in judged[env] if entry["status"] != "no-match"
+                    else entry["required"] not in no_match_everywhere[env])
+            if not gone and all(entry["required"] != m["required"] or entry["id"] != m["id"] or m["environment"] != env
+                                for m in missing):
+                missing.append({**entry, "run": run_name(document, path), "environment": env})
     blocking = [f"{run_name(d, p)}: {r}" for p, d in documents if d["verdict"] == NO_GO for r in d["reasons"]
                 if not _is_missing_reason(r)]
     versions = sorted({str(d.get("target_version")) for _, d in documents})
     if len(versions) > 1:
         blocking.append(f"the runs judged different target versions ({', '.join(versions)}): one decision needs one release")
-    blocking += [f"required {m['required']}: {m['id'] or m['required']} {m['status']} in every run" for m in missing]
+    blocking += [f"required {m['required']}: {m['id'] or m['required']} {m['status']} in every run of "
+                 f"{m['environment'] or 'no environment'}" for m in missing]
     lists = {key: [{**e, "run": run_name(d, p)} for p, d in documents for e in d[key]] for key in _LISTS}
     warned = any(d["verdict"] == GO_WITH_WARNINGS for _, d in documents) or lists["waived"] or any(
         e.get("severity") == "warning" for key in ("failed", "errored", "not_run") for e in lists[key])
@@ -113,8 +124,7 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
         "selection": {"markexpr": "", "keyword": "", "args": [str(p) for p, _ in documents], "workers": 0},
         "partial": any(d["partial"] for _, d in documents),
         "left_out": {"checks": [c for _, d in documents for c in d["left_out"]["checks"]],
-                     "paths": [c for _, d in documents for c in d["left_out"]["paths"]],
-                     "last_failed": any(d["left_out"]["last_failed"] for _, d in documents)},
+                     "uncollected": [c for _, d in documents for c in d["left_out"]["uncollected"]]},
         "counts": counts,
         **lists,
         "missing": missing,
@@ -167,6 +177,7 @@ def merge_rules(rules: list[dict[str, Any]], names: list[str]) -> dict[str, Any]
         "required": [{"selector": s, "checks": sorted(c)} for s, c in required.items()],
         "selected": sorted({c for rule in rules for c in rule["selected"]}),
         "run_problems": [f"{name}: {p}" for rule, name in zip(rules, names) for p in rule["run_problems"]],
+        "dependent_ok": sorted({c for rule in rules for c in rule.get("dependent_ok", [])}),
     }
 
 

@@ -55,6 +55,8 @@ class PhaseReport:
     #: for a skip: not-configured, not-applicable, dependent or skipped
     skip_kind: str = SKIPPED
     convergence: tuple[dict[str, Any], ...] = ()
+    #: for a dependent skip: the check it names (``gonogo.dependent(on, why)``)
+    depends_on: str = ""
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Outcome:
     convergence: list[dict[str, Any]] = field(default_factory=list)
     #: the phases pytest reported (a pass needs "call")
     seen: list[str] = field(default_factory=list)
+    #: for a dependent skip: the check it names (legitimate only when that check failed in the run)
+    depends_on: str = ""
 
     @property
     def not_configured(self) -> bool:
@@ -105,7 +109,7 @@ class Recorder:
         status, reason = classify(report)
         current = self.outcomes.get(report.nodeid)
         if current is None:
-            current = self.outcomes[report.nodeid] = Outcome(status, reason)
+            current = self.outcomes[report.nodeid] = Outcome(status, reason, depends_on=report.depends_on)
         else:
             self._merge(current, report.when, status, reason)
         current.duration_s += report.duration_s

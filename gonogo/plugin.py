@@ -26,17 +26,17 @@ from typing import Any
 
 import pytest
 
-from gonogo import (__version__, allure_results, coverage, evidence, fixtures, masking, parametrize, quality_gate, skips,
-                    usage, verdict_file, verdict_result, xdist_support)
+from gonogo import (__version__, allure_results, coverage, evidence, fixtures, inventory, masking, parametrize,
+                    quality_gate, skips, usage, verdict_file, verdict_result, xdist_support)
 from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe, subject_of
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
-from gonogo.gate import NO_GO, SessionFacts, Verdict, decide
+from gonogo.gate import NO_GO, SessionFacts, Verdict, decide, inventory_checks, waiver_problem
 from gonogo.outcomes import PhaseReport, Recorder
 from gonogo.probes import silence
 from gonogo.probes.rollback import MOMENTS
 from gonogo.profile import GateSection
 from gonogo.secrets import masker
-from gonogo.selection import LeftOut, Scope, left_out
+from gonogo.selection import Scope
 
 #: the loaded environment, for the fixtures in gonogo.fixtures
 ENVIRONMENT = pytest.StashKey[LoadedEnvironment | None]()
@@ -47,6 +47,14 @@ CONVERGENCE_PROPERTY = fixtures.CONVERGENCE_PROPERTY
 REPORT_ATTRIBUTE = "gonogo"
 OFF_MESSAGE = "gonogo is off: no verdict"
 SILENCE_KEY = "gonogo_silence"
+#: the exit code the gate decided, for pytest_cmdline_main (pytest's --fixtures returns 0 whatever the session said)
+EXIT_CODE = pytest.StashKey[int]()
+#: options with which a run judges nothing: it ends with no verdict (exit 1), never with a stale one
+NO_VERDICT_MODES = {"collectonly": "--collect-only", "showfixtures": "--fixtures",
+                    "show_fixtures_per_test": "--fixtures-per-test", "setuponly": "--setup-only",
+                    "setupplan": "--setup-plan"}
+#: options that show pytest's help rather than run anything: gonogo loads no environment for them
+HELP_MODES = ("help", "markers")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,8 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gate-file", dest="gonogo_gate_file", metavar="PATH",
                     help=f"where the verdict is written (default: {verdict_file.DEFAULT_GATE_FILE} under the rootdir)")
     group.addoption("--partial", dest="gonogo_partial", action="store_true", default=False,
-                    help="judge only the selection: a run that leaves out part of a phase (-k, --deselect, --lf, "
-                         "node ids) is otherwise a NO-GO; gate.json then says partial and what was left out")
+                    help="judge only the selection: a run that leaves out any check of its phases (-k, --deselect, "
+                         "paths, --ignore, -o, --lf, -m) is otherwise a NO-GO; gate.json then says partial and what was "
+                         "left out (a required check left out is still missing)")
     group.addoption("--no-gate", dest="gonogo_off", action="store_true", default=False,
                     help="plain pytest: load no environment and compute no verdict (the suite's own tests use this)")
     group.addoption("--rollback-to", dest="gonogo_rollback_to", metavar="RELEASE",
@@ -125,17 +134,34 @@ def _gate_file(config: pytest.Config) -> Path:
     return chosen if chosen.is_absolute() else rootdir / chosen
 
 
+def clear_previous(gate_file: Path) -> None:
+    """Remove the previous run's verdict and the report files written beside it (no stale GO, no stale coverage)."""
+    for path in (gate_file, gate_file.parent / coverage.RUN_FILE, gate_file.parent / quality_gate.FILE_NAME):
+        if path.is_file() or path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
-    if config.option.gonogo_off:
+    if config.option.gonogo_off or any(getattr(config.option, mode, False) for mode in HELP_MODES):
         config.pluginmanager.register(GateOff(config), "gonogo-off")
         return
     plugin = GatePlugin(config)
-    config.pluginmanager.register(plugin, "gonogo-gate")
+    if config.pluginmanager.register(plugin, "gonogo-gate") is None:  # -p no:gonogo-gate
+        plugin.refuse("-p no:gonogo-gate turns the gate off, and a run without it has no verdict: remove it "
+                      "(--no-gate runs the checks as plain pytest, with no verdict and no environment)")
     plugin.configure()
     config.stash[ENVIRONMENT] = plugin.env
     config.pluginmanager.register(fixtures, "gonogo.fixtures")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, int | pytest.ExitCode, int | pytest.ExitCode]:
+    """The process ends with the gate's exit code, also where pytest returns its own (``--fixtures`` says 0)."""
+    status = yield
+    decided = config.stash.get(EXIT_CODE, None)
+    return decided if decided is not None else status
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -158,9 +184,8 @@ class GateOff:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        gate_file = _gate_file(config)
-        if not xdist_support.is_worker(config) and (gate_file.is_file() or gate_file.is_symlink()):
-            gate_file.unlink()
+        if not xdist_support.is_worker(config):
+            clear_previous(_gate_file(config))
 
     def pytest_report_header(self) -> str:
         return OFF_MESSAGE
@@ -180,6 +205,10 @@ class GatePlugin:
         self.rootdir = Path(str(config.rootpath))
         self.env: LoadedEnvironment | None = None
         self.checks: dict[str, CheckInfo] = {}
+        #: every check function this process collected (gonogo.inventory): what the gate compares with the inventory
+        self.seen: dict[str, inventory.Entry] = {}
+        self.inventory: dict[str, inventory.Entry] = {}
+        self.inventory_file = inventory.path_for(config)
         self.deselected: set[str] = set()
         self.recorder = Recorder()
         self.collection_errors: list[tuple[str, str]] = []
@@ -189,7 +218,6 @@ class GatePlugin:
         self.verdict: Verdict | None = None
         self.exit_code: int | None = None
         self.interrupted: str | None = None
-        self.left_out = LeftOut()
         self.scope = Scope(config.option.markexpr or "")
         self.gate_file = _gate_file(config)
         self.silence_dir: Path | None = None
@@ -204,6 +232,9 @@ class GatePlugin:
                 if problem.gate_file is not None:  # where the user meant the verdict: no stale GO survives there
                     self._write_usage_error(problem.message, problem.gate_file)
                 raise pytest.UsageError(problem.message)
+            phases_problem = self.scope.problem()
+            if phases_problem is not None:
+                self.refuse(phases_problem)
         if not getattr(option, "allure_report_dir", None):
             option.allure_report_dir = str(self.rootdir / DEFAULT_ALLURE_DIR)
             if not self.is_worker:
@@ -216,11 +247,13 @@ class GatePlugin:
             shared = config.workerinput.get(SILENCE_KEY)  # type: ignore[attr-defined]
             silence.use_directory(Path(shared) if shared else None)
         else:
-            self.gate_file.unlink(missing_ok=True)  # never leave a stale verdict behind
+            clear_previous(self.gate_file)  # never leave a stale verdict (or its coverage) behind
         masking.install(config)
         try:
             self.steps = usage.runbook_steps(config)
             self.env = self._load_environment()
+            if not self.is_worker:
+                self.inventory = self._load_inventory(self.env)
         except ProfileError as exc:
             message = masker.mask(str(exc))
             if not self.is_worker:
@@ -230,7 +263,27 @@ class GatePlugin:
             self.silence_dir = Path(tempfile.mkdtemp(prefix="gonogo-silence-"))
             silence.use_directory(self.silence_dir)
 
+    def refuse(self, message: str) -> None:
+        """Stop the run as bad input: one line, exit 4, a NO-GO verdict file that says why."""
+        if not self.is_worker:
+            self._write_usage_error(message, self.gate_file)
+        raise pytest.UsageError(message)
+
+    def _load_inventory(self, env: LoadedEnvironment) -> dict[str, inventory.Entry]:
+        """The suite's inventory, and no waiver that matches the checks of several subjects in it (ProfileError)."""
+        try:
+            entries = inventory.load(self.inventory_file)
+        except inventory.InventoryError as exc:
+            raise ProfileError(str(exc)) from None
+        known = inventory_checks(entries)
+        for index, waiver in enumerate(env.profile.gate.waivers):
+            problem = waiver_problem(index, waiver, known, env.display_path)
+            if problem:
+                raise ProfileError(problem.removesuffix("; it waived nothing"))
+        return entries
+
     def _write_usage_error(self, message: str, gate_file: Path) -> None:
+        clear_previous(gate_file)
         document = verdict_file.document(
             verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
             duration_s=time.monotonic() - self.started_clock, usage_error=message)
@@ -272,21 +325,30 @@ class GatePlugin:
         for item in items:
             if isinstance(item, pytest.Item):
                 try:
-                    describe(item, self.steps)
+                    check = describe(item, self.steps)
                     problem = None
                 except MarkerError as exc:
                     problem = f"{item.nodeid}: {exc}"
                 if problem:  # outside the except block: no chained traceback in the report
                     pytest.fail(problem, pytrace=False)
+                # recorded as generated, before any plugin or option can drop it without a word
+                self.checks.setdefault(item.nodeid, check)
+                if isinstance(item, pytest.Function):
+                    self.seen[inventory.function_id(item.nodeid)] = inventory.entry_of(item)
         return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Record every collected check before -m/-k deselect any (runs first); the watch window's checks last."""
+        """Record every collected check before -m/-k deselect any (runs first); the watch window's checks last.
+
+        A check generated but missing here was narrowed away before any hook could say so (node ids, --lf):
+        it is left out of the run, as if deselected.
+        """
         items.sort(key=lambda item: subject_of(item) == "watch")
+        self.deselected.update(set(self.checks) - {item.nodeid for item in items})
         for item in items:
             check = describe(item, self.steps)
-            self.checks[item.nodeid] = check
+            self.checks[item.nodeid] = check  # the markers as they are now (a plugin's add_marker included)
             item.user_properties.append((USER_PROPERTY, check.as_dict()))
             allure_results.add_labels(item, check)
 
@@ -317,8 +379,10 @@ class GatePlugin:
         masking.mask_report(report)
         excinfo = call.excinfo
         judged = excinfo is None or excinfo.errisinstance((AssertionError, pytest.fail.Exception))
-        skip_kind = skips.kind_of(excinfo.value if excinfo is not None else None)
-        setattr(report, REPORT_ATTRIBUTE, {"judged": bool(judged), "skip_kind": skip_kind})
+        raised = excinfo.value if excinfo is not None else None
+        skip_kind = skips.kind_of(raised)
+        setattr(report, REPORT_ATTRIBUTE, {"judged": bool(judged), "skip_kind": skip_kind,
+                                           "depends_on": masker.mask(skips.depends_on(raised))})
         if getattr(self.config.option, "allure_report_dir", None):
             allure_results.tag_outcome(report, skip_kind, [v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY])
         return report
@@ -379,6 +443,7 @@ class GatePlugin:
         data = xdist_support.received(node)
         if data:
             self.checks = {**xdist_support.checks_of(data), **self.checks}  # collection order, not report order
+            self.seen.update(xdist_support.seen_of(data))
             if not self.deselected:
                 self.deselected.update(data["deselected"])
             for name, target in (("collection_errors", self.collection_errors), ("skipped_modules", self.skipped_modules)):
@@ -397,19 +462,22 @@ class GatePlugin:
             from gonogo.summary import render
 
             render(terminal, self.verdict, self.env, self.scope.phases(), self._display(self.gate_file),
-                   self.left_out if self.verdict.partial else None)
+                   self.verdict.left_out if self.verdict.partial else None)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             self.config.workeroutput[xdist_support.KEY] = xdist_support.payload(  # type: ignore[attr-defined]
-                self.checks, self.deselected, self.collection_errors, self.skipped_modules)
+                self.checks, self.deselected, self.collection_errors, self.skipped_modules, self.seen)
             return
-        if self.config.option.collectonly or self.env is None:
+        if self.env is None:
+            return
+        mode = next((flag for option, flag in NO_VERDICT_MODES.items() if getattr(self.config.option, option, False)), None)
+        if mode is not None:
+            self._no_verdict(session, f"{mode} runs no check: nothing was judged")
             return
         if session.shouldstop and not self.interrupted:
             self.interrupted = f"stopped early: {session.shouldstop}"
         status = int(exitstatus)
-        self.left_out = left_out(self.config, self.scope, self.checks.values(), self.deselected)
         facts = SessionFacts(
             checks=self.checks,
             deselected=self.deselected,
@@ -419,9 +487,12 @@ class GatePlugin:
             gate=self.env.profile.gate if self.env else GateSection(),
             today=dt.date.today(),
             interrupted=self.interrupted or (f"pytest exit status {status}" if status in (2, 3) and not self.collection_errors else None),
-            left_out=self.left_out,
             partial_allowed=self.config.option.gonogo_partial,
             skipped_modules=self.skipped_modules,
+            inventory=self.inventory,
+            seen=self.seen,
+            inventory_file=self._display(self.inventory_file),
+            profile_file=self.env.display_path,
         )
         self.facts = facts
         self.verdict = verdict = decide(facts)
@@ -433,12 +504,24 @@ class GatePlugin:
         else:
             self.exit_code = 0
         session.exitstatus = self.exit_code
+        self.config.stash[EXIT_CODE] = self.exit_code
         document = verdict_file.document(
             verdict=verdict, exit_code=self.exit_code, env=self.env, phases=self.scope.phases(),
             selection=self._selection(), started=self.started, duration_s=time.monotonic() - self.started_clock,
-            partial=verdict.partial, left_out=self.left_out.as_dict())
+            partial=verdict.partial, left_out=verdict.left_out.as_dict())
         self._write(document)
         self._write_report_files(facts, verdict, document)
+
+    def _no_verdict(self, session: pytest.Session, why: str) -> None:
+        """A run that judged nothing: a NO-GO document that says so, exit 1 (never a stale or silent verdict)."""
+        self.exit_code = session.exitstatus = 1
+        self.config.stash[EXIT_CODE] = 1
+        self._write(verdict_file.document(
+            verdict=None, exit_code=1, env=self.env, phases=self.scope.phases(), selection=self._selection(),
+            started=self.started, duration_s=time.monotonic() - self.started_clock, no_verdict=why))
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"gonogo: no verdict: {why} (exit 1; {self._display(self.gate_file)} says NO-GO)")
 
     def _write_report_files(self, facts: SessionFacts, verdict: Verdict, document: dict[str, Any]) -> None:
         """Beside gate.json: coverage.md and quality-gate.json; in the results: the verdict, environment, executor."""
@@ -447,7 +530,7 @@ class GatePlugin:
         statuses |= dict.fromkeys(self.deselected, "deselected")
         table = coverage.run_table(self.steps, self.checks.values(), statuses)
         _write_text(self.gate_file.parent / coverage.RUN_FILE, masker.mask(table))
-        rules = quality_gate.rules(facts, self.env.name if self.env else None)
+        rules = quality_gate.rules(facts, verdict, self.env.name if self.env else None)
         _write_text(self.gate_file.parent / quality_gate.FILE_NAME, json.dumps(masker.mask_data(rules), indent=2) + "\n")
         results_dir = Path(self.config.option.allure_report_dir)
         verdict_result.write(results_dir, document, table, _ms(self.started), _ms(dt.datetime.now(dt.timezone.utc)))
@@ -512,6 +595,7 @@ def _phase_report(report: pytest.TestReport) -> PhaseReport:
         judged=bool(extra.get("judged", True)),
         skip_kind=str(extra.get("skip_kind", "skipped")),
         convergence=convergence,
+        depends_on=str(extra.get("depends_on", "")),
     )
 
 

@@ -7,8 +7,10 @@ builds its rules from the file written here at the end of every run, so that the
 The file holds what the results alone cannot tell Allure, all of it decided before any check ran or
 outside the checks: which severities block (``blocker``, ``critical``), the checks the profile's
 active waivers accept, the checks each ``[gate] required`` entry needs in the run's phases, the
-checks the run selected (one without a result did not run), and the run's own problems (collection
-errors, modules skipped at collection, an interruption, a partial run without ``--partial``).
+checks the run selected (one without a result did not run), the checks whose dependent skip the gate
+accepted (the check each names failed), and the run's own problems as the gate found them (collection
+errors, modules skipped at collection, an interruption, a stale inventory, a refused waiver, a partial
+run without ``--partial``).
 How each check ended, Allure reads from the results themselves.
 """
 
@@ -19,14 +21,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from gonogo.checks import CheckInfo, selector_matches
-from gonogo.gate import BLOCKING, SessionFacts, in_run
+from gonogo.gate import BLOCKING, SessionFacts, Verdict, in_run, inventory_checks, waiver_problem
 
 SCHEMA = "gonogo.quality-gate/1"
 FILE_NAME = "quality-gate.json"
 
 
 def active_waivers(facts: SessionFacts) -> list[Any]:
-    return [w for w in facts.gate.waivers if w.until >= facts.today]
+    """The waivers the gate applies: not expired, and not refused as a catch-all."""
+    known = [*facts.checks.values(), *inventory_checks(facts.inventory)]
+    return [w for i, w in enumerate(facts.gate.waivers)
+            if w.until >= facts.today and waiver_problem(i, w, known, "") is None]
 
 
 def waived_checks(facts: SessionFacts, selected: Iterable[CheckInfo]) -> dict[str, str]:
@@ -42,31 +47,18 @@ def waived_checks(facts: SessionFacts, selected: Iterable[CheckInfo]) -> dict[st
 
 def required_checks(facts: SessionFacts) -> list[dict[str, Any]]:
     """Each ``[gate] required`` entry with the checks of the run's phases it needs (none: a typo)."""
-    left_out = set(facts.left_out.checks) if facts.partial_allowed else set()
     entries = []
     for selector in facts.gate.required:
         matching = [c for c in facts.checks.values() if selector_matches(selector, c)]
         of_run = [c for c in matching if in_run(c, facts.phases)]
         if matching and not of_run:
             continue  # required in other phases only: nothing to ask of this run
-        entries.append({"selector": selector,
-                        "checks": sorted({c.qualified_id for c in of_run if c.nodeid not in left_out})})
+        entries.append({"selector": selector, "checks": sorted({c.qualified_id for c in of_run})})
     return entries
 
 
-def run_problems(facts: SessionFacts) -> list[str]:
-    """What makes the run a NO-GO whatever its checks say: Allure has no result for any of it."""
-    problems = [f"collection error in {where}: {message}" for where, message in facts.collection_errors]
-    problems += [f"module skipped at collection: {where} ({why})" for where, why in facts.skipped_modules]
-    if facts.interrupted:
-        problems.append(f"run interrupted: {facts.interrupted}")
-    if facts.left_out and not facts.partial_allowed:
-        problems.append(f"partial run: {facts.left_out.describe()} (without --partial)")
-    return problems
-
-
-def rules(facts: SessionFacts, environment: str | None) -> dict[str, Any]:
-    """The content of ``reports/quality-gate.json`` for one run."""
+def rules(facts: SessionFacts, verdict: Verdict, environment: str | None) -> dict[str, Any]:
+    """The content of ``reports/quality-gate.json`` for one run (the run's own problems as the gate found them)."""
     selected = [c for n, c in facts.checks.items() if n not in facts.deselected]
     return {
         "schema": SCHEMA,
@@ -76,5 +68,6 @@ def rules(facts: SessionFacts, environment: str | None) -> dict[str, Any]:
         "waived": waived_checks(facts, selected),
         "required": required_checks(facts),
         "selected": sorted({c.qualified_id for c in selected}),
-        "run_problems": run_problems(facts),
+        "run_problems": verdict.run_problems,
+        "dependent_ok": verdict.dependent_ok,
     }

@@ -1,21 +1,20 @@
-"""What a run is for: its phases, which checks belong to them, and whether it left any out.
+"""What a run is for: its phases, and what it left out of them.
 
-A verdict covers the whole of each selected phase. ``-m`` chooses the phases; a check is in the
-run's scope when the ``-m`` expression holds for its phase markers alone (so
-``-m "postdeploy and not smoke"`` leaves the smoke flows out of scope, while ``-k``, ``--deselect``,
-``--lf`` or node ids that leave out an in-scope check make the run *partial*).
+A verdict covers the whole of each selected phase. ``-m`` names the phases: a phase is the run's when
+the expression holds for a check marked with that phase alone (``-m "postdeploy and not smoke"`` is a
+postdeploy run). Every check of those phases must be judged: one the expression deselects (a smoke
+flow is a postdeploy check too), or that ``-k``, ``--deselect``, paths, ``--ignore``, ``-o``,
+``collect_ignore`` or ``--lf`` leave out, makes the run *partial* (the gate compares the run with the
+suite's inventory, :mod:`gonogo.inventory`). An expression that holds for no phase is bad input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import pytest
 from _pytest.mark.expression import Expression
 
-from gonogo.checks import PHASES, CheckInfo
+from gonogo.checks import PHASES
 
 
 @dataclass(frozen=True)
@@ -39,83 +38,33 @@ class Scope:
             return list(PHASES)
         return [p for p in PHASES if expression.evaluate(lambda name, /, **kw: name == p)]
 
-    def covers(self, check: CheckInfo) -> bool:
-        """Does the run's phase selection include this check? (A check without a phase: any phase.)"""
-        expression = self._expression()
-        if expression is None:
-            return True
-        if not check.phases:
-            return bool(self.phases())
-        marks = set(check.phases)
-        return bool(expression.evaluate(lambda name, /, **kw: name in marks))
+    def problem(self) -> str | None:
+        """Why the -m expression cannot choose a run's phases (it holds for none of them), or None."""
+        if self._expression() is None or self.phases():
+            return None
+        return (f"-m '{self.markexpr}' selects no phase: gonogo reads -m on a check's phase markers alone "
+                f"({', '.join(PHASES)}) and a verdict covers whole phases; write -m postdeploy (or -m 'predeploy or "
+                "postdeploy'), and narrow with -k and --partial")
 
 
 @dataclass
 class LeftOut:
-    """What a run left out of its phases: deselected checks and paths it did not collect."""
+    """What a run left out of its phases: checks it deselected, check functions of the inventory it never collected."""
 
     checks: list[str] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    last_failed: bool = False
+    uncollected: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.checks or self.paths or self.last_failed)
+        return bool(self.checks or self.uncollected)
 
     def describe(self) -> str:
         parts = []
         if self.checks:
             parts.append(f"{len(self.checks)} check(s) of the phase deselected")
-        if self.paths:
-            parts.append(f"only {', '.join(self.paths)} collected")
-        if self.last_failed:
-            parts.append("--lf reran only the last failures")
+        if self.uncollected:
+            shown = ", ".join(self.uncollected[:3]) + (", ..." if len(self.uncollected) > 3 else "")
+            parts.append(f"{len(self.uncollected)} check(s) of the phase not collected ({shown})")
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
-        return {"checks": self.checks, "paths": self.paths, "last_failed": self.last_failed}
-
-
-def uncollected_paths(config: pytest.Config) -> list[str]:
-    """The arguments, when they name less than the suite (node ids, files, a sub-folder); else []."""
-    if config.args_source != pytest.Config.ArgsSource.ARGS:
-        return []
-    rootdir = Path(str(config.rootpath))
-    roots = [rootdir / p for p in config.getini("testpaths")] or [rootdir]
-    given = [Path(str(config.invocation_params.dir)) / a.split("::", 1)[0] for a in config.args]
-    narrow = [a for a in config.args if "::" in a]
-    for root in roots:
-        if not any(_within(root.resolve(), g.resolve()) for g in given):
-            narrow = list(config.args)
-            break
-    return [_display(a, rootdir, Path(str(config.invocation_params.dir))) for a in narrow]
-
-
-def _within(path: Path, ancestor: Path) -> bool:
-    return path == ancestor or ancestor in path.parents
-
-
-def _display(arg: str, rootdir: Path, invocation: Path) -> str:
-    path, sep, rest = arg.partition("::")
-    try:
-        shown = str((invocation / path).resolve().relative_to(rootdir.resolve()))
-    except ValueError:
-        shown = path
-    return shown + sep + rest
-
-
-def last_failed_only(config: pytest.Config) -> bool:
-    """True when --lf narrowed this run to the previous failures."""
-    if not config.getoption("lf", False):
-        return False
-    plugin = config.pluginmanager.get_plugin("lfplugin")
-    return bool(getattr(plugin, "_previously_failed_count", 0) or getattr(plugin, "_skipped_files", 0))
-
-
-def left_out(config: pytest.Config, scope: Scope, checks: Iterable[CheckInfo], deselected: Sequence[str] | set[str]) -> LeftOut:
-    """Everything of the run's phases that this run did not select."""
-    gone = set(deselected)
-    return LeftOut(
-        checks=[c.nodeid for c in checks if c.nodeid in gone and scope.covers(c)],
-        paths=uncollected_paths(config),
-        last_failed=last_failed_only(config),
-    )
+        return {"checks": self.checks, "uncollected": self.uncollected}

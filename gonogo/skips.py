@@ -4,7 +4,8 @@
 - :class:`NotApplicable`: an optional sub-check (a latency budget, say) that applies to no entry
   of the profile. It never makes its subject "missing".
 - :class:`Dependent`: the check depends on another one that failed (the body after the status);
-  it is skipped instead of piling a second failure on the first.
+  it is skipped instead of piling a second failure on the first. It names that check, and the gate
+  accepts the skip only when the check it names failed (not waived) in the same run.
 
 Any other skip of a blocker or critical check (``pytest.skip("cannot reach the docker daemon")``,
 an empty parametrisation, ``importorskip``) is "not run", and a NO-GO.
@@ -38,9 +39,10 @@ class NotApplicable(_Kind):
 
 
 class Dependent(_Kind):
-    """Skipped because a check this one depends on did not pass."""
+    """Skipped because a check this one depends on did not pass (``on`` names it)."""
 
     kind = DEPENDENT
+    on = ""
 
 
 for _class in (NotConfigured, NotApplicable, Dependent):
@@ -64,5 +66,13 @@ def not_applicable(reason: str) -> NoReturn:
 
 
 def dependent(on: str, why: str) -> NoReturn:
-    """Skip the calling check because ``on`` (the check it depends on) did not pass."""
-    raise Dependent(f"dependent on {on}: {why}", _use_item_location=True)
+    """Skip the calling check because ``on`` (the id of the check it depends on, ``subject.check[param]``)
+    failed. The gate accepts the skip only when that check failed (not waived) in the same run."""
+    skip = Dependent(f"dependent on {on}: {why}", _use_item_location=True)
+    skip.on = on
+    raise skip
+
+
+def depends_on(exception: BaseException | None) -> str:
+    """The check a dependent skip names ("" for anything else)."""
+    return str(getattr(exception, "on", "")) if isinstance(exception, Dependent) else ""

@@ -34,14 +34,16 @@ def document(
     partial: bool = False,
     left_out: dict[str, Any] | None = None,
     usage_error: str | None = None,
+    no_verdict: str | None = None,
 ) -> dict[str, Any]:
-    """The verdict file's content: a run's verdict, or (``usage_error``) a run stopped by bad input."""
+    """The verdict file's content: a run's verdict, a run stopped by bad input (``usage_error``), or a run
+    that judged nothing (``no_verdict``: --collect-only, --fixtures): the last two are NO-GO documents."""
     finished = dt.datetime.now(dt.timezone.utc)
     empty: list[Any] = []
     return {
         "schema": SCHEMA,
         "verdict": verdict.verdict if verdict else NO_GO,
-        "reasons": verdict.reasons if verdict else [f"usage error: {usage_error}"],
+        "reasons": verdict.reasons if verdict else [f"no verdict: {no_verdict}" if no_verdict else f"usage error: {usage_error}"],
         "exit_code": exit_code,
         "environment": None if env is None else {
             "name": env.name, "source": env.source, "profile": env.display_path,
@@ -51,7 +53,7 @@ def document(
         "phases": phases,
         "selection": selection,
         "partial": partial,
-        "left_out": left_out or {"checks": [], "paths": [], "last_failed": False},
+        "left_out": left_out or {"checks": [], "uncollected": []},
         "counts": verdict.counts if verdict else {},
         "failed": verdict.failed if verdict else empty,
         "errored": verdict.errored if verdict else empty,

@@ -9,6 +9,7 @@ validated against gonogo/data/gate.schema.json every time it is read) and the fi
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections import Counter
 from collections.abc import Mapping
@@ -144,6 +145,23 @@ def _text(source: str) -> str:
     return textwrap.dedent(source).lstrip("\n")
 
 
+def write_inventory(pytester: pytest.Pytester) -> None:
+    """The project's inventory.toml, from an in-process collection of its checks (gonogo.inventory)."""
+    from gonogo.inventory import FILE_NAME, Collector, render
+
+    for name in HERMETIC:
+        os.environ.pop(name, None)
+    collector = Collector()
+    pytester.inline_run("--collect-only", "-q", "--no-gate", "-p", "no:cacheprovider", plugins=[collector])
+    (pytester.path / FILE_NAME).write_text(render(collector.entries), encoding="utf-8")
+
+
+@pytest.fixture
+def inventory_of(pytester: pytest.Pytester):
+    """Write the pytester project's inventory.toml from the checks it holds now (:func:`write_inventory`)."""
+    return lambda: write_inventory(pytester)
+
+
 @pytest.fixture
 def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """Write a profile and checks, run pytest with gonogo on them, return a :class:`GateRun`.
@@ -154,6 +172,8 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     ``env``: passed as ``--env`` (None: choose no environment on the command line).
     ``environ``: process environment variables of the run. ``args``: more pytest arguments.
     ``cache``: keep pytest's cache plugin (for ``--lf``); off by default.
+    ``inventory``: write the project's inventory.toml from the checks just written (as
+    ``python -m gonogo.inventory`` would); False keeps whatever inventory is there (or none).
     """
     for name in HERMETIC:
         monkeypatch.delenv(name, raising=False)
@@ -165,6 +185,7 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
         env: str | None = "dev",
         environ: Mapping[str, str] | None = None,
         cache: bool = False,
+        inventory: bool = True,
     ) -> GateRun:
         if isinstance(checks, str):
             checks = {"test_app.py": checks}
@@ -172,6 +193,8 @@ def run_gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
             path = pytester.path / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(_text(source), encoding="utf-8")
+        if checks and inventory:
+            write_inventory(pytester)
         if isinstance(profile, str):
             profile = {env or "dev": profile}
         for name, text in (profile or {}).items():

@@ -241,12 +241,13 @@ gonogo_env = "dev"
 
 
 @pytest.fixture
-def project(pytester):
-    """A project whose pyproject.toml matters (testpaths, gonogo_env), with one passing check."""
+def project(pytester, inventory_of):
+    """A project whose pyproject.toml matters (testpaths, gonogo_env), with one passing check and its inventory."""
     pytester.makepyprojecttoml(PROJECT_INI)
     (pytester.path / "checks").mkdir()
     (pytester.path / "checks" / "test_app.py").write_text(PASSING)
     (pytester.path / "test_stray.py").write_text("def test_stray():\n    assert False, 'outside testpaths'\n")
+    inventory_of()
     return pytester
 
 

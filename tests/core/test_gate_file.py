@@ -144,7 +144,7 @@ VALID = {
     "environment": {"name": "dev", "source": "--env", "profile": "environments/dev.toml", "public_domain": None},
     "target_version": "1.4.2", "phases": ["postdeploy"],
     "selection": {"markexpr": "postdeploy", "keyword": "", "args": [], "workers": 2},
-    "partial": False, "left_out": {"checks": [], "paths": [], "last_failed": False},
+    "partial": False, "left_out": {"checks": [], "uncollected": []},
     "counts": {"collected": 1, "failed": 1},
     "failed": [{"id": "shop.sale", "nodeid": "test_shop.py::test_sale", "title": "sale", "subject": "shop",
                 "severity": "blocker", "phases": ["postdeploy"], "runbook": ["BTQ-4.4"], "params": {},

@@ -56,7 +56,8 @@ def test_with_the_variables_set_every_subject_is_collected(name, tmp_path):
 
     done = gate(name, tmp_path, values, "--collect-only")
 
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # --collect-only judges nothing: no verdict
+    assert "gonogo: no verdict: --collect-only runs no check" in done.stdout
     subjects = {m.group(1) for m in re.finditer(r"^checks/test_(\w+)\.py::", done.stdout, re.MULTILINE)}
     assert {"health", "containers", "logs", "migrations", "traefik", "tls", "websocket", "webhooks", "frontend",
             "workers", "isolation", "database", "commands"} <= subjects

@@ -71,10 +71,16 @@ def test_a_required_flow_that_is_not_allowed_is_a_no_go(run_gate, with_flows):
     assert any("required smoke.sale_paid" in reason for reason in gate["reasons"]), gate["reasons"]
 
 
-def test_postdeploy_without_smoke_leaves_the_flows_out_of_scope(run_gate, with_flows):
+def test_postdeploy_without_smoke_is_a_partial_run(run_gate, with_flows):
+    """The flows are postdeploy checks too: -m "postdeploy and not smoke" leaves part of the phase out."""
     run = run_gate({"test_app.py": OTHER}, "-m", "postdeploy and not smoke", profile=_profile("allowed = true"))
     gate = run.gate
-    assert gate["verdict"] == "GO" and gate["partial"] is False, run.log
+    assert gate["verdict"] == "NO-GO" and gate["partial"] is False, run.log
+    assert sorted(c.rpartition("::")[2] for c in gate["left_out"]["checks"]) == sorted(
+        f"test_{flow.removeprefix('smoke.')}" for flow in FLOWS)
+    run = run_gate(None, "-m", "postdeploy and not smoke", "--partial", profile=_profile("allowed = true"))
+    gate = run.gate
+    assert gate["verdict"] == "GO" and gate["partial"] is True, run.log
     assert gate["counts"]["selected"] == 1 and gate["skipped"] == []
 
 

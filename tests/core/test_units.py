@@ -9,6 +9,7 @@ import pytest
 from gonogo.checks import CheckInfo, selector_matches
 from gonogo.gate import GO, GO_WITH_WARNINGS, NO_GO, Outcome, SessionFacts, decide
 from gonogo.interpolation import MissingVariable, interpolate
+from gonogo.inventory import Entry
 from gonogo.profile import GateSection, Waiver
 from gonogo.secrets import Masker, is_secret_key
 
@@ -85,11 +86,15 @@ def check(name: str, subject: str = "shop", severity: str = "critical", phases: 
                      phases=phases or [], severity=severity, runbook=[])
 
 
-def facts(*results: tuple[CheckInfo, str | None], deselected=(), required=(), waivers=(), phases=None, **kw):
+def facts(*results: tuple[CheckInfo, str | None], deselected=(), required=(), waivers=(), phases=None,
+          depends: dict[str, str] | None = None, **kw):
+    """The facts of a run of ``results`` (check, status or None); ``depends``: check name -> the id it depends on."""
+    depends = depends or {}
     return SessionFacts(
         checks={c.nodeid: c for c, _ in results},
         deselected={c.nodeid for c in deselected},
-        outcomes={c.nodeid: Outcome(status, "reason" if status != "passed" else "") for c, status in results if status},
+        outcomes={c.nodeid: Outcome(status, "reason" if status != "passed" else "", depends_on=depends.get(c.check_id, ""))
+                  for c, status in results if status},
         collection_errors=kw.pop("collection_errors", []),
         phases=phases or ["predeploy", "postdeploy", "rollback", "smoke"],
         gate=GateSection(required=list(required), waivers=list(waivers)),
@@ -222,14 +227,50 @@ def test_a_run_time_skip_of_a_blocker_is_no_go_and_of_a_warning_a_warning():
     assert (verdict.verdict, verdict.reasons) == (GO_WITH_WARNINGS, ["warning check did not run: shop.b (skipped: reason)"])
 
 
-def test_a_dependent_skip_needs_something_that_failed():
+def test_a_dependent_skip_needs_the_check_it_names_to_have_failed():
     status, body = check("status", severity="blocker"), check("body", severity="blocker")
-    verdict = decide(facts((status, "failed"), (body, "dependent")))
+    other = check("other", severity="warning")
+    on = {"body": "shop.status"}
+    verdict = decide(facts((status, "failed"), (body, "dependent"), depends=on))
     assert verdict.reasons == ["blocker check failed: shop.status"]  # the body adds no second reason
+    assert verdict.dependent_ok == ["shop.body"]
 
-    verdict = decide(facts((status, "passed"), (body, "dependent")))
+    verdict = decide(facts((status, "passed"), (body, "dependent"), depends=on))
     assert verdict.verdict == NO_GO
-    assert verdict.reasons == ["blocker check did not run: shop.body (dependent: reason, but no check failed)"]
+    assert verdict.reasons == ["blocker check did not run: shop.body (dependent: reason, but shop.status did not fail)"]
+
+    # something else failing is no excuse: the check it names passed
+    verdict = decide(facts((status, "passed"), (body, "dependent"), (other, "failed"), depends=on))
+    assert verdict.verdict == NO_GO
+    assert "blocker check did not run: shop.body (dependent: reason, but shop.status did not fail)" in verdict.reasons
+
+    # a skip that names nothing, or a check that is not in the run
+    assert decide(facts((status, "failed"), (body, "dependent"))).verdict == NO_GO
+    verdict = decide(facts((status, "failed"), (body, "dependent"), depends={"body": "shop.nothing"}))
+    assert "blocker check did not run: shop.body (dependent: reason, but shop.nothing is not a check of this run)" \
+        in verdict.reasons
+
+
+def test_a_waived_failure_excuses_no_dependent_check():
+    trusted, names = check("trusted", subject="tls", severity="blocker"), check("names", subject="tls", severity="blocker")
+    waiver = Waiver(check="tls.trusted", reason="renewal under way", until=TODAY)
+    verdict = decide(facts((trusted, "failed"), (names, "dependent"), waivers=[waiver], depends={"names": "tls.trusted"}))
+    assert verdict.verdict == NO_GO
+    assert [e["id"] for e in verdict.waived] == ["tls.trusted"]
+    assert verdict.reasons == ["blocker check did not run: tls.names (dependent: reason, but the failure of tls.trusted "
+                               "was waived (a waiver accepts the failure it names, not the checks after it))"]
+
+
+def test_a_failed_warning_excuses_no_dependent_blocker():
+    page, assets = check("page", severity="warning"), check("assets", severity="blocker")
+    verdict = decide(facts((page, "failed"), (assets, "dependent"), depends={"assets": "shop.page"}))
+    assert verdict.verdict == NO_GO
+    assert "blocker check did not run: shop.assets (dependent: reason, but shop.page is a warning (its failure cannot " \
+        "excuse a blocker that never judged))" in verdict.reasons
+    # a dependent warning after a failed warning is fine
+    hint = check("hint", severity="warning")
+    verdict = decide(facts((page, "failed"), (hint, "dependent"), depends={"hint": "shop.page"}))
+    assert verdict.verdict == GO_WITH_WARNINGS and verdict.dependent_ok == ["shop.hint"]
 
 
 def test_a_not_applicable_optional_sub_check_never_makes_its_subject_missing():
@@ -245,17 +286,42 @@ def test_a_not_applicable_optional_sub_check_never_makes_its_subject_missing():
 
 
 def test_partial_runs():
-    from gonogo.selection import LeftOut
-
     a, b = check("a", severity="blocker"), check("b", severity="blocker")
-    left = LeftOut(checks=[b.nodeid])
-    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], left_out=left))
+    verdict = decide(facts((a, "passed"), (b, None), deselected=[b]))
     assert verdict.verdict == NO_GO and not verdict.partial
     assert verdict.reasons[0].startswith("partial run: 1 check(s) of the phase deselected")
 
-    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], left_out=left, partial_allowed=True,
-                           required=["shop.b"]))
-    assert (verdict.verdict, verdict.partial, verdict.missing) == (GO, True, [])  # covers the selection only
+    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], partial_allowed=True))
+    assert (verdict.verdict, verdict.partial) == (GO, True)  # covers the selection only
+    # but --partial never turns a required check it left out into a GO
+    verdict = decide(facts((a, "passed"), (b, None), deselected=[b], partial_allowed=True, required=["shop.b"]))
+    assert verdict.verdict == NO_GO and verdict.partial
+    assert [(m["id"], m["status"]) for m in verdict.missing] == [("shop.b", "deselected")]
+
+
+def test_a_check_of_the_inventory_the_run_never_collected_makes_it_partial():
+    a = check("a", severity="blocker", phases=["postdeploy"])
+    inventory = {"test_shop.py::test_a": Entry("shop", ("postdeploy",)), "test_db.py::test_b": Entry("db", ("postdeploy",)),
+                 "test_db.py::test_c": Entry("db", ("predeploy",))}
+    seen = {"test_shop.py::test_a": Entry("shop", ("postdeploy",))}
+    verdict = decide(facts((a, "passed"), phases=["postdeploy"], inventory=inventory, seen=seen))
+    assert verdict.verdict == NO_GO
+    assert verdict.left_out.uncollected == ["test_db.py::test_b"]  # test_c is of another phase
+    assert verdict.reasons == ["partial run: 1 check(s) of the phase not collected (test_db.py::test_b); a verdict covers "
+                               "the whole of each selected phase (pass --partial to judge only the selection)"]
+    verdict = decide(facts((a, "passed"), phases=["postdeploy"], inventory=inventory, seen=seen, partial_allowed=True))
+    assert (verdict.verdict, verdict.partial) == (GO, True)
+
+
+def test_a_collected_check_the_inventory_does_not_list_is_no_go_even_partial():
+    a = check("a", severity="blocker", phases=["postdeploy"])
+    seen = {"test_shop.py::test_a": Entry("shop", ("postdeploy",))}
+    for inventory in ({}, {"test_shop.py::test_a": Entry("shop", ("predeploy",))}):
+        verdict = decide(facts((a, "passed"), phases=["postdeploy"], inventory=inventory, seen=seen, partial_allowed=True))
+        assert verdict.verdict == NO_GO
+        [reason] = verdict.reasons
+        assert reason.startswith("inventory.toml is out of date (1 difference(s); ")
+        assert "run `python -m gonogo.inventory` and commit it" in reason
 
 
 def test_waivers_never_cover_errors():
