@@ -64,14 +64,14 @@ def test_checksum_matches(stack: Stack) -> None:
 @pytest.mark.severity("blocker")
 @pytest.mark.runbook("BTQ-2.1", "RCY-1.1")
 def test_dump_complete(stack: Stack) -> None:
-    """The newest dump reads to its end: gzip intact, PostgreSQL's header and completion footer (or a TOC)."""
+    """The newest dump reads to its end: gzip intact, PostgreSQL's header and completion footer (or pg_restore reads it all)."""
     backups = _newest(stack)
     fact = backups.dump
     assert fact is not None
     if fact.error:
         actual = fact.error
     elif fact.format == "custom":
-        actual = f"a table of contents with {fact.toc_entries} entries"
+        actual = f"a table of contents with {fact.toc_entries} entries, every data block read to the end"
     else:
         missing = [part for part, present in (("header", fact.has_header), ("completion footer", fact.has_footer))
                    if not present]

@@ -11,10 +11,12 @@ import fnmatch
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import tarfile
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,6 +91,9 @@ class BackupsSection(Section):
     min_size_ratio: float = 0.5
     #: nothing older than this many days may be left, and at least one backup inside it
     retention_days: float | None = None
+    #: pg_restore must read a custom dump to its end within this many seconds, or it is stopped (measured:
+    #: some 65 MB of dump a second, one core; the default covers about 35 GB)
+    read_timeout_s: float = Field(default=600, gt=0)
     #: the backup task is scheduled (SMK-3.1): a command and the task its output must name
     schedule: BackupSchedule | None = None
     #: a scratch database to test a restore in (a DSN, a secret): never the stack's own (the restore subject,
@@ -290,13 +295,15 @@ class DumpFact:
     has_footer: bool = False
     #: custom format: the entries of its table of contents (``pg_restore --list``)
     toc_entries: int = 0
+    #: custom format: every data block read to the end of the file (``pg_restore -f /dev/null``)
+    read_to_end: bool = False
 
     @property
     def complete(self) -> bool:
         if not self.readable:
             return False
         if self.format == "custom":
-            return self.toc_entries > 0
+            return self.toc_entries > 0 and self.read_to_end
         return self.has_header and self.has_footer
 
     @property
@@ -313,6 +320,7 @@ class DumpFact:
             lines.append(f"  footer '-- PostgreSQL database dump complete': {'present' if self.has_footer else 'MISSING'}")
         else:
             lines.append(f"  table of contents: {self.toc_entries} entries")
+            lines.append(f"  data read to its end: {'yes' if self.read_to_end else 'FAILED'}")
         return masker.mask("\n".join(lines))
 
 
@@ -322,8 +330,8 @@ def dump_format(path: Path, configured: str = "auto") -> str:
     return "plain" if path.name.endswith((".sql", ".sql.gz")) else "custom"
 
 
-def read_dump(path: Path, configured: str = "auto", pg_restore: str = "pg_restore", timeout_s: float = 120) -> DumpFact:
-    """Read a dump to its end: gzip integrity, the plain header and footer, or the custom table of contents."""
+def read_dump(path: Path, configured: str = "auto", pg_restore: str = "pg_restore", timeout_s: float = 600) -> DumpFact:
+    """Read a dump to its end: gzip integrity, the plain header and footer, or the custom TOC and every data block."""
     kind = dump_format(path, configured)
     try:
         size = path.stat().st_size
@@ -347,18 +355,35 @@ def read_dump(path: Path, configured: str = "auto", pg_restore: str = "pg_restor
 
 
 def _read_custom(path: Path, size: int, pg_restore: str, timeout_s: float) -> DumpFact:
+    """``pg_restore --list`` (the table of contents), then ``pg_restore -f /dev/null``: every data block read and
+    decompressed to the end of the file (the TOC alone reads with the data cut off), nothing restored anywhere."""
     binary = shutil.which(pg_restore)
     if binary is None:
         return DumpFact(str(path), "custom", False, error=f"{pg_restore} not found (Debian: postgresql-client)", size=size)
+    deadline = time.monotonic() + timeout_s
+    ok, listed = _pg_restore([binary, "--list", str(path)], deadline, timeout_s)
+    if not ok:
+        return DumpFact(str(path), "custom", False, error=listed, size=size)
+    entries = sum(1 for line in listed.splitlines() if line.strip() and not line.startswith(";"))
+    read, error = _pg_restore([binary, "--file", os.devnull, str(path)], deadline, timeout_s)
+    if not read:
+        cut = " (the file ends before its data: truncated)" if "end of file" in error or "find block ID" in error else ""
+        error = error if error.startswith("pg_restore did not") else f"pg_restore could not read the dump to its end: {error}{cut}"
+        return DumpFact(str(path), "custom", False, error=error, size=size, toc_entries=entries)
+    return DumpFact(str(path), "custom", True, size=size, toc_entries=entries, read_to_end=True)
+
+
+def _pg_restore(argv: list[str], deadline: float, timeout_s: float) -> tuple[bool, str]:
+    """Run pg_restore until ``deadline``: (True, its standard output) or (False, its last error line or the timeout)."""
     try:
-        done = subprocess.run([binary, "--list", str(path)], capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL,
+                              timeout=max(deadline - time.monotonic(), 0.1))
     except subprocess.TimeoutExpired:
-        return DumpFact(str(path), "custom", False, error=f"pg_restore --list did not finish in {timeout_s:g} s", size=size)
+        return False, f"pg_restore did not finish in {timeout_s:g} s"
     if done.returncode != 0:
-        return DumpFact(str(path), "custom", False, error=(done.stderr.strip() or f"exit {done.returncode}")[:300], size=size)
-    entries = sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";"))
-    return DumpFact(str(path), "custom", True, size=size, toc_entries=entries)
+        lines = done.stderr.strip().splitlines()
+        return False, (lines[-1].removeprefix("pg_restore: error: ") if lines else f"exit {done.returncode}")[:300]
+    return True, done.stdout
 
 
 def _gzip_error(exc: BaseException) -> str:
@@ -516,7 +541,7 @@ class BackupsProbe:
     def dump(self) -> DumpFact | None:
         """The newest dump, read to its end."""
         newest = self.newest_dump()
-        return read_dump(newest, self.section.format) if newest else None
+        return read_dump(newest, self.section.format, timeout_s=self.section.read_timeout_s) if newest else None
 
     @cached_property
     def manifest(self) -> ManifestFact | None:

@@ -19,6 +19,7 @@ import tarfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,3 +222,51 @@ def test_ages_use_the_file_time(tmp_path):
     write_dump(tmp_path, "shop_1.sql.gz", mtime=old)
     listing = list_backups(tmp_path, "*.sql.gz")
     assert 29.9 < listing.newest.age_h(dt.datetime.now(dt.timezone.utc)) < 30.1
+
+
+# ---------------------------------------------------------------------------------------- custom-format dumps
+
+def custom_dump(postgres: Any, path: Path) -> Path:
+    """A real ``pg_dump -Fc`` of the ``shop`` database (tests/probes/conftest.py: a few MB, 100 000 rows)."""
+    subprocess.run(["pg_dump", "-Fc", "--no-owner", "-f", str(path), "-d", postgres.dsn("owner")],
+                   check=True, capture_output=True, timeout=60)
+    return path
+
+
+def toc_end(path: Path, work: Path) -> int:
+    """The shortest prefix of a custom dump whose table of contents ``pg_restore --list`` reads (a bisection)."""
+    data, low, high = path.read_bytes(), 0, path.stat().st_size
+    while low < high:
+        middle = (low + high) // 2
+        (work / "prefix.dump").write_bytes(data[:middle])
+        listed = subprocess.run(["pg_restore", "--list", str(work / "prefix.dump")], capture_output=True, timeout=30, check=False)
+        low, high = (low, middle) if listed.returncode == 0 else (middle + 1, high)
+    return low
+
+
+def test_a_custom_dump_cut_anywhere_after_its_table_of_contents_is_incomplete(postgres, tmp_path):
+    """pg_restore --list reads every one of these cuts; reading the data blocks to the end finds each."""
+    whole = custom_dump(postgres, tmp_path / "shop_1.dump")
+    fact = read_dump(whole)
+    assert fact.complete and fact.toc_entries > 5 and fact.error is None, fact
+    size, toc = whole.stat().st_size, toc_end(whole, tmp_path)
+    assert 0 < toc < size // 100, (toc, size)
+    for cut_at in (toc, toc + 1, toc + 4096, size // 2, size - 1):
+        cut = tmp_path / f"cut_{cut_at}.dump"
+        cut.write_bytes(whole.read_bytes()[:cut_at])
+        assert subprocess.run(["pg_restore", "--list", str(cut)], capture_output=True, timeout=30, check=False).returncode == 0
+        fact = read_dump(cut)
+        assert not fact.complete and fact.toc_entries > 5, (cut_at, fact)
+        assert fact.error.startswith("pg_restore could not read the dump to its end: "), fact.error
+        assert "end of file" in fact.error or "could not find block ID" in fact.error, fact.error
+        assert "read to its end: FAILED" in fact.evidence()
+
+
+def test_a_custom_dump_that_cannot_be_read_in_time(tmp_path):
+    """A FIFO nobody writes to: pg_restore waits forever, the probe stops it at its timeout."""
+    fifo = tmp_path / "shop_1.dump"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    fact = read_dump(fifo, timeout_s=1)
+    assert not fact.complete and fact.error == "pg_restore did not finish in 1 s", fact
+    assert time.monotonic() - started < 10
