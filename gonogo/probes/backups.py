@@ -431,17 +431,25 @@ def read_archive(path: Path) -> ArchiveFact:
 
 @dataclass(frozen=True)
 class ManifestEntry:
+    """One file the manifest lists, and what is on disk under that name (never read outside the folder)."""
+
     name: str
     listed_size: int | None
     listed_sha256: str | None
     exists: bool
     size: int | None = None
     sha256: str | None = None
+    #: why the entry was not compared with a file (not an object, no name, outside the folder, unreadable)
+    refused: str | None = None
 
     @property
     def problem(self) -> str | None:
+        if self.refused:
+            return f"{self.name}: {self.refused}"
         if not self.exists:
             return f"{self.name}: listed but missing"
+        if self.listed_size is None and self.listed_sha256 is None:
+            return f"{self.name}: listed with neither size nor sha256 (nothing to verify it by)"
         if self.listed_size is not None and self.size != self.listed_size:
             return f"{self.name}: {self.size} bytes, the manifest says {self.listed_size}"
         if self.listed_sha256 is not None and self.sha256 != self.listed_sha256.lower():
@@ -478,8 +486,8 @@ class ManifestFact:
         if not self.exists or self.error:
             return masker.mask(f"{self.path}: {self.error or 'missing'}")
         lines = [f"{self.path}:", json.dumps({k: v for k, v in self.data.items() if k != "files"}, default=str)]
-        lines += [f"  {e.name}: listed {e.listed_size} bytes {e.listed_sha256}; on disk "
-                  + (f"{e.size} bytes {e.sha256}" if e.exists else "MISSING") for e in self.entries]
+        lines += [f"  {e.name}: " + (e.refused or f"listed {e.listed_size} bytes {e.listed_sha256}; on disk "
+                  + (f"{e.size} bytes {e.sha256}" if e.exists else "MISSING")) for e in self.entries]
         return masker.mask("\n".join(lines))
 
 
@@ -495,14 +503,32 @@ def read_manifest(folder: Path, name: str) -> ManifestFact:
             raise TypeError("'files' is not a list")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return ManifestFact(str(path), True, error=f"not a manifest ({type(exc).__name__}: {exc})")
-    entries = []
-    for item in files:
-        listed = folder / str(item.get("name", ""))
-        exists = bool(item.get("name")) and listed.is_file()
-        entries.append(ManifestEntry(
-            name=str(item.get("name")), listed_size=item.get("size"), listed_sha256=item.get("sha256"), exists=exists,
-            size=listed.stat().st_size if exists else None, sha256=sha256_of(listed) if exists else None))
-    return ManifestFact(str(path), True, entries=tuple(entries), data=data)
+    return ManifestFact(str(path), True, entries=tuple(_entry(folder, n, i) for n, i in enumerate(files, 1)), data=data)
+
+
+def _entry(folder: Path, number: int, item: object) -> ManifestEntry:
+    """One manifest entry compared with its file; a file whose path resolves outside ``folder`` is never read."""
+    label = f"entry {number} ({item!r:.60})"
+    if not isinstance(item, dict):
+        return ManifestEntry(label, None, None, False, refused="not an object with a name, size and sha256")
+    name, size, digest = item.get("name"), item.get("size"), item.get("sha256")
+    if not isinstance(name, str) or not name:
+        return ManifestEntry(label, None, None, False, refused="no name")
+    if not name.isprintable():
+        return ManifestEntry(label, None, None, False, refused="a name with unprintable characters: not read")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        return ManifestEntry(name, None, None, False, refused=f"size {size!r:.40} is not a number of bytes")
+    if digest is not None and not isinstance(digest, str):
+        return ManifestEntry(name, size, None, False, refused=f"sha256 {digest!r:.40} is not a hex digest")
+    try:
+        listed = (folder / name).resolve()  # symlinks followed: what would be read
+        if not listed.is_relative_to(folder.resolve()):
+            return ManifestEntry(name, size, digest, False, refused="outside the backups folder: not read")
+        if not listed.is_file():
+            return ManifestEntry(name, size, digest, False)
+        return ManifestEntry(name, size, digest, True, size=listed.stat().st_size, sha256=sha256_of(listed))
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (before Python 3.13)
+        return ManifestEntry(name, size, digest, False, refused=f"cannot read it: {getattr(exc, 'strerror', None) or exc}")
 
 
 class BackupsProbe:

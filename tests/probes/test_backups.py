@@ -224,6 +224,59 @@ def test_ages_use_the_file_time(tmp_path):
     assert 29.9 < listing.newest.age_h(dt.datetime.now(dt.timezone.utc)) < 30.1
 
 
+# ---------------------------------------------------------------------------------------- manifest entries
+
+def manifest(folder: Path, *entries: object) -> None:
+    (folder / "manifest.json").write_text(json.dumps({"files": list(entries)}))
+
+
+def test_a_manifest_entry_with_neither_size_nor_digest_verifies_nothing(tmp_path):
+    dump = write_dump(tmp_path, "shop_1.sql.gz")
+    manifest(tmp_path, {"name": dump.name})
+    assert read_manifest(tmp_path, "manifest.json").problems == [
+        "shop_1.sql.gz: listed with neither size nor sha256 (nothing to verify it by)"]
+    manifest(tmp_path, {"name": dump.name, "size": dump.stat().st_size})  # one of them is evidence
+    assert read_manifest(tmp_path, "manifest.json").problems == []
+
+
+def test_manifest_entries_that_are_not_objects_are_problems_not_errors(tmp_path):
+    dump = write_dump(tmp_path, "shop_1.sql.gz")
+    ok = {"name": dump.name, "size": dump.stat().st_size}
+    manifest(tmp_path, ok, "shop_1.sql.gz", 42, None, {"size": 3}, {"name": dump.name, "size": "big"},
+             {"name": "shop\x00.sql.gz", "size": 1}, {"name": dump.name, "size": 1, "sha256": 7})
+    fact = read_manifest(tmp_path, "manifest.json")
+    assert fact.problems == [
+        "entry 2 ('shop_1.sql.gz'): not an object with a name, size and sha256",
+        "entry 3 (42): not an object with a name, size and sha256",
+        "entry 4 (None): not an object with a name, size and sha256",
+        "entry 5 ({'size': 3}): no name",
+        "shop_1.sql.gz: size 'big' is not a number of bytes",
+        "entry 7 ({'name': 'shop\\x00.sql.gz', 'size': 1}): a name with unprintable characters: not read",
+        "shop_1.sql.gz: sha256 7 is not a hex digest"], fact.problems
+    assert "entry 2" in fact.evidence() and fact.lists(dump.name)
+
+
+def test_manifest_names_outside_the_backups_folder_are_never_read(tmp_path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a backup")
+    listed = {"size": secret.stat().st_size, "sha256": hashlib.sha256(secret.read_bytes()).hexdigest()}
+    (folder / "link.txt").symlink_to(secret)
+    (folder / "loop").symlink_to(folder / "loop")
+    (folder / "sub").mkdir()
+    inside = write_dump(folder / "sub", "shop_1.sql.gz")
+    manifest(folder, {"name": "../secret.txt", **listed}, {"name": str(secret), **listed}, {"name": "link.txt", **listed},
+             {"name": "sub/../sub/shop_1.sql.gz", "size": inside.stat().st_size}, {"name": "loop", "size": 1})
+
+    fact = read_manifest(folder, "manifest.json")
+
+    outside = "outside the backups folder: not read"
+    assert fact.problems[:3] == [f"../secret.txt: {outside}", f"{secret}: {outside}", f"link.txt: {outside}"], fact.problems
+    assert len(fact.problems) == 4 and fact.problems[3].startswith("loop: cannot read it: "), fact.problems
+    assert [(e.size, e.sha256) for e in fact.entries[:3]] == [(None, None)] * 3
+
+
 # ---------------------------------------------------------------------------------------- custom-format dumps
 
 def custom_dump(postgres: Any, path: Path) -> Path:
@@ -270,3 +323,43 @@ def test_a_custom_dump_that_cannot_be_read_in_time(tmp_path):
     fact = read_dump(fifo, timeout_s=1)
     assert not fact.complete and fact.error == "pg_restore did not finish in 1 s", fact
     assert time.monotonic() - started < 10
+
+
+# ---------------------------------------------------------------------------------------- end to end
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKS = {"test_backups.py": (REPO / "checks" / "test_backups.py").read_text()}
+PROFILE = """
+[environment]
+release = "1.4.2"
+
+[backups]
+dir = "../backups"
+pattern = "shop_*.sql.gz"
+retention_days = 7
+"""
+
+
+def gate(run_gate: Any, pytester: pytest.Pytester, *dumps: tuple[str, float], entries: list[object] | None = None) -> Any:
+    """The real checks/test_backups.py (predeploy) on a folder of dumps (name, mtime) and its manifest."""
+    folder = pytester.path / "backups"
+    folder.mkdir(exist_ok=True)
+    for name, mtime in dumps:
+        write_dump(folder, name, mtime=mtime)
+    if entries is None:
+        entries = [{"name": name, "size": (folder / name).stat().st_size} for name, _ in dumps]
+    manifest(folder, *entries)
+    run = run_gate(CHECKS, "-m", "predeploy", profile=PROFILE)
+    return run, {e["id"]: e["reason"] for e in run.gate["failed"]}
+
+
+def test_a_manifest_that_proves_nothing_fails_and_never_errors(run_gate, pytester):
+    (pytester.path / "outside.sql.gz").write_bytes(b"x")
+    run, failed = gate(run_gate, pytester, ("shop_1.sql.gz", time.time() - 60),
+                       entries=["shop_1.sql.gz", {"name": "shop_1.sql.gz"}, {"name": "../outside.sql.gz", "size": 1}])
+    assert run.gate["errored"] == [] and run.gate["verdict"] == "NO-GO", run.log
+    assert set(failed) == {"backups.manifest_matches"}, failed
+    reason = failed["backups.manifest_matches"]
+    assert "manifest.json" in reason and "entry 1 ('shop_1.sql.gz'): not an object" in reason, reason
+    assert "shop_1.sql.gz: listed with neither size nor sha256" in reason, reason
+    assert "../outside.sql.gz: outside the backups folder: not read" in reason, reason
