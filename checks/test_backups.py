@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import dependent, judge
-from gonogo.probes.backups import BackupsProbe
+from gonogo.probes.backups import CLOCK_SKEW_S, BackupsProbe, Listing
 from gonogo.skips import not_applicable
 from gonogo.stack import Stack
 
@@ -27,17 +27,34 @@ def _newest(stack: Stack) -> BackupsProbe:
     return backups
 
 
+def _future(listing: Listing) -> str:
+    """The dumps dated in the future, said with both clocks: a future date is no evidence of when a dump was written."""
+    future = listing.future
+    shown = [f"{f.name} dated {_span(f.ahead_s(listing.checked_at))} in the future ({f.modified:%Y-%m-%d %H:%M:%S}"
+             " UTC, its modification time)" for f in future[:3]]
+    more = f" and {len(future) - 3} more" if len(future) > 3 else ""
+    return (f"{', '.join(shown)}{more}, by the gate's clock ({listing.checked_at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{CLOCK_SKEW_S // 60} min of skew allowed): a wrong clock where the dumps are written, or a touched file")
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
 @pytest.mark.severity("blocker")
 @pytest.mark.runbook("RCY-0.8", "SMK-2.1")
 def test_backup_recent(stack: Stack) -> None:
-    """The newest database dump is younger than [backups] max_age_h."""
+    """The newest database dump is younger than [backups] max_age_h, and not dated in the future."""
     backups = stack.backups
     listing, max_age = backups.dumps, backups.section.max_age_h
-    newest = listing.newest
+    newest, future = listing.newest, listing.future
     age = newest.age_h(listing.checked_at) if newest else None
-    actual = (listing.error or f"no file matches {listing.pattern}") if newest is None else (
-        f"{newest.name}, {age:.1f} h old")
-    judge("newest backup", age is not None and age <= max_age, expected=f"a dump younger than {max_age:g} h",
+    if newest is None:
+        actual = listing.error or f"no file matches {listing.pattern}"
+    else:
+        actual = _future(listing) if newest in future else f"{newest.name}, {max(age or 0, 0):.1f} h old"
+    judge("newest backup", age is not None and age <= max_age and newest not in future,
+          expected=f"a dump younger than {max_age:g} h (and not dated in the future)",
           actual=actual, where=f"{backups.folder} (the backup job and its schedule)", fact=listing)
 
 
@@ -115,20 +132,23 @@ def test_manifest_matches(stack: Stack) -> None:
 @pytest.mark.severity("warning")
 @pytest.mark.runbook("RCY-1.2", "NPR-2.1")
 def test_retention_respected(stack: Stack) -> None:
-    """No dump older than [backups] retention_days is left, and at least one is inside it."""
+    """No dump older than [backups] retention_days is left, at least one is inside it, and none is dated in the future."""
     backups = stack.backups
     days = backups.section.retention_days
     if days is None:
         not_applicable("not applicable: [backups] retention_days is not set")
     listing = backups.dumps
-    ages = [(f, f.age_h(listing.checked_at) / 24) for f in listing.files]
+    future = listing.future
+    ages = [(f, f.age_h(listing.checked_at) / 24) for f in listing.files if f not in future]
     old = [f"{f.name} ({age:.1f} days)" for f, age in ages if age > days]
     inside = [f for f, age in ages if age <= days]
-    actual = (f"{len(old)} older: {', '.join(old[:5])}" if old else "") or (
-        "" if inside else f"no dump inside the last {days:g} days")
-    judge("backup retention", not old and bool(inside),
-          expected=f"every dump younger than {days:g} days, and at least one", actual=actual,
-          where=f"{backups.folder} (the cleanup job)", fact=listing)
+    actual = "; ".join(part for part in (
+        _future(listing) if future else "", f"{len(old)} older: {', '.join(old[:5])}" if old else "",
+        "" if inside else f"no dump inside the last {days:g} days") if part)
+    judge("backup retention", not future and not old and bool(inside),
+          expected=f"every dump younger than {days:g} days (none dated in the future), and at least one",
+          actual=actual, where=f"{backups.folder} (the cleanup job; the clock of the machine writing the dumps)",
+          fact=listing)
 
 
 @pytest.mark.severity("blocker")

@@ -40,6 +40,11 @@ CUSTOM_MAGIC = b"PGDMP"
 #: ``\unrestrict <key>`` after it)
 TAIL = 64 * 1024
 _BACKUP_SUFFIXES = (".sql.gz", ".sql", ".dump.gz", ".dump", ".backup", ".tar.gz", ".tgz")
+#: how far ahead of the gate's clock a file's time may be and still count: the clocks of the machine that
+#: writes the backups (or of its file server) and of the gate's disagree a little (NTP keeps them within a
+#: second; a VM resumed from a suspend, or a clock without NTP, drifts by minutes). A file dated further
+#: ahead has a wrong clock or a forged time: no evidence of when it was written.
+CLOCK_SKEW_S = 300
 
 
 class BackupSchedule(Section):
@@ -135,6 +140,10 @@ class BackupFile:
     def age_h(self, now: dt.datetime) -> float:
         return (now - self.modified).total_seconds() / 3600
 
+    def ahead_s(self, now: dt.datetime) -> float:
+        """How many seconds the file's time is ahead of ``now`` (0 when it is not)."""
+        return max((self.modified - now).total_seconds(), 0.0)
+
 
 @dataclass(frozen=True)
 class Listing:
@@ -151,6 +160,11 @@ class Listing:
         return self.files[0] if self.files else None
 
     @property
+    def future(self) -> tuple[BackupFile, ...]:
+        """The files dated ahead of the gate's clock by more than :data:`CLOCK_SKEW_S`, newest first."""
+        return tuple(f for f in self.files if f.ahead_s(self.checked_at) > CLOCK_SKEW_S)
+
+    @property
     def evidence_name(self) -> str:
         return f"backups {self.folder}/{self.pattern}"
 
@@ -158,8 +172,10 @@ class Listing:
         if self.error:
             return masker.mask(f"{self.folder}: {self.error}")
         lines = [f"{self.folder}/{self.pattern}: {len(self.files)} file(s), newest first (at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC)"]
-        lines += [f"  {f.modified:%Y-%m-%d %H:%M:%S}  {f.size:>12}  {f.name}  ({f.age_h(self.checked_at):.1f} h old)"
-                  for f in self.files]
+        future = self.future
+        lines += [f"  {f.modified:%Y-%m-%d %H:%M:%S}  {f.size:>12}  {f.name}  ("
+                  + (f"{f.ahead_s(self.checked_at) / 3600:.1f} h IN THE FUTURE" if f in future
+                     else f"{max(f.age_h(self.checked_at), 0):.1f} h old") + ")" for f in self.files]
         return masker.mask("\n".join(lines))
 
     def __repr__(self) -> str:

@@ -353,6 +353,19 @@ def gate(run_gate: Any, pytester: pytest.Pytester, *dumps: tuple[str, float], en
     return run, {e["id"]: e["reason"] for e in run.gate["failed"]}
 
 
+def test_the_gate_passes_a_sound_folder_and_a_clock_a_little_ahead(run_gate, pytester):
+    run, failed = gate(run_gate, pytester, ("shop_2.sql.gz", time.time() + 60), ("shop_1.sql.gz", time.time() - 86400))
+    assert failed == {} and run.gate["errored"] == [] and run.gate["counts"]["passed"] == 6, run.log
+
+
+def test_a_dump_dated_in_the_future_is_no_evidence_of_a_recent_backup(run_gate, pytester):
+    run, failed = gate(run_gate, pytester, ("shop_1.sql.gz", time.time() + 3 * 3600))
+    assert run.gate["verdict"] == "NO-GO", run.log
+    assert set(failed) == {"backups.backup_recent", "backups.retention_respected"}, failed
+    for reason in failed.values():
+        assert "shop_1.sql.gz dated 3.0 h in the future" in reason and "the gate's clock" in reason, reason
+
+
 def test_a_manifest_that_proves_nothing_fails_and_never_errors(run_gate, pytester):
     (pytester.path / "outside.sql.gz").write_bytes(b"x")
     run, failed = gate(run_gate, pytester, ("shop_1.sql.gz", time.time() - 60),
