@@ -39,11 +39,25 @@ def _state(stack: Stack, phase: str) -> MigrationState:
 
 
 def _read(stack: Stack, phase: str) -> MigrationState:
-    """The state, for a check that judges it: dependent on ``migrations.readable`` when it could not be read."""
+    """The state, for a check that judges it: dependent on ``migrations.readable`` when it could not be read
+    or the table is missing (nothing then shows what the database has applied)."""
     state = _state(stack, phase)
     if state.error is not None:
         skips.dependent(f"{READ}[{phase}]", state.error)
+    if _missing(stack, state, phase):
+        skips.dependent(f"{READ}[{phase}]", f"no table {state.database.table} in {state.database.looked_in}")
     return state
+
+
+def _missing(stack: Stack, state: MigrationState, phase: str) -> str | None:
+    """Why the table's absence fails (the DSN may name the wrong database), or None: it is there, was not read,
+    or this is a first deploy (``first_deploy``, before the deploy only: the deploy creates the table)."""
+    table = state.database
+    if table.exists or table.error is not None or (phase == "predeploy" and stack.migrations.config.first_deploy):
+        return None
+    then = ("on a first deploy into an empty database, say so: [database] migrations.first_deploy = true"
+            if phase == "predeploy" else "after a deploy the table must be there: the deploy creates it")
+    return f"no table {table.table} in {table.looked_in}: the DSN may name the wrong database; {then}"
 
 
 def _only(stack: Stack, tool: str, why: str) -> None:
@@ -56,11 +70,23 @@ def _only(stack: Stack, tool: str, why: str) -> None:
 @pytest.mark.severity("blocker")
 @in_phases("predeploy", "postdeploy", "rollback")
 def test_readable(stack: Stack, phase: str) -> None:
-    """The migration table and the release's migrations can be read (before a deploy: what it will apply)."""
+    """The migration table and the release's migrations can be read (before a deploy: what it will apply).
+
+    The table must be there: only a first deploy (``first_deploy``) may find none, before the deploy."""
     state = _state(stack, phase)
     judge("migrations read", state.error is None,
           expected=f"the database's {state.database.table} and {RELEASES[phase]}'s migrations",
           actual=state.error, where=state.where, fact=state)
+    table, profile = state.database, stack.env.display_path
+    missing = _missing(stack, state, phase)
+    judge("migrations table", missing is None, expected=f"the table {table.table} in database {table.database}",
+          actual=missing, where=f"[database] dsn ({stack.db.target}) in {profile}: its database and search_path",
+          fact=state)
+    stale = phase == "predeploy" and stack.migrations.config.first_deploy and table.applied
+    judge("migrations table", not stale, expected="no migration applied yet (first_deploy = true)",
+          actual=f"{table.table} in database {table.database} holds {len(table.applied)} applied migration(s): "
+                 "this is no first deploy; remove [database] migrations.first_deploy",
+          where=f"[database] migrations.first_deploy in {profile}", fact=state)
 
 
 @pytest.mark.severity("blocker")

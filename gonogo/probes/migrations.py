@@ -96,6 +96,9 @@ class MigrationsConfig(Section):
     #: applied migrations the release may not know (globs on ``app.name``, a revision, a folder name):
     #: an app removed on purpose, the migrations a squashed one replaced
     ignore_unknown: list[str] = Field(default_factory=list)
+    #: the release is the first one deployed into an empty database: before the deploy, the table may be
+    #: absent (otherwise an absent table fails: the DSN may name the wrong database); remove it once deployed
+    first_deploy: bool = False
 
     @field_validator("service", "workdir")
     @classmethod
@@ -186,6 +189,9 @@ class DatabaseMigrations:
 
     table: str
     exists: bool = False
+    #: the database the session was in (``current_database()``) and the schemas of its search path
+    database: str | None = None
+    schemas: tuple[str, ...] = ()
     #: what the table says is applied, in order (django: ``app.name``; alembic: the revisions in
     #: ``alembic_version``; prisma: the names whose latest attempt finished and was not rolled back)
     applied: tuple[str, ...] = ()
@@ -193,11 +199,17 @@ class DatabaseMigrations:
     attempts: tuple[Attempt, ...] = ()
     error: str | None = None
 
+    @property
+    def looked_in(self) -> str:
+        """``database shop (schemas searched: public)``: where the table was looked for."""
+        searched = "" if "." in self.table else f" (schemas searched: {', '.join(self.schemas) or 'none'})"
+        return f"database {self.database}{searched}"
+
     def describe(self) -> str:
         if self.error:
             return f"table {self.table}: not read: {self.error}"
         if not self.exists:
-            return f"table {self.table}: absent (nothing applied yet)"
+            return f"table {self.table}: absent from {self.looked_in}"
         return f"table {self.table}: {len(self.applied)} applied"
 
 
@@ -340,7 +352,7 @@ QUERIES = {
 
 def read_database(tool: str, table: str, db: DatabaseProbe) -> DatabaseMigrations:
     """The tool's table of applied migrations, in one read-only session of ``stack.db``; an absent
-    table is nothing applied yet."""
+    table is ``exists=False``, with the database and schemas it was looked for in."""
     from gonogo.probes.database import quoted_name  # database.py imports this module: here, not at the top
 
     quoted = quoted_name(table)
@@ -348,19 +360,22 @@ def read_database(tool: str, table: str, db: DatabaseProbe) -> DatabaseMigration
         opened = session.connection
         if opened.error:  # no connection ("no connection after 2003 ms: ..."), or one that is not read-only
             return DatabaseMigrations(table, error=opened.error if opened.connected else opened.status_text)
-        found = session.query("SELECT to_regclass(%s) IS NOT NULL", (quoted,))
+        found = session.query("SELECT to_regclass(%s) IS NOT NULL, current_database(), current_schemas(false)",
+                              (quoted,))
         if not found.ok:
             return DatabaseMigrations(table, error=found.error)
-        if not found.value:
-            return DatabaseMigrations(table)  # absent: nothing applied yet
+        exists, database, schemas = found.rows[0]
+        seen = DatabaseMigrations(table, database=str(database), schemas=tuple(map(str, schemas or ())))
+        if not exists:
+            return seen
         rows = session.query(QUERIES[tool].format(table=quoted), max_rows=MAX_ROWS)
     if not rows.ok or rows.truncated:
-        return DatabaseMigrations(table, error=rows.error or f"more than {MAX_ROWS} rows")
+        return dataclasses.replace(seen, error=rows.error or f"more than {MAX_ROWS} rows")
     if tool != "prisma":
-        return DatabaseMigrations(table, True, tuple(str(name) for (name,) in rows.rows))
+        return dataclasses.replace(seen, exists=True, applied=tuple(str(name) for (name,) in rows.rows))
     attempts = tuple(Attempt(*row) for row in rows.rows)
-    latest = _latest(attempts)
-    return DatabaseMigrations(table, True, tuple(n for n, a in latest.items() if a.status == "applied"), attempts)
+    applied = tuple(n for n, a in _latest(attempts).items() if a.status == "applied")
+    return dataclasses.replace(seen, exists=True, applied=applied, attempts=attempts)
 
 
 def _latest(attempts: Sequence[Attempt]) -> dict[str, Attempt]:

@@ -3,13 +3,15 @@ each tool's table as the tool lays it out, real Alembic script directories read 
 (revisions, a branch with two heads, an env.py that must never run, an alembic.ini), a real
 ``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz). The database
 stopped, refusing, hanging and refusing the password is a fact in bounded time. The real
-``checks/test_migrations.py`` runs end to end through pytester on the same database. Django's own
+``checks/test_migrations.py`` runs end to end through pytester on the same database: a missing table
+(a DSN naming the wrong, empty database) fails unless a first deploy says so. Django's own
 ``showmigrations`` runs in the sandbox's container: tests/sandbox/test_probe_migrations.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import sys
 import tarfile
@@ -134,12 +136,14 @@ def test_alembic_at_head_behind_and_empty(pg, db, scripts, stamped, pending):
     assert said in fact.evidence()
 
 
-def test_alembic_without_its_table_has_applied_nothing(db, scripts):
+def test_alembic_without_its_table_says_where_it_looked(db, scripts):
+    """An absent table is a fact, with the database and schemas it was looked for in (the check judges it)."""
     fact = state("alembic", db, scripts=scripts)
 
     assert fact.error is None and not fact.database.exists, fact.evidence()
     assert fact.pending == (BASE, USERS, ORDERS)
-    assert "table alembic_version: absent (nothing applied yet)" in fact.evidence()
+    assert (fact.database.database, fact.database.schemas) == (dbname(db), ("public",))
+    assert f"table alembic_version: absent from database {dbname(db)} (schemas searched: public)" in fact.evidence()
 
 
 def test_alembic_revision_the_scripts_do_not_know(pg, db, scripts):
@@ -565,6 +569,7 @@ def test_nothing_listens(scripts):
     ({"tool": "alembic", "table": "alembic_version; DROP TABLE x"}, "is not a table name"),
     ({"tool": "django", "command": []}, "nothing to run"),
     ({"tool": "django", "timeout_s": 0}, "greater than 0"),
+    ({"tool": "django", "first_deploy": "maybe"}, "Input should be a valid boolean"),
 ])
 def test_profile_table_mistakes(table, said):
     with pytest.raises(ValidationError, match=said.replace("(", r"\(")):
@@ -592,8 +597,8 @@ def migrations_module() -> dict[str, str]:
     return {"test_migrations.py": CHECKS.read_text(encoding="utf-8")}
 
 
-def profile(tool: str, scripts: Path, **more: str) -> str:
-    extra = "".join(f'{key} = "{value}"\n' for key, value in more.items())
+def profile(tool: str, scripts: Path, **more: str | bool) -> str:
+    extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in more.items())
     return f"""
         [environment]
         release = "1.4.2"
@@ -703,3 +708,86 @@ def test_what_is_not_configured(run_gate, migrations_module, scripts):
     assert "previous_scripts (the previous release's migrations)" in no_rollback_source.gate["skipped"][0]["reason"]
     assert set(outcomes(no_table).values()) == {"not-configured"}, no_table.log
     assert "([database])" in no_table.gate["skipped"][0]["reason"]
+
+
+# ------------------------------------------------------------------------------------ no table, first deploy
+
+
+def release_of(tool: str, tmp_path: Path) -> Path:
+    """A release of each tool with migrations to apply: Alembic scripts, a prisma/migrations folder, a Django tree."""
+    if tool == "alembic":
+        return alembic_dir(tmp_path / "alembic", {BASE: None, USERS: BASE})
+    if tool == "prisma":
+        root = tmp_path / "prisma" / "migrations" / MIGRATIONS[0]
+        root.mkdir(parents=True)
+        (root / "migration.sql").write_text('CREATE TABLE "t" ("id" SERIAL);\n')
+        return root.parent
+    return django_tree(tmp_path / "src")
+
+
+@pytest.mark.parametrize("tool", ["alembic", "prisma", "django"])
+def test_a_missing_table_is_no_go_before_the_deploy(run_gate, migrations_module, pg, db, tmp_path, tool):
+    """A DSN naming the wrong (empty) database: no table, so nothing proves what the database has applied."""
+    table = {"alembic": "alembic_version", "prisma": "_prisma_migrations", "django": "django_migrations"}[tool]
+
+    run = run_gate(migrations_module, "-m", "predeploy", profile=profile(tool, release_of(tool, tmp_path)),
+                   environ={"MIGRATIONS_TEST_DSN": db})
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    [failed] = run.gate["failed"]
+    assert failed["id"] == "migrations.readable[predeploy]" and failed["severity"] == "blocker", failed
+    assert failed["reason"] == (
+        f"migrations table: expected the table {table} in database {dbname(db)}, got no table {table} in database "
+        f"{dbname(db)} (schemas searched: public): the DSN may name the wrong database; on a first deploy into an "
+        "empty database, say so: [database] migrations.first_deploy = true")
+    assert (f"look at: [database] dsn (reader@127.0.0.1:{pg.port}/{dbname(db)}) in environments/dev.toml: its "
+            "database and search_path") in run.out
+    dependent = {k for k, v in outcomes(run).items() if v == "dependent"}
+    assert "migrations.none_unknown[predeploy]" in dependent, run.log
+    assert PASSWORD not in run.out
+
+
+def test_first_deploy_excuses_a_missing_table_before_the_deploy_only(run_gate, migrations_module, db, tmp_path):
+    """An empty release (a Prisma folder without migrations) on an empty database: before the deploy, a first
+    deploy may find no table; after it (and after a rollback), the table must be there, first deploy or not."""
+    empty = tmp_path / "prisma" / "migrations"
+    empty.mkdir(parents=True)
+    environ = {"MIGRATIONS_TEST_DSN": db}
+
+    after = run_gate(migrations_module, "-m", "postdeploy or rollback",
+                     profile=profile("prisma", empty, previous_scripts=str(empty)), environ=environ)
+    first = run_gate(migrations_module, "-m", "predeploy",
+                     profile=profile("prisma", empty, previous_scripts=str(empty), first_deploy=True), environ=environ)
+    first_after = run_gate(migrations_module, "-m", "postdeploy", environ=environ, profile=None)
+
+    assert after.gate["verdict"] == "NO-GO", after.log
+    assert outcomes(after) == {
+        "migrations.readable[postdeploy]": "failed", "migrations.readable[rollback]": "failed",
+        "migrations.all_applied[postdeploy]": "dependent", "migrations.all_applied[rollback]": "dependent",
+        "migrations.none_unknown[postdeploy]": "dependent", "migrations.none_unknown[rollback]": "dependent",
+        "migrations.none_failed[postdeploy]": "dependent", "migrations.none_failed[rollback]": "dependent",
+        "migrations.single_head[postdeploy]": "not-applicable"}, after.log
+    reasons = {e["id"]: e["reason"] for e in after.gate["failed"]}
+    assert reasons["migrations.readable[postdeploy]"].endswith(
+        "the DSN may name the wrong database; after a deploy the table must be there: the deploy creates it")
+    assert first.gate["verdict"] == "GO", first.log
+    assert outcomes(first) == {"migrations.single_head[predeploy]": "not-applicable"}, first.log
+    assert first_after.gate["verdict"] == "NO-GO", first_after.log
+    assert {e["id"] for e in first_after.gate["failed"]} == {"migrations.readable[postdeploy]"}
+
+
+def test_first_deploy_over_applied_migrations_is_no_go(run_gate, migrations_module, pg, db, scripts):
+    """first_deploy left in the profile after the first deploy would excuse the wrong database again: the table
+    holding applied migrations says this is no first deploy."""
+    stamp(pg, db, BASE)
+
+    run = run_gate(migrations_module, "-m", "predeploy", profile=profile("alembic", scripts, first_deploy=True),
+                   environ={"MIGRATIONS_TEST_DSN": db})
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    [failed] = run.gate["failed"]
+    assert failed["reason"] == (
+        f"migrations table: expected no migration applied yet (first_deploy = true), got alembic_version in database "
+        f"{dbname(db)} holds 1 applied migration(s): this is no first deploy; remove [database] "
+        "migrations.first_deploy"), failed
+
