@@ -4,8 +4,8 @@ each tool's table as the tool lays it out, real Alembic script directories read 
 ``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz). The database
 stopped, refusing, hanging and refusing the password is a fact in bounded time. The real
 ``checks/test_migrations.py`` runs end to end through pytester on the same database: a missing table
-(a DSN naming the wrong, empty database) fails unless a first deploy says so. Django's own
-``showmigrations`` runs in the sandbox's container: tests/sandbox/test_probe_migrations.py.
+(a DSN naming the wrong, empty database) fails unless a first deploy says so, and so does no Alembic
+head. Django's own ``showmigrations`` runs in the sandbox's container: tests/sandbox/test_probe_migrations.py.
 """
 
 from __future__ import annotations
@@ -144,6 +144,12 @@ def test_alembic_without_its_table_says_where_it_looked(db, scripts):
     assert fact.pending == (BASE, USERS, ORDERS)
     assert (fact.database.database, fact.database.schemas) == (dbname(db), ("public",))
     assert f"table alembic_version: absent from database {dbname(db)} (schemas searched: public)" in fact.evidence()
+
+
+def test_alembic_empty_versions_folder_has_no_head(db, tmp_path):
+    fact = state("alembic", db, scripts=alembic_dir(tmp_path / "empty", {}))
+
+    assert fact.error is None and fact.release.names == () and fact.release.heads == (), fact.evidence()
 
 
 def test_alembic_revision_the_scripts_do_not_know(pg, db, scripts):
@@ -791,3 +797,16 @@ def test_first_deploy_over_applied_migrations_is_no_go(run_gate, migrations_modu
         f"{dbname(db)} holds 1 applied migration(s): this is no first deploy; remove [database] "
         "migrations.first_deploy"), failed
 
+
+def test_no_alembic_head_is_no_go(run_gate, migrations_module, pg, db, tmp_path):
+    """An empty versions folder: nothing shows that the release's migrations form one line."""
+    stamp(pg, db)
+
+    run = run_gate(migrations_module, "-m", "predeploy",
+                   profile=profile("alembic", alembic_dir(tmp_path / "empty", {})), environ={"MIGRATIONS_TEST_DSN": db})
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    [failed] = run.gate["failed"]
+    assert failed["id"] == "migrations.single_head[predeploy]", failed
+    assert failed["reason"] == ("alembic heads: expected one head, got no head: the scripts hold no revision (is "
+                                "scripts the release's script directory, with its versions/?)")
