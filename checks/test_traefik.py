@@ -7,6 +7,10 @@ containers labelled and on the proxy network), RCY-4.3 (the stack answers throug
 ``[[traefik.routers]]`` entry is one check of each kind; the router and service JSON are the evidence.
 Unlike a script that greps container names, this reads Traefik's API and goes through the proxy for real.
 
+A status alone does not prove which backend answered (any backend, or a catch-all router, answers 200):
+``route_has_backend_proof`` (a warning) fails for a router whose entry sets neither ``expect_headers`` nor
+``expect_body``, so the missing proof shows in the verdict (GO-WITH-WARNINGS) without breaking a profile.
+
 A service without a health check cannot prove its servers are up: Traefik lists them ``UP`` even when
 nothing listens. For such a service ``service_up`` connects to each server itself (a refused server
 fails it), and ``service_health_checked`` (a warning) asks for a health check, so that Traefik stops
@@ -272,6 +276,26 @@ def test_route_reaches_backend(route: TraefikRoute, stack: Stack) -> None:
     judge(f"{route.name} backend", not problems, expected="an answer from the route's backend "
           f"(headers {route.expect_headers or 'any'}, body {route.expect_body or 'any'})",
           actual=f"status {fact.status} but " + "; ".join(problems), where=where, fact=fact)
+
+
+def _unproven(route: TraefikRoute) -> bool:
+    return not route.expect_headers and route.expect_body is None
+
+
+@pytest.mark.severity("warning")
+@pytest.mark.runbook("RCY-4.3")
+@pytest.mark.each("traefik.routers", "route", where=_unproven, optional=True,
+                  what="a status as its only proof (no expect_headers, no expect_body)")
+def test_route_has_backend_proof(route: TraefikRoute, stack: Stack) -> None:
+    """The router's entry says what proves its backend answered: expect_headers or expect_body.
+
+    A status alone is answered by any backend, and by a catch-all router; a failure here is a warning."""
+    judge(f"{route.name} backend proof", False,
+          expected="expect_headers or expect_body: what only the route's backend answers",
+          actual=f"neither: route_reaches_backend proves only a {route.expect_status}, which any backend or a "
+                 "catch-all router gives",
+          where=f'[[traefik.routers]] name = "{route.name}" in {stack.env.display_path}; the answer\'s headers and '
+                f"body are in route_reaches_backend[{route.name}]'s evidence")
 
 
 def _redirects(route: TraefikRoute) -> bool:

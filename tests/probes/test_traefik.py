@@ -494,10 +494,28 @@ def test_the_gate_is_go_in_front_of_a_healthy_backend(run_gate: Any, traefik: Pr
 
     assert run.gate["verdict"] == "GO", run.out
     counts = run.gate["counts"]
-    assert (counts["passed"], counts["not_applicable"]) == (7, 2), counts  # no proxy network, no labels asked
+    # not applicable: no proxy network, no labels asked, no router without a proof of its backend
+    assert (counts["passed"], counts["not_applicable"]) == (7, 3), counts
     attachments = " ".join(p.read_text(errors="replace") for p in run.allure_dir.glob("*-attachment*"))
     assert f"GET {traefik.api}/api/http/routers/app@file" in attachments  # the router JSON
     assert f"GET {traefik.api}/api/http/services/app@file" in attachments  # the service JSON
+
+
+def test_a_route_without_proof_of_its_backend_is_a_warning(run_gate: Any, traefik: Proxy) -> None:
+    """Without expect_headers or expect_body, route_reaches_backend sees a 200, which any backend or catch-all
+    gives: the route still passes, and the missing proof is a warning of its own (GO-WITH-WARNINGS)."""
+    bare = "".join(line + "\n" for line in APP_ROUTER.splitlines() if not line.startswith("expect_"))
+    run = gate_run(run_gate, bare % "app.localhost", API=traefik.api, HTTPS=traefik.https,
+                   HTTP=traefik.redirecting, APP=traefik.app, CA=traefik.ca)
+
+    assert run.gate["verdict"] == "GO-WITH-WARNINGS", run.out
+    [failed] = run.gate["failed"]
+    assert (failed["id"], failed["severity"]) == ("traefik.route_has_backend_proof[app@file]", "warning"), failed
+    assert failed["reason"] == (
+        "app@file backend proof: expected expect_headers or expect_body: what only the route's backend answers, "
+        "got neither: route_reaches_backend proves only a 200, which any backend or a catch-all router gives")
+    assert 'look at: [[traefik.routers]] name = "app@file" in environments/dev.toml' in run.out, run.out
+    assert run.gate["counts"]["passed"] == 7, run.gate["counts"]  # route_reaches_backend[app@file] among them
 
 
 def test_the_gate_names_each_broken_route(run_gate: Any, traefik: Proxy) -> None:
@@ -533,7 +551,10 @@ def test_the_gate_names_each_broken_route(run_gate: Any, traefik: Proxy) -> None
         "router_enabled[no-service@file]", "service_up[no-service@file]", "route_reaches_backend[no-service@file]",
         "http_redirects_to_https[no-service@file]", "service_up[dead@file]", "route_reaches_backend[dead@file]",
         "http_redirects_to_https[dead@file]", "service_up[unchecked@file]", "service_health_checked[unchecked@file]",
-        "route_reaches_backend[unchecked@file]", "http_redirects_to_https[unchecked@file]"}, sorted(failed)
+        "route_reaches_backend[unchecked@file]", "http_redirects_to_https[unchecked@file]",
+        # warnings: these routers set neither expect_headers nor expect_body
+        "route_has_backend_proof[no-service@file]", "route_has_backend_proof[dead@file]",
+        "route_has_backend_proof[unchecked@file]"}, sorted(failed)
     skipped = {e["id"].removeprefix("traefik."): e["status"] for e in run.gate["skipped"]}
     assert skipped["service_health_checked[no-service@file]"] == "dependent"
     assert "look at: " + traefik.api + "/api/http/routers/no-service@file; the file provider's dynamic configuration" in run.out
