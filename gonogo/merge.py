@@ -4,10 +4,11 @@ A gate spread over several runs (predeploy, postdeploy and smoke; the jobs of a 
 or environments) is decided once, by the same rules as one run:
 
 - a NO-GO anywhere is a NO-GO: every blocking reason of every run stays, named by its run;
-- a required check is missing only when no run *of the same environment* judged it (a run judged a
-  check it passed, failed or had waived): staging having judged a check never excuses prod; a
+- a required check is missing only when no run *of the same stack* judged it (a run judged a check it
+  passed, failed or had waived; the stack is ``[environment] name``, which the profiles of the hosts of
+  one stack share, else the profile's name): staging having judged a check never excuses prod; a
   ``[gate] required`` entry that matches no check is missing only when it matches none in every run
-  of that environment; a ``--partial`` run's left-out required check is missing like any other;
+  of that stack; a ``--partial`` run's left-out required check is missing like any other;
 - runs that judged different target versions cannot make one decision: NO-GO;
 - otherwise any warning, waived failure or not-run warning check makes GO-WITH-WARNINGS, else GO.
 
@@ -62,7 +63,9 @@ def _judged(document: dict[str, Any]) -> set[str]:
 
 
 def _environment(document: dict[str, Any]) -> str | None:
-    return (document.get("environment") or {}).get("name")
+    """The stack a run judged: ``[environment] name`` (hosts of one stack share it), else the profile's name."""
+    environment = document.get("environment") or {}
+    return environment.get("stack") or environment.get("name")
 
 
 def _is_missing_reason(reason: str) -> bool:

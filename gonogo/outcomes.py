@@ -114,6 +114,8 @@ class Recorder:
             self._merge(current, report.when, status, reason)
         current.duration_s += report.duration_s
         current.seen.append(report.when)
+        if report.depends_on and current.status == DEPENDENT:
+            current.depends_on = report.depends_on
         if report.convergence:
             current.convergence = list(report.convergence)
         return current

@@ -51,8 +51,8 @@ SILENCE_KEY = "gonogo_silence"
 EXIT_CODE = pytest.StashKey[int]()
 #: options with which a run judges nothing: it ends with no verdict (exit 1), never with a stale one
 NO_VERDICT_MODES = {"collectonly": "--collect-only", "showfixtures": "--fixtures",
-                    "show_fixtures_per_test": "--fixtures-per-test", "setuponly": "--setup-only",
-                    "setupplan": "--setup-plan"}
+                    "show_fixtures_per_test": "--fixtures-per-test", "setupplan": "--setup-plan",
+                    "setuponly": "--setup-only"}  # --setup-plan sets setuponly too: it is named first
 #: options that show pytest's help rather than run anything: gonogo loads no environment for them
 HELP_MODES = ("help", "markers")
 

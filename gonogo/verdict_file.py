@@ -47,6 +47,8 @@ def document(
         "exit_code": exit_code,
         "environment": None if env is None else {
             "name": env.name, "source": env.source, "profile": env.display_path,
+            # the stack the profile describes ([environment] name, else the profile's name): merge judges per stack
+            "stack": env.profile.environment.name or env.name,
             "public_domain": env.profile.environment.public_domain,
         },
         "target_version": env.profile.environment.release if env else None,

@@ -44,8 +44,10 @@ def test_tls(gonogo_env):
 """
 
 
-def profile(release: str = "1.4.2", tls: bool = False, required: str = "[]") -> str:
-    return f'[environment]\nrelease = "{release}"\n' + ("[tls]\nmin_days = 14\n" if tls else "") + f"[gate]\nrequired = {required}\n"
+def profile(release: str = "1.4.2", tls: bool = False, required: str = "[]", stack: str = "shop") -> str:
+    """A host's profile; the hosts of one stack share its ``[environment] name`` (merge judges required per stack)."""
+    return (f'[environment]\nname = "{stack}"\nrelease = "{release}"\n' + ("[tls]\nmin_days = 14\n" if tls else "")
+            + f"[gate]\nrequired = {required}\n")
 
 
 def keep(run, tmp_path, name: str):
@@ -112,8 +114,37 @@ def test_required_missing_from_every_run_and_different_versions(run_gate, tmp_pa
 
     assert merged["verdict"] == "NO-GO"
     assert [m["id"] for m in merged["missing"]] == ["app.tls"]
-    assert "required tls: app.tls not-configured in every run" in merged["reasons"]
+    assert "required tls: app.tls not-configured in every run of shop" in merged["reasons"]
     assert "the runs judged different target versions (1.4.2, 1.4.3): one decision needs one release" in merged["reasons"]
+
+
+def test_required_is_judged_per_stack(run_gate, tmp_path):
+    """Staging having judged a required check does not excuse prod (issue 20, item 16)."""
+    profiles = {"prod": profile(required='["tls"]', stack="prod"),
+                "staging": profile(tls=True, required='["tls"]', stack="staging")}
+    prod = keep(run_gate(CHECKS.replace('!= "host2"', '!= "none"'), "-m", "postdeploy", profile=profiles, env="prod"),
+                tmp_path, "prod")
+    staging = keep(run_gate(None, "-m", "postdeploy", profile=None, env="staging"), tmp_path, "staging")
+
+    merged = merge.merge([(p, merge.load(p)) for p in (prod / "gate.json", staging / "gate.json")])
+
+    assert merged["verdict"] == "NO-GO", merged["reasons"]
+    assert [(m["id"], m["environment"]) for m in merged["missing"]] == [("app.tls", "prod")]
+    assert "required tls: app.tls not-configured in every run of prod" in merged["reasons"]
+
+
+def test_a_partial_run_never_turns_a_required_check_into_go(run_gate, tmp_path):
+    """--partial judges the selection, but a required check it left out is missing, also after a merge (item 16)."""
+    profiles = {"host1": profile(required='["ready"]')}
+    run = run_gate(CHECKS.replace('!= "host2"', '!= "none"'), "-m", "postdeploy", "-k", "logs", "--partial",
+                   profile=profiles, env="host1")
+    assert run.gate["verdict"] == "NO-GO" and run.gate["partial"] is True, run.log
+    assert [(m["id"], m["status"]) for m in run.gate["missing"]] == [("app.ready", "deselected")]
+    kept = keep(run, tmp_path, "partial")
+
+    merged = merge.merge([(kept / "gate.json", merge.load(kept / "gate.json"))])
+
+    assert merged["verdict"] == "NO-GO" and [m["id"] for m in merged["missing"]] == ["app.ready"]
 
 
 def test_a_file_that_is_not_a_verdict_is_bad_input(tmp_path, capsys):
