@@ -100,6 +100,11 @@ class _Collector:
 
     def __init__(self) -> None:
         self.checks: list[CheckInfo] = []
+        self.errors: list[str] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(str(report.nodeid or report.fspath))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         steps = load_steps()
@@ -111,7 +116,8 @@ def collect(args: list[str]) -> list[CheckInfo]:
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()) as out:
         status = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *args], plugins=[collector])
-    if status not in (0, 5):
+    # --collect-only judges nothing: gonogo ends it with no verdict, exit 1; only a collection error is a failure here
+    if status not in (0, 1, 5) or collector.errors:
         raise SystemExit(f"collection failed (exit {int(status)}):\n{out.getvalue()}")
     return collector.checks
 

@@ -1,10 +1,10 @@
 """The runbooks' manual smoke test, in a real browser: log in, a paid sale, its invoice, a sale on
 credit and its repayment, the day's report (BTQ-4.3 to 4.7, RCY-7; SMK-10's message half).
 
-Phases smoke and postdeploy (``-m "postdeploy and not smoke"`` leaves them out); blockers. They run
-only where ``[smoke] allowed = true``: they write. Everything they write belongs to one customer they
-add, named ``<[smoke] tag> <run id>``, and is removed at the end of the module (smoke/conftest.py),
-also when a flow fails halfway. The flows share that data, so they run in one module (one xdist
+Phases smoke and postdeploy (``-m smoke`` runs them alone; ``-m "postdeploy and not smoke"`` is a
+partial postdeploy run); blockers. They run only where ``[smoke] allowed = true``: they write.
+Everything they write belongs to one customer they add, named ``<[smoke] tag> <run id>``, and is
+removed at the end of the module (smoke/conftest.py), also when a flow fails halfway. The flows share that data, so they run in one module (one xdist
 worker under ``--dist loadfile``) in this order; a flow whose data a failed flow should have made is
 skipped as dependent on it. Selectors and data: ``fixtures/smoke.toml`` and the profile's ``[smoke]``.
 """

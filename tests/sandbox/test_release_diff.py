@@ -58,7 +58,7 @@ def test_baseline_deploy_then_postdeploy_is_go_with_the_release_diff(sandbox: "S
 
         sandbox.cli("deploy", newest, label=f"deploy {newest}")
         new = sandbox.values["RELEASE"]
-        out, after = gate(sandbox, tmp_path, "postdeploy", "-m", "postdeploy and not smoke", "-n", "2")
+        out, after = gate(sandbox, tmp_path, "postdeploy", "-m", "postdeploy and not smoke", "--partial", "-n", "2")
         assert after["verdict"] == "GO", out[-3000:]
         diff_checks = {"diff.rows_kept[shop_sale]", "diff.latency_not_degraded[ready]", "diff.migrations_only_added",
                        "diff.services_on_target", "diff.error_rate"}
