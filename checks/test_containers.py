@@ -35,8 +35,9 @@ def _settled(fact: ServiceFact) -> bool:
 
 
 def _climbed(first: ServiceFact, fact: ServiceFact) -> bool:
-    """The service restarted since the first reading, or is restarting (or the engine stopped answering)."""
-    return not fact.answered or fact.restarting or fact.restarts > first.restarts
+    """The service restarted since the first reading, or is restarting (or the engine stopped answering, or it
+    has no container left to watch)."""
+    return not fact.answered or not fact.containers or fact.restarting or fact.restarts > first.restarts
 
 
 class Watches:
@@ -127,8 +128,8 @@ def test_not_restarting(service: str, stack: Stack, watches: Watches) -> None:
     first, watch = watches.result("restarts", service)
     evidence.attach(f"restart watch: service {service}", watch.log())  # a watch, not a wait: never "converged"
     last = watch.value or first
-    judge(f"service {service}", first.answered, expected="an answer from the Docker engine", actual=first.text,
-          where=_where(first, "RCY-3"), fact=first)
+    judge(f"service {service}", first.answered and bool(first.containers), expected="its containers",
+          actual=first.text, where=_where(first, "RCY-3"), fact=first)
     seconds = stack.docker.section.restart_watch_s
     recent = "; ".join(last.restarted_within(seconds))
     actual = (f"{recent + '; ' if recent else ''}restarts {first.restarts} -> {last.restarts} "

@@ -23,9 +23,10 @@ def _where(scan: LogScan, step: str) -> str:
 
 
 def _judge(scan: LogScan, what: str, allowed: int, expected: str, step: str) -> None:
-    """The window was read (else the engine's error), and holds at most ``allowed`` matching lines."""
-    judge(f"{scan.service} log", scan.error is None, expected="the service's log lines", actual=scan.text,
-          where=_where(scan, step), fact=scan)
+    """The window of its containers was read (no container, or the engine's error, is no pass), and holds at most
+    ``allowed`` matching lines."""
+    judge(f"{scan.service} log", scan.error is None and bool(scan.containers),
+          expected="the log lines of the service's containers", actual=scan.text, where=_where(scan, step), fact=scan)
     judge(f"{scan.service} {what}", scan.count <= allowed, expected=expected, actual=scan.text,
           where=_where(scan, step), fact=scan)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-from gonogo.probes.docker import DockerProbe, error_text
+from gonogo.probes.docker import DockerProbe, error_text, no_container
 from gonogo.secrets import masker
 
 
@@ -129,7 +129,7 @@ class ServiceFact:
         if self.error is not None:
             return self.error
         if not self.containers:
-            return f"no container of service {self.service} in Compose project {self.project}"
+            return no_container(self.project, self.service)
         return "; ".join(c.text for c in self.containers)
 
     @property
@@ -174,6 +174,7 @@ class UsageFact:
     """CPU and memory of each running container of a service."""
 
     service: str
+    project: str
     host: str
     elapsed_ms: float
     usages: tuple[ContainerUsage, ...] = ()
@@ -183,7 +184,7 @@ class UsageFact:
     def text(self) -> str:
         if self.error is not None:
             return self.error
-        return "; ".join(u.text for u in self.usages) or f"no running container of service {self.service}"
+        return "; ".join(u.text for u in self.usages) or no_container(self.project, self.service, "running container")
 
     @property
     def evidence_name(self) -> str:
@@ -269,8 +270,9 @@ class ContainersProbe:
                 used, limit = _memory(stats)
                 usages.append(ContainerUsage(c.name, _cpu_percent(stats), used, limit))
         except Exception as exc:  # a fact, as for service()
-            return UsageFact(service, section.host, _ms(start), error=engine_error(self.docker, exc))
-        return UsageFact(service, section.host, _ms(start), tuple(usages))
+            return UsageFact(service, section.compose_project, section.host, _ms(start),
+                             error=engine_error(self.docker, exc))
+        return UsageFact(service, section.compose_project, section.host, _ms(start), tuple(usages))
 
 
 def _ms(start: float) -> float:

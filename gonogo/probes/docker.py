@@ -87,6 +87,15 @@ class DockerSection(Section):
         return patterns
 
 
+def compose_labels(project: str, service: str) -> list[str]:
+    """The labels by which the containers of a Compose service are found."""
+    return [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]
+
+
+def no_container(project: str, service: str, what: str = "container") -> str:
+    """What a service without a container says: the service, its project and the labels looked for."""
+    return f"no {what} of service {service} in Compose project {project} (labels {', '.join(compose_labels(project, service))})"
+
 
 @dataclass(frozen=True)
 class EngineFact:
@@ -201,8 +210,7 @@ class DockerProbe:
         """The containers of ``service`` in ``compose_project`` (by Compose's labels), running or not,
         one-off ``compose run`` containers left out. One bounded API call; an engine that does not
         answer raises docker's error, which the caller turns into its fact."""
-        labels = [f"com.docker.compose.project={self.section.compose_project}",
-                  f"com.docker.compose.service={service}"]
+        labels = compose_labels(self.section.compose_project, service)
         listed = self.client.api.containers(all=True, filters={"label": labels})
         found = [ServiceContainer(id=c["Id"], name=(c.get("Names") or [c["Id"][:12]])[0].lstrip("/"),
                                   image=c.get("Image", ""), state=c.get("State", ""), status=c.get("Status", ""))

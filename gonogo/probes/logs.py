@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from gonogo.probes.containers import engine_error
-from gonogo.probes.docker import DockerProbe
+from gonogo.probes.docker import DockerProbe, no_container
 from gonogo.secrets import masker
 
 #: how many matching lines a fact keeps (the count covers them all)
@@ -41,6 +41,7 @@ class LogScan:
     """What the window of a service's log holds for a list of patterns."""
 
     service: str
+    project: str
     host: str
     #: the window, in words (e.g. "the last 100 lines since the container started, within the last 600 s")
     window: str
@@ -57,7 +58,7 @@ class LogScan:
         if self.error is not None:
             return masker.mask(self.error)
         if not self.containers:
-            return f"no container of service {self.service}"
+            return no_container(self.project, self.service)
         found = f"{self.count} matching line{'s' if self.count != 1 else ''}"
         if self.matches:
             found += f", first: {self.matches[0].line[:200]!r}"
@@ -68,7 +69,8 @@ class LogScan:
         return masker.mask(f"log lines of service {self.service}")
 
     def evidence(self) -> str:
-        head = (f"engine {self.host}, service {self.service}, containers {', '.join(self.containers) or 'none'}\n"
+        head = (f"engine {self.host}, project {self.project}, service {self.service}, "
+                f"containers {', '.join(self.containers) or 'none'}\n"
                 f"window: {self.window}; {self.lines_read} line(s) read in {self.elapsed_ms:.0f} ms")
         if self.error is not None:
             return masker.mask(f"{head}\n{self.error}")
@@ -122,10 +124,10 @@ class LogsProbe:
                     if hit is not None and not any(a.search(line) for a in self.allow):
                         matches.append(LogMatch(container.name, hit.pattern, line))
         except Exception as exc:  # unreachable, timed out, an error answered: a fact
-            return LogScan(service, section.host, self.window, _ms(start), read, containers=tuple(names),
-                           error=engine_error(self.docker, exc))
-        return LogScan(service, section.host, self.window, _ms(start), read, len(matches), tuple(matches[:KEEP]),
-                       tuple(names))
+            return LogScan(service, section.compose_project, section.host, self.window, _ms(start), read,
+                           containers=tuple(names), error=engine_error(self.docker, exc))
+        return LogScan(service, section.compose_project, section.host, self.window, _ms(start), read, len(matches),
+                       tuple(matches[:KEEP]), tuple(names))
 
     def _window(self, container_id: str, after: float | None = None) -> list[str]:
         api, section = self.docker.client.api, self.docker.section

@@ -112,7 +112,10 @@ def test_a_service_without_a_container(dockerd: Engine, project: str) -> None:
     fact = ContainersProbe(probe(dockerd.host, project)).service("beat")
 
     assert fact.answered and fact.containers == () and not fact.healthy
-    assert fact.text == f"no container of service beat in Compose project {project}"
+    assert fact.text == (f"no container of service beat in Compose project {project} (labels "
+                         f"com.docker.compose.project={project}, com.docker.compose.service=beat)")
+    scan = LogsProbe(probe(dockerd.host, project)).scan("beat", ["ERROR"])
+    assert scan.error is None and scan.containers == () and scan.text == fact.text
 
 
 def test_one_off_and_other_projects_containers_are_not_the_service(dockerd: Engine, client: docker.DockerClient,
@@ -365,3 +368,44 @@ def test_a_container_restarted_once_and_stable_since_is_go(run_gate, dockerd: En
     run, _ = _not_restarting(run_gate, dockerd.host, project, "worker", 3)
 
     assert run.gate["verdict"] == "GO", run.log  # one restart before the watch is no crash loop
+
+
+# ------------------------------------------------------------------ a service with no container: no evidence, no pass
+
+GHOST = """
+[environment]
+name = "dev"
+release = "1.0"
+
+[docker]
+host = "{host}"
+timeout_s = 5
+compose_project = "{project}"
+services = {services}
+healthy_within_s = 2
+restart_watch_s = 0
+max_cpu_percent = 1000
+"""
+
+
+def _looked_for(project: str, service: str) -> str:
+    return (f"container of service {service} in Compose project {project} (labels "
+            f"com.docker.compose.project={project}, com.docker.compose.service={service})")
+
+
+def test_a_service_without_a_container_fails_every_check_naming_what_was_looked_for(
+        run_gate, dockerd: Engine, client: docker.DockerClient, project: str) -> None:
+    """ghost has no container: its restart, usage and log checks fail (no container read is no evidence); web passes."""
+    compose_container(client, project, "web", ["sh", "-c", "echo 'INFO up'; sleep 300"])
+    profile = GHOST.format(host=dockerd.host, project=project, services='["web", "ghost"]')
+
+    run = run_gate(CHECKS, "-m", "postdeploy", "-k", "not_restarting or resources or logs", "--partial", profile=profile)
+
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    ghost = {"containers.not_restarting[ghost]", "containers.resources_under_limits[ghost]",
+             "logs.free_of_errors[ghost]", "logs.no_rollback_trigger[ghost]"}
+    assert set(failed) == ghost, run.log
+    for check, reason in failed.items():
+        assert _looked_for(project, "ghost") in reason, (check, reason)
+    assert {"containers.not_restarting[web]", "logs.free_of_errors[web]", "logs.no_rollback_trigger[web]",
+            "containers.resources_under_limits[web]"} <= set(run.gate["passed"]), run.gate
