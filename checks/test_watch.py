@@ -79,12 +79,22 @@ def test_available(window: Window, stack: Stack) -> None:
 @pytest.mark.postdeploy
 @pytest.mark.severity("blocker")
 @pytest.mark.runbook("BTQ-7")
-def test_no_critical_log(window: Window) -> None:
-    """No service wrote a critical log line during the window ([watch] log_patterns, else [docker] log_errors)."""
+def test_no_critical_log(window: Window, stack: Stack) -> None:
+    """No service wrote a critical log line during the window ([watch] log_patterns, else [docker] log_errors);
+    each service's log was read (a service with no container, or an engine that did not answer, is no pass)."""
     _attach(window)
+    path = stack.env.display_path
+    if stack.env.profile.docker is None:
+        skips.not_configured(f"not configured in {path}: no [docker] table, and the window reads the services' logs "
+                             "through the Docker engine it names")
+    if not window.log_services:
+        skips.not_configured(f"not configured in {path}: [docker] services names no service whose log the window reads")
     errors = window.log_errors
     judge("logs during the window", not errors, expected="each service's log lines read", actual="; ".join(errors),
           where="[docker] host", fact=window)
+    unread = [s for s in window.log_services if s not in window.logs_read]
+    judge("logs during the window", not unread, expected="each service's log lines read",
+          actual=f"no round read the log of {', '.join(unread)} ({window.span})", where="[docker] host", fact=window)
     lines = window.log_lines
     judge("critical log lines", not lines, expected="no critical log line during the window",
           actual=f"{len(lines)} line(s), first: {lines[0].container}: {lines[0].line[:200]!r}" if lines else "none",

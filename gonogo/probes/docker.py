@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
 from gonogo.probes import silence
@@ -78,13 +78,21 @@ class DockerSection(Section):
 
     @field_validator("log_errors", "log_allow", "log_triggers")
     @classmethod
-    def _regular_expressions(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
-        return patterns
+    def _regular_expressions(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        check = {"log_errors": "logs.free_of_errors", "log_triggers": "logs.no_rollback_trigger"}.get(info.field_name or "")
+        if check and not patterns:  # nothing to search for: the check would pass on any log
+            raise ValueError(f"is empty: {check} would search the logs for nothing; remove the key for the default")
+        return regular_expressions(patterns)
+
+
+def regular_expressions(patterns: list[str]) -> list[str]:
+    """``patterns`` when each is a regular expression; ValueError naming the first that is not."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+    return patterns
 
 
 def compose_labels(project: str, service: str) -> list[str]:

@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gonogo.model import Section
 from gonogo.probes import silence
 from gonogo.probes.diff import Part, Traffic, error_rates, metrics_url, traffic_now
+from gonogo.probes.docker import no_container, regular_expressions
 from gonogo.probes.health import body_problems
 from gonogo.secrets import masker
 
@@ -44,6 +45,21 @@ class WatchSection(Section):
     services: list[str] | None = None
     #: the share of 5xx answers per Traefik service over the window (RBK-5.3: "error rate under 1 %")
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+    @field_validator("log_patterns")
+    @classmethod
+    def _patterns(cls, patterns: list[str] | None) -> list[str] | None:
+        if patterns == []:  # the window would find nothing in any log: no_critical_log would pass on any
+            raise ValueError("is empty: the window would search the services' logs for nothing; "
+                             "remove the key to use [docker] log_errors")
+        return None if patterns is None else regular_expressions(patterns)
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, services: list[str] | None) -> list[str] | None:
+        if services == []:
+            raise ValueError("is empty: the window would read no service's log; remove the key to watch [docker] services")
+        return services
 
 
 def parse_duration(text: str) -> float:
@@ -79,13 +95,24 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class LogRead:
+    """One service's log read in one round: its containers and the lines read."""
+
+    service: str
+    containers: tuple[str, ...]
+    lines: int
+
+
+@dataclass(frozen=True)
 class Round:
-    """One round of the window: when (seconds after it began), each endpoint's answer, the log lines found."""
+    """One round of the window: when (seconds after it began), each endpoint's answer, the log lines found, each
+    service's log read, and why a service's log was not (the engine's error, no container)."""
 
     at_s: float
     probes: tuple[Probe, ...]
     log_lines: tuple[LogMatch, ...] = ()
     log_errors: tuple[str, ...] = ()
+    log_reads: tuple[LogRead, ...] = ()
 
 
 @dataclass
@@ -100,6 +127,8 @@ class Window:
     cut_short: bool = False
     traffic_start: Part | None = None
     traffic_end: Part | None = None
+    #: the services whose logs each round reads
+    log_services: tuple[str, ...] = ()
 
     @property
     def probes(self) -> list[Probe]:
@@ -121,6 +150,16 @@ class Window:
     @property
     def log_errors(self) -> list[str]:
         return sorted({e for r in self.rounds for e in r.log_errors})
+
+    @property
+    def logs_read(self) -> dict[str, str]:
+        """Each watched service's log as read over the window ("12 line(s) in 3 round(s) from shop-web-1");
+        a service no round read is absent."""
+        read: dict[str, list[LogRead]] = {}
+        for entry in (e for r in self.rounds for e in r.log_reads):
+            read.setdefault(entry.service, []).append(entry)
+        return {s: f"{sum(r.lines for r in reads)} line(s) in {len(reads)} round(s) from "
+                   f"{', '.join(dict.fromkeys(c for r in reads for c in r.containers))}" for s, reads in read.items()}
 
     def rates(self, only: list[str] | None = None) -> dict[str, tuple[float, float]] | None:
         """(requests, 5xx answers) per Traefik service over the window; None when the counters were not read."""
@@ -150,6 +189,9 @@ class Window:
             logs += [f"    logs not read: {e}" for e in r.log_errors]
             lines.append(f"+{show(r.at_s):>7}  {marks}")
             lines.extend(bad + logs)
+        read = self.logs_read
+        lines.append("logs read: " + ("; ".join(f"{s}: {read.get(s, 'never read')}" for s in self.log_services)
+                                      or "none (no service to read)"))
         rates = self.rates()
         if rates is None:
             why = next((p.error for p in (self.traffic_start, self.traffic_end) if p is not None and p.error), "not read")
@@ -191,7 +233,7 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
     docker = profile.docker
     services = (section.services if section.services is not None else list(docker.services)) if docker else []
     patterns = section.log_patterns if section.log_patterns is not None else (list(docker.log_errors) if docker else [])
-    window = Window(stack.env.name, duration_s, every_s)
+    window = Window(stack.env.name, duration_s, every_s, log_services=tuple(services))
     start = clock()
     wall_start = time.time()
     counted = metrics_url(stack, profile.diff) is not None  # Traefik's counters, when there is somewhere to read them
@@ -207,7 +249,7 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
                 problems = body_problems(endpoint, fact) if fact.status == endpoint.status else []
                 text = fact.status_text + (f": {'; '.join(problems)}" if problems else "")
                 probes.append(Probe(endpoint.name, fact.status == endpoint.status and not problems, text, fact.elapsed_ms))
-            matches, errors = [], []
+            matches, errors, reads = [], [], []
             if services and patterns:
                 # the lines written since the previous round began (a line seen in an earlier round is not new)
                 since = wall_start + (window.rounds[-1].at_s if window.rounds else 0.0) - 1.0
@@ -216,9 +258,11 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
                     fresh = [m for m in scan.matches if (m.container, m.line) not in seen]
                     seen.update((m.container, m.line) for m in fresh)
                     matches.extend(fresh)
-                    if scan.error:
-                        errors.append(scan.error)
-            window.rounds.append(Round(round_start - start, tuple(probes), tuple(matches), tuple(errors)))
+                    if scan.error or not scan.containers:  # not read: the engine's error, or no container
+                        errors.append(scan.error or no_container(scan.project, service))
+                    else:
+                        reads.append(LogRead(service, scan.containers, scan.lines_read))
+            window.rounds.append(Round(round_start - start, tuple(probes), tuple(matches), tuple(errors), tuple(reads)))
             window.elapsed_s = clock() - start
             progress(window)
             if window.elapsed_s >= duration_s:
@@ -232,4 +276,4 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
     return window
 
 
-__all__ = ["Probe", "Round", "Traffic", "WatchSection", "Window", "parse_duration", "run_window", "show"]
+__all__ = ["LogRead", "Probe", "Round", "Traffic", "WatchSection", "Window", "parse_duration", "run_window", "show"]

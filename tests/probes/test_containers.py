@@ -409,3 +409,24 @@ def test_a_service_without_a_container_fails_every_check_naming_what_was_looked_
         assert _looked_for(project, "ghost") in reason, (check, reason)
     assert {"containers.not_restarting[web]", "logs.free_of_errors[web]", "logs.no_rollback_trigger[web]",
             "containers.resources_under_limits[web]"} <= set(run.gate["passed"]), run.gate
+
+
+WATCH = {"test_watch.py": (REPO / "checks" / "test_watch.py").read_text()}
+
+
+def test_a_watched_service_without_a_container_fails_the_window(run_gate, dockerd: Engine, client: docker.DockerClient,
+                                                                project: str) -> None:
+    """The window's rounds read web's log and found no container of ghost: no_critical_log fails naming ghost;
+    without ghost the same window passes, each service's lines read in the evidence."""
+    compose_container(client, project, "web", ["sh", "-c", "echo 'INFO up'; sleep 300"])
+    window = ("-m", "postdeploy", "-k", "no_critical_log", "--partial", "--watch", "1s", "--every", "0.5s")
+
+    both = run_gate(WATCH, *window, profile=GHOST.format(host=dockerd.host, project=project, services='["web", "ghost"]'))
+    web = run_gate(WATCH, *window, profile=GHOST.format(host=dockerd.host, project=project, services='["web"]'))
+
+    failed = {e["id"]: e["reason"] for e in both.gate["failed"]}
+    assert both.gate["verdict"] == "NO-GO", both.log
+    assert _looked_for(project, "ghost") in failed["watch.no_critical_log"], failed
+    assert web.gate["passed"] == ["watch.no_critical_log"], web.log
+    shown = " ".join(p.read_text(errors="replace") for p in (web.root / "reports" / "allure-results").glob("*-attachment*"))
+    assert "logs read: web: " in shown and f"from {project}-web-1" in shown, shown[:2000]
