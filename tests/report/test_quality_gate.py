@@ -87,3 +87,43 @@ def test_a_collection_error_fails_the_quality_gate(run_gate, allure_tools):
 
     assert done.returncode == 1
     assert "collection error in test_broken.py" in done.stderr
+
+
+DEPENDENT = """
+import pytest
+from gonogo import dependent, judge
+
+@pytest.mark.postdeploy
+@pytest.mark.severity("{status_severity}")
+def test_status():
+    '''The endpoint answers 200.'''
+    judge("status", {status_ok}, expected="200", actual="503")
+
+@pytest.mark.postdeploy
+@pytest.mark.severity("{body_severity}")
+def test_body():
+    '''The body says ok.'''
+    dependent("app.status", "the status was not 200")
+
+@pytest.mark.postdeploy
+@pytest.mark.severity("warning")
+def test_latency():
+    '''Fast enough.'''
+    judge("latency", False, expected="under 300 ms", actual="900 ms")
+"""
+
+
+@pytest.mark.parametrize(("status_severity", "status_ok", "body_severity", "verdict"), [
+    pytest.param("blocker", True, "blocker", "NO-GO", id="named-check-passed"),
+    pytest.param("warning", False, "blocker", "NO-GO", id="named-check-only-a-warning"),
+    pytest.param("warning", False, "warning", "GO-WITH-WARNINGS", id="legitimate"),
+])
+def test_quality_gate_agrees_on_dependent_skips(run_gate, allure_tools, status_severity, status_ok, body_severity, verdict):
+    """A dependent skip counts only when the check it names failed: Allure's gate reads that from gonogo's rules."""
+    checks = DEPENDENT.format(status_severity=status_severity, status_ok=status_ok, body_severity=body_severity)
+    run = run_gate(checks, profile=PROFILE)
+    assert run.gate["verdict"] == verdict, run.log
+
+    done = report.quality_gate(allure_tools, run.reports, [run.allure_dir], run.reports / "gate.json")
+
+    assert done.returncode == (1 if verdict == "NO-GO" else 0), f"{verdict}: {done.stdout}{done.stderr}"
