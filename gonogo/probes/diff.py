@@ -309,7 +309,12 @@ def _migrations(stack: Stack) -> Part:
     if config is None:
         return Part(error="no [database] migrations")
     state = read_database(config.tool, config.table_name, stack.db)
-    return Part(error=state.error) if state.error else Part(tuple(state.applied))
+    if state.error:
+        return Part(error=state.error)
+    if not state.exists and not config.first_deploy:  # an absent table is no "nothing applied": the DSN may be wrong
+        return Part(error=f"table {state.table}: absent from {state.looked_in} (does [database] dsn name the "
+                          "application's database? a first deploy says [database.migrations] first_deploy = true)")
+    return Part(tuple(state.applied))
 
 
 def metrics_url(stack: Stack, section: DiffSection | None) -> str | None:

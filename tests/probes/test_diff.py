@@ -132,6 +132,24 @@ def test_an_unreachable_database_is_a_reading_with_its_error(postgres: "Postgres
     assert counts["sale"].rows is None and "refused" in (counts["sale"].error or "").lower(), counts
 
 
+@pytest.mark.parametrize("first_deploy", [False, True])
+def test_an_absent_migrations_table_is_no_reading_unless_a_first_deploy(shop: str, first_deploy: bool) -> None:
+    """A DSN that names the wrong (empty) database is no "nothing applied": a baseline or an after-reading of it
+    would otherwise let diff.migrations_only_added pass on nothing."""
+    from gonogo.probes.migrations import MigrationsConfig
+
+    database = DatabaseSection(dsn=SecretStr(shop), migrations=MigrationsConfig(tool="django", first_deploy=first_deploy))
+    stack = SimpleNamespace(db=_db(shop), env=SimpleNamespace(profile=SimpleNamespace(database=database)))  # what it reads
+
+    part = releasediff._migrations(stack)  # type: ignore[arg-type]
+    if first_deploy:
+        assert (part.value, part.error) == ((), None), part
+    else:
+        assert part.value is None and part.error is not None, part
+        assert part.error.startswith("table django_migrations: absent from database diffshop (schemas searched: public)")
+        assert "does [database] dsn name the application's database?" in part.error
+
+
 def test_a_table_name_that_is_not_an_identifier_is_a_profile_error() -> None:
     with pytest.raises(ValueError, match="not a table name"):
         DiffSection(tables=["sale; DROP TABLE sale"])
