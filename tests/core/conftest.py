@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import textwrap
 from collections import Counter
 from collections.abc import Mapping
@@ -152,10 +153,15 @@ def write_inventory(pytester: pytest.Pytester) -> None:
     for name in HERMETIC:
         os.environ.pop(name, None)
     collector = Collector()
-    # importlib: a check module named like the test module running this (test_containers.py) is not the one in
-    # sys.modules; a module that does not collect is left out here as in the run (a collection error: NO-GO)
-    pytester.inline_run("--collect-only", "-q", "--no-gate", "-p", "no:cacheprovider", "--import-mode=importlib",
-                        plugins=[collector])
+    # a check module named like a test module already imported here (test_containers.py) must be the project's:
+    # those names leave sys.modules for the collection (pytester puts sys.modules back afterwards); a module that
+    # does not collect is left out here as in the run (where it is a collection error: NO-GO)
+    names = {p.stem for p in pytester.path.rglob("*.py")}
+    hidden = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    try:
+        pytester.inline_run("--collect-only", "-q", "--no-gate", "-p", "no:cacheprovider", plugins=[collector])
+    finally:
+        sys.modules.update(hidden)
     (pytester.path / FILE_NAME).write_text(render(collector.entries), encoding="utf-8")
 
 
