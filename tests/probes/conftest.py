@@ -18,6 +18,7 @@ sys.modules[_spec.name] = core  # dataclasses look their module up while the cla
 _spec.loader.exec_module(core)
 
 run_gate = core.run_gate
+inventory_of = core.inventory_of
 
 
 # ---------------------------------------------------------------------------------------- PostgreSQL

@@ -459,12 +459,14 @@ def test_host_table_defaults_and_shorthands() -> None:
 HOST_CHECKS = Path(__file__).resolve().parents[2] / "checks" / "test_host.py"
 
 
-def test_checks_on_real_files_and_a_real_dns_server(pytester: pytest.Pytester, dnsmasq: Callable[..., int]) -> None:
+def test_checks_on_real_files_and_a_real_dns_server(pytester: pytest.Pytester, dnsmasq: Callable[..., int],
+                                                    inventory_of: Callable[[], None]) -> None:
     """The real checks/test_host.py in a project of its own: what fails says why and where to look; what
     the profile leaves out is not configured, or not applicable for an optional threshold."""
     port = dnsmasq({"shop.test": ["127.0.0.2"]})
     pytester.makefile(".tar.gz", empty="")
     pytester.makepyfile(test_host=HOST_CHECKS.read_text(encoding="utf-8"))
+    inventory_of()
     (pytester.path / "environments").mkdir()
     (pytester.path / "environments" / "dev.toml").write_text(textwrap.dedent(f"""
         [environment]

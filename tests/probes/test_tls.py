@@ -10,7 +10,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,8 +207,8 @@ def test_parse_endpoint(text, expected):
 CHECKS = Path(__file__).resolve().parents[2] / "checks" / "test_tls.py"
 
 
-def run_checks(pytester: pytest.Pytester, ca: Authority, ports: list[int]) -> dict:
-    """The real checks/test_tls.py in a pytester project, against the given loopback ports."""
+def run_checks(pytester: pytest.Pytester, inventory_of: Callable[[], None], ca: Authority, ports: list[int]) -> dict:
+    """The real checks/test_tls.py in a pytester project (and its inventory), against the given loopback ports."""
     import json
 
     endpoints = ", ".join(f'"{HOST}:{p}"' for p in ports)
@@ -217,18 +217,19 @@ def run_checks(pytester: pytest.Pytester, ca: Authority, ports: list[int]) -> di
         f'[environment]\nrelease = "1.0"\nresolve = {{ "{HOST}" = "127.0.0.1" }}\nca_file = "{ca.pem}"\n\n'
         f'[tls]\nmin_days = 14\ntimeout_s = 1\nendpoints = [{endpoints}]\n')
     (pytester.path / "test_tls.py").write_text(CHECKS.read_text())
+    inventory_of()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--env", "dev", "-m", "predeploy", timeout=60)
     return {"out": result.stdout.str(), **json.loads((pytester.path / "reports" / "gate.json").read_text())}
 
 
-def test_the_checks_end_to_end(tmp_path, serve, pytester):
+def test_the_checks_end_to_end(tmp_path, serve, pytester, inventory_of):
     ca = make_ca(tmp_path)
     good = serve("tls", make_leaf(tmp_path, ca, [HOST], days=90)).port
     (tmp_path / "expiring").mkdir()
     expiring = serve("tls", make_leaf(tmp_path / "expiring", ca, ["other.example.test"], days=3)).port
     silent = serve("silent").port
 
-    gate = run_checks(pytester, ca, [good, expiring, silent])
+    gate = run_checks(pytester, inventory_of, ca, [good, expiring, silent])
 
     assert gate["verdict"] == "NO-GO", gate["out"]
     failed = {e["id"]: e["reason"] for e in gate["failed"]}
