@@ -23,6 +23,11 @@ def _compare(stack: Stack, other: str) -> IsolationFact:
     fact = stack.isolation.compare(other)
     judge("docker engine", fact.answered, expected=f"the engine to list {fact.ours.project} and {other}",
           actual=f"the engine is unreachable: {fact.error}", where=f"docker engine {fact.host}", fact=fact)
+    ours = fact.ours.project
+    judge(f"containers of {ours}", bool(fact.ours.containers),  # nothing of ours read: nothing shown to be unshared
+          expected=f"at least one container of Compose project {ours} to compare with {other}",
+          actual=f"none (label com.docker.compose.project={ours}): is [docker] compose_project the stack's?",
+          where=f"docker ps -a --filter label=com.docker.compose.project={ours}", fact=fact)
     return fact
 
 

@@ -435,6 +435,9 @@ def compare_tags(before: Part | None, after: Part | None, target: str | None) ->
     if after is None or after.error or after.value is None:
         return Change("image tags", "?", "not read", "?", False, f"not read now: {after.error if after else 'absent'}")
     now: dict[str, str | None] = after.value
+    if not now:  # no service read: nothing shown to run the target
+        return Change("image tags", "?", "no service", "?", False,
+                      "no service to compare: [docker] services and same_release_tag name none")
     then: dict[str, str | None] = (before.value or {}) if before is not None and not before.error else {}
     changed = [f"{s}: {then.get(s) or '?'} -> {now[s] or 'no container'}" for s in now if then.get(s) != now[s]]
     off = [f"{s} runs {now[s] or 'no container'}" for s in now if target and now[s] != target]

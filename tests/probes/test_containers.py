@@ -430,3 +430,31 @@ def test_a_watched_service_without_a_container_fails_the_window(run_gate, docker
     assert web.gate["passed"] == ["watch.no_critical_log"], web.log
     shown = " ".join(p.read_text(errors="replace") for p in (web.root / "reports" / "allure-results").glob("*-attachment*"))
     assert "logs read: web: " in shown and f"from {project}-web-1" in shown, shown[:2000]
+
+
+ISOLATION = {"test_isolation.py": (REPO / "checks" / "test_isolation.py").read_text()}
+
+
+def test_isolation_of_a_project_with_no_container_is_no_pass(run_gate, dockerd: Engine, client: docker.DockerClient,
+                                                              project: str) -> None:
+    """Our project has no container (a wrong compose_project): nothing of ours was read, so nothing was shown to
+    be unshared with staging. Once ours runs, the same checks pass."""
+    other = f"{project}-staging"
+    try:
+        compose_container(client, other, "web", ["sleep", "300"])
+        profile = GHOST.format(host=dockerd.host, project=project, services='["web"]') + (
+            f'\n[isolation]\nother_projects = ["{other}"]\nshared_networks_allowed = ["host"]  # the test containers\' host networking\n')
+
+        empty = run_gate(ISOLATION, "-m", "predeploy", profile=profile)
+        compose_container(client, project, "web", ["sleep", "300"])
+        running = run_gate(None, "-m", "predeploy", profile=None)
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"com.docker.compose.project={other}"}):
+            container.remove(force=True)
+
+    failed = {e["id"]: e["reason"] for e in empty.gate["failed"]}
+    assert set(failed) == {"isolation.no_shared_volume", "isolation.no_shared_network"}, empty.log
+    for reason in failed.values():
+        assert reason.startswith(f"containers of {project}: expected at least one container of Compose project "
+                                 f"{project} to compare with {other}, got none"), reason
+    assert running.gate["verdict"] == "GO", running.log

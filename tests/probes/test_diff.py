@@ -217,6 +217,8 @@ def test_tags_name_the_service_off_target_and_list_the_changes() -> None:
     change = releasediff.compare_tags(before, releasediff.Part({"web": "1.1", "worker": "1.0"}), "1.1")
     assert not change.ok and change.why == "not on the target release 1.1: worker runs 1.0", change
     assert change.change == "web: 1.0 -> 1.1", change
+    none = releasediff.compare_tags(before, releasediff.Part({}), "1.1")  # no service read is no evidence
+    assert not none.ok and none.why == "no service to compare: [docker] services and same_release_tag name none", none
 
 
 def test_error_rate_counts_since_the_baseline_and_survives_a_traefik_restart() -> None:
