@@ -144,8 +144,9 @@ def clear_previous(gate_file: Path) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
-    if config.option.gonogo_off or any(getattr(config.option, mode, False) for mode in HELP_MODES):
-        config.pluginmanager.register(GateOff(config), "gonogo-off")
+    helping = any(getattr(config.option, mode, False) for mode in HELP_MODES)
+    if config.option.gonogo_off or helping:  # --help is no run: it leaves the last verdict as it is
+        config.pluginmanager.register(GateOff(config, clear=not helping), "gonogo-off")
         return
     plugin = GatePlugin(config)
     if config.pluginmanager.register(plugin, "gonogo-gate") is None:  # -p no:gonogo-gate
@@ -182,9 +183,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 class GateOff:
     """``--no-gate``: plain pytest. Removes a stale verdict file and says there is no verdict."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, clear: bool = True) -> None:
         self.config = config
-        if not xdist_support.is_worker(config):
+        if clear and not xdist_support.is_worker(config):
             clear_previous(_gate_file(config))
 
     def pytest_report_header(self) -> str:

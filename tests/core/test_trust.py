@@ -286,3 +286,15 @@ def test_bad_input_leaves_no_stale_coverage_or_quality_gate(run_gate):
     assert run.ret == 4, run.log
     assert not (run.reports / "coverage.md").exists() and not (run.reports / "quality-gate.json").exists()
     assert json.loads((run.reports / "gate.json").read_text())["exit_code"] == 4
+
+
+@pytest.mark.parametrize("flag", ["--help", "--markers"])
+def test_help_needs_no_environment_and_leaves_the_last_verdict(run_gate, pytester, flag):
+    """--help and --markers are no run: no profile is loaded (before, --help with no environment chosen was exit 4)."""
+    last = pytester.path / "reports" / "gate.json"
+    last.parent.mkdir(exist_ok=True)
+    last.write_text('{"verdict": "NO-GO"}')
+    run = run_gate(SUITE, flag, env=None)
+
+    assert run.ret == 0, run.log
+    assert last.read_text() == '{"verdict": "NO-GO"}'
