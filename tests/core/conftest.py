@@ -159,7 +159,9 @@ def write_inventory(pytester: pytest.Pytester) -> None:
     names = {p.stem for p in pytester.path.rglob("*.py")}
     hidden = {name: sys.modules.pop(name) for name in names if name in sys.modules}
     try:
-        pytester.inline_run("--collect-only", "-q", "--no-gate", "-p", "no:cacheprovider", plugins=[collector])
+        # --no-gate clears the verdict file it is given: not the project's, which a test may have left on purpose
+        aside = f"--gate-file={pytester.path.parent / (pytester.path.name + '-inventory-gate.json')}"
+        pytester.inline_run("--collect-only", "-q", "--no-gate", "-p", "no:cacheprovider", aside, plugins=[collector])
     finally:
         sys.modules.update(hidden)
     (pytester.path / FILE_NAME).write_text(render(collector.entries), encoding="utf-8")
