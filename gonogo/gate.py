@@ -1,10 +1,12 @@
 """The gate: the one place that turns a session's results into GO, GO-WITH-WARNINGS or NO-GO.
 
-Pure: it takes what was collected, what ran and how (one :class:`~gonogo.outcomes.Outcome` per
-check), what the selection left out, the profile's [gate] table and today's date, and returns the
-verdict with every reason. Only a check that ran to a judgement counts: a check that did not judge
-(skipped at run time, xfailed, errored, never finished, left out of a partial run) is never a pass,
-and only "not configured" (the subject is absent from the profile) is a legitimate skip.
+Pure: it takes what was collected and deselected, what ran and how (one
+:class:`~gonogo.outcomes.Outcome` per check), the suite's inventory (what each phase must judge,
+:mod:`gonogo.inventory`) and the check functions the run collected, the profile's [gate] table and
+today's date, and returns the verdict with every reason. Only a check that ran to a judgement counts:
+a check that did not judge (skipped at run time, xfailed, errored, never finished, left out of the
+run however it was narrowed) is never a pass, and only "not configured" (the subject is absent from
+the profile) is a legitimate skip. A dependent skip counts only when the check it names failed.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ GO_WITH_WARNINGS = "GO-WITH-WARNINGS"
 NO_GO = "NO-GO"
 BLOCKING = ("blocker", "critical")
 
-__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide", "left_out_of",
-           "waiver_subjects"]
+__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide", "inventory_checks",
+           "left_out_of", "waiver_problem", "waiver_subjects"]
 
 
 @dataclass
