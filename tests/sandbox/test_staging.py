@@ -78,7 +78,8 @@ def test_staging_profile_is_go_and_prod_compares_its_secrets(sandbox: "Sandbox",
     assert staging["verdict"] == "GO", out[-3000:]
     assert staging["counts"]["passed"] >= 4 and not failed_ids(staging), staging["counts"]
 
-    out, prod = gate(sandbox, tmp_path, "sandbox", "predeploy or postdeploy", "isolation or config")
+    # health: prod's required subject, judged by any run of its phases, --partial or not
+    out, prod = gate(sandbox, tmp_path, "sandbox", "predeploy or postdeploy", "isolation or config or health")
     assert prod["verdict"] == "GO", out[-3000:]
     assert "config.secrets_differ" not in {s["id"] for s in prod["skipped"]}, prod["skipped"]
 
