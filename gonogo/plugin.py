@@ -159,10 +159,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, int | pytest.ExitCode, int | pytest.ExitCode]:
-    """The process ends with the gate's exit code, also where pytest returns its own (``--fixtures`` says 0)."""
+    """The process ends with the gate's exit code where pytest would end with 0 whatever the session said
+    (``--fixtures``); a non-zero status of pytest's own (an internal error after the verdict) is never made 0."""
     status = yield
     decided = config.stash.get(EXIT_CODE, None)
-    return decided if decided is not None else status
+    return decided if decided is not None and int(status) == 0 else status
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
