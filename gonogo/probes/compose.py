@@ -30,9 +30,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from gonogo.probes.files import read_text
+from gonogo.probes.files import read_text, too_deep
 from gonogo.secrets import masker
 
+#: how deep a compose file may nest (a real one: services.web.deploy.resources.limits, 5 levels)
+MAX_DEPTH = 32
+_TOO_DEEP = f"nests mappings and lists more than {MAX_DEPTH} levels deep: not a compose file"
 SCHEMA_PACKAGE = "check_jsonschema"
 SCHEMA_RESOURCE = "builtin_schemas/vendor/compose-spec.json"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -347,6 +350,11 @@ def read_compose(path: Path, variables: Mapping[str, str]) -> ComposeFact:
         tree = YAML(typ="rt", pure=True).load(read.text or "")
     except (YAMLError, MarkedYAMLError) as exc:
         return ComposeFact(path, _ms(start), error=f"{path} is not valid YAML: {_yaml_reason(exc)}")
+    except RecursionError:  # the YAML reader recurses once per level: thousands of [[[
+        return ComposeFact(path, _ms(start), error=f"{path} {_TOO_DEEP}")
+    deep = too_deep(tree, MAX_DEPTH)
+    if deep is not None:
+        return ComposeFact(path, _ms(start), error=f"{path} {_TOO_DEEP} (under {deep or 'the top'})")
     if not isinstance(tree, dict):
         shape = "empty" if tree is None else f"{_type_name(_plain_data(tree))}, not a mapping"
         return ComposeFact(path, _ms(start), error=f"{path} is {shape}: a compose file is a mapping with services")

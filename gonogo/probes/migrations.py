@@ -47,7 +47,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
 from gonogo.probes.commands import OUTPUT_LIMIT, CommandEntry, CommandProbe
-from gonogo.probes.files import read_text
+from gonogo.probes.files import path_problem, read_text
 from gonogo.probes.host import bounded
 from gonogo.secrets import masker
 
@@ -677,6 +677,9 @@ class MigrationsProbe:
     def _release(self, kind: str, path: Path | None) -> ReleaseMigrations:
         if kind == "files" and path is not None:
             resolved = path if path.is_absolute() else (self.base_dir / path).resolve()
+            problem = path_problem(resolved, folder_ok=True, limit=None)  # bounded in time by timeout_s, not size
+            if problem:  # a FIFO or a device is never opened
+                return ReleaseMigrations(f"files in {resolved}", error=f"{resolved} {problem}")
             return _release_files(resolved, READERS[self.config.tool], self.config.timeout_s)
         if kind == "command":
             return self._showmigrations()

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from gonogo.model import Section
 from gonogo.probes.docker import DockerProbe, error_text
+from gonogo.probes.files import read_text
 from gonogo.secrets import masker
 
 BEFORE = "before"
@@ -315,13 +316,10 @@ class RollbackProbe:
         path = self.metrics_file
         if path is None:
             return RollbackMetrics(Path("-"), error="no metrics file is configured ([rollback] metrics_file)")
-        try:
-            with path.open("rb") as handle:
-                handle.seek(max(0, path.stat().st_size - METRICS_READ_BYTES))
-                text = handle.read().decode("utf-8", errors="replace")
-        except OSError as exc:
-            return RollbackMetrics(path, error=f"{type(exc).__name__}: {exc.strerror or exc}")
-        return parse_metrics(path, text)
+        read = read_text(path, METRICS_READ_BYTES, tail=True)  # a regular file only: a FIFO or /dev/zero never waits
+        if read.text is None:
+            return RollbackMetrics(path, error=f"the file {read.error}")
+        return parse_metrics(path, read.text)
 
 
 def parse_metrics(path: Path, text: str) -> RollbackMetrics:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from gonogo.model import Section
+from gonogo.probes.files import read_text
 from gonogo.secrets import masker
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -196,13 +197,21 @@ class SmokeConfigError(Exception):
 def load_config(section: SmokeSection, defaults: Path, resolve: dict[str, str], ca_file: Path | None,
                 environ: dict[str, str]) -> SmokeConfig:
     """Merge the defaults file (``[selectors]``, ``[data]``) with the profile's overrides."""
+    read = read_text(defaults)  # at most 1 MB, a regular file only: a FIFO is never waited on
+    if read.text is None:
+        raise SmokeConfigError(f"[smoke] defaults {defaults}: cannot read it: it {read.error}")
     try:
-        raw = tomllib.loads(defaults.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SmokeConfigError(f"[smoke] defaults {defaults}: cannot read it: {exc}") from None
+        raw = tomllib.loads(read.text)
+    except (ValueError, RecursionError) as exc:  # a TOML error, a number too long, thousands of nested [[[
+        raise SmokeConfigError(f"[smoke] defaults {defaults}: cannot read it: {type(exc).__name__}: "
+                               f"{str(exc).split(';')[0][:200]}") from None
+    tables = {name: raw.get(name, {}) for name in ("selectors", "data")}
+    wrong = [name for name, table in tables.items() if not isinstance(table, dict)]
+    if wrong:
+        raise SmokeConfigError(f"[smoke] defaults {defaults}: {wrong[0]} must be a table ([{wrong[0]}])")
     try:
-        selectors = Selectors.model_validate({**raw.get("selectors", {}), **section.selectors})
-        data = FlowData.model_validate({**raw.get("data", {}), **section.data})
+        selectors = Selectors.model_validate({**tables["selectors"], **section.selectors})
+        data = FlowData.model_validate({**tables["data"], **section.data})
     except ValidationError as exc:
         raise SmokeConfigError(f"[smoke] selectors/data (defaults {defaults}, overridden by the profile): {exc}") from None
     chromium, source = chromium_path(section, environ)

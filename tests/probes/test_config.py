@@ -232,12 +232,22 @@ def write(tmp_path: Path, text: str, name: str = "compose.yaml") -> Path:
     (lambda d: write(d, "a: 1\na: 2\n"), '{p} is not valid YAML: line 2: found duplicate key "a"'),
     (lambda d: write(d, "# nothing\n"), "{p} is empty: a compose file is a mapping with services"),
     (lambda d: write(d, "- web\n"), "{p} is an array, not a mapping: a compose file is a mapping with services"),
-], ids=["missing", "directory", "not-yaml", "duplicate-key", "empty", "a-list"])
+    (lambda d: write(d, "services:\n  web: " + "[" * 40 + "]" * 40), "{p} nests mappings and lists more than 32 levels "
+                                                                       "deep: not a compose file (under services.web)"),
+], ids=["missing", "directory", "not-yaml", "duplicate-key", "empty", "a-list", "nested-40-deep"])
 def test_compose_file_unreadable(tmp_path, make, error):
     path = make(tmp_path)
     fact = timed(read_compose, path, {})
     assert not fact.read and fact.error is not None and fact.error.startswith(error.format(p=path)), fact.error
     assert fact.problems() == [fact.error] and fact.services == ()
+
+
+def test_compose_file_nested_50000_deep_is_a_fact_not_a_recursion_error(tmp_path):
+    path = write(tmp_path, "x: " + "[" * 50_000 + "]" * 50_000)
+    start = time.monotonic()
+    fact = read_compose(path, {})
+    assert fact.error == f"{path} nests mappings and lists more than 32 levels deep: not a compose file"
+    assert time.monotonic() - start < 10  # ruamel's scanner is quadratic in the depth it reaches (~490) before it stops
 
 
 def test_compose_file_that_is_a_fifo_does_not_hang(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import sys
 import tarfile
@@ -477,6 +478,8 @@ def test_django_ignore_unknown(pg, db, tmp_path):
     (lambda p: p, "no <app>/migrations/<name>.py in"),
     (lambda p: (p / "notes.txt", (p / "notes.txt").write_text("x"))[0], "is a file but not an archive"),
     (lambda p: (p / "broken.tar.gz", (p / "broken.tar.gz").write_bytes(b"\x1f\x8b\x08garbage"))[0], "Error"),
+    (lambda p: (p / "src.tar.gz", os.mkfifo(p / "src.tar.gz"))[0], "src.tar.gz is a FIFO, not a regular file"),
+    (lambda p: (p / "src.tar.gz", (p / "src.tar.gz").symlink_to("/dev/zero"))[0], "is a character device"),
 ])
 def test_django_source_that_cannot_be_read(db, tmp_path, make, said):
     fact = state("django", db, "predeploy", scripts=make(tmp_path))

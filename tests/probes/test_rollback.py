@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.rollback import (AFTER, BEFORE, RollbackProbe, RunningRelease, ServiceRelease, infer_moment,
-                                    repository_of, tag_of)
+from gonogo.probes.host import bounded
+from gonogo.probes.rollback import (AFTER, BEFORE, METRICS_READ_BYTES, RollbackProbe, RunningRelease, ServiceRelease,
+                                    infer_moment, repository_of, tag_of)
 
 SERVICES = ["web", "worker"]
 
@@ -155,18 +157,33 @@ def test_a_json_array(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("make, error", [
-    pytest.param(lambda p: None, "FileNotFoundError: No such file or directory", id="missing"),
-    pytest.param(lambda p: p.mkdir(), "IsADirectoryError: Is a directory", id="a-directory"),
+    pytest.param(lambda p: None, "the file does not exist", id="missing"),
+    pytest.param(lambda p: p.mkdir(), "the file is a directory, not a regular file", id="a-directory"),
+    pytest.param(os.mkfifo, "the file is a FIFO, not a regular file", id="a-fifo-never-waited-on"),
+    pytest.param(lambda p: p.symlink_to("/dev/zero"), "the file is a character device, not a regular file",
+                 id="dev-zero-never-read-forever"),
     pytest.param(lambda p: p.write_text(""), "the file holds no record", id="empty"),
     pytest.param(lambda p: p.write_text("\n\n"), "the file holds no record", id="blank-lines"),
 ])
 def test_a_metrics_file_missing_unreadable_or_empty(tmp_path: Path, make, error: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "rollbacks.jsonl"
     make(path)
-    metrics = probe("unix:///unused", path).metrics()
+    metrics = bounded(probe("unix:///unused", path).metrics, 5)  # a FIFO would block the read: TimeoutError
 
     assert metrics.error == error and metrics.newest is None
     assert error in metrics.evidence() and str(path) in metrics.evidence()
+
+
+def test_a_long_metrics_file_is_read_from_its_end(tmp_path: Path) -> None:
+    """Only its last METRICS_READ_BYTES are read; a character cut there does not make it unreadable."""
+    path = tmp_path / "rollbacks.jsonl"
+    old = json.dumps({**RECYCLIC, "version": "old", "hostname": "é" * 200}) + "\n"
+    path.write_text(old * (METRICS_READ_BYTES // len(old.encode()) + 50) + json.dumps({**RECYCLIC, "version": "new"}) + "\n")
+
+    metrics = probe("unix:///unused", path).metrics()
+
+    assert metrics.error is None and metrics.newest is not None and metrics.newest.version == "new"
+    assert all(line.startswith("line 1: ") for line in metrics.unreadable)  # at most the line cut at the start
 
 
 def test_no_metrics_file_configured() -> None:

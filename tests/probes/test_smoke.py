@@ -4,12 +4,14 @@ with a profile's overrides (a missing file, an unknown key, a bad value are erro
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from gonogo.probes.host import bounded
 from gonogo.probes.smoke import (DEFAULT_CHROMIUM, SmokeConfigError, SmokeSection, chromium_path, chromium_problem,
                                  load_config, read_pdf)
 
@@ -96,3 +98,20 @@ def test_a_missing_defaults_file_or_a_bad_value_is_an_error_that_names_it(tmp_pa
         load_config(_section(), tmp_path / "none.toml", {}, None, {})
     with pytest.raises(SmokeConfigError, match="sale_lines"):  # a sale needs at least two products
         load_config(_section(data={"sale_lines": [{"product": "TSH-001"}]}), DEFAULTS, {}, None, {})
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    pytest.param(os.mkfifo, "it is a FIFO, not a regular file", id="fifo-never-waited-on"),
+    pytest.param(lambda p: p.symlink_to("/dev/zero"), "it is a character device", id="dev-zero-never-read"),
+    pytest.param(lambda p: p.write_text("x = " + "[" * 50_000 + "]" * 50_000), "RecursionError", id="deeply-nested"),
+    pytest.param(lambda p: p.write_text("x = " + "9" * 5000), "4300 digits", id="huge-number"),
+    pytest.param(lambda p: p.write_text("selectors = 1\n"), "selectors must be a table", id="not-a-table"),
+])
+def test_a_defaults_file_that_is_no_toml_file_is_an_error_at_once(tmp_path: Path, make, expected: str) -> None:  # type: ignore[no-untyped-def]
+    defaults = tmp_path / "smoke.toml"
+    make(defaults)
+
+    with pytest.raises(SmokeConfigError) as caught:
+        bounded(lambda: load_config(_section(), defaults, {}, None, {}), 5)  # a FIFO would block: TimeoutError
+
+    assert str(caught.value).startswith(f"[smoke] defaults {defaults}: ") and expected in str(caught.value)
