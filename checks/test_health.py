@@ -3,7 +3,8 @@
 Runbook steps: SMK-6.1/6.2/6.3 (/health/live, /ready, /detailed), RCY-4.3 (the API health through
 Traefik), BTQ-4.2 (the sanity API), SMK-4/SMK-5 and RBK-3.3 (after a restore or a rollback).
 Each ``[[health]]`` entry of the profile is one check (with the entry's severity and runbook steps);
-the latency check applies to the entries that set ``max_ms``.
+the latency check applies to the entries that set ``max_ms``, weighs what their ``max_ms_severity`` says
+(default warning), and is skipped as dependent on the status check when the status is wrong.
 
 This module is the example the other subjects copy: parametrised declaratively with
 ``@pytest.mark.each``, probes from the session ``stack`` fixture, every judgement through
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gonogo import judge
+from gonogo import dependent, judge
 from gonogo.fixtures import Converge
 from gonogo.probes.health import body_problems, healthy
 from gonogo.probes.http import HttpFact
@@ -64,12 +65,17 @@ def _has_budget(endpoint: HealthEndpoint) -> bool:
 
 
 @pytest.mark.postdeploy
-@pytest.mark.severity("warning")
 @pytest.mark.runbook("RBK-5.3")
-@pytest.mark.each("health", "endpoint", where=_has_budget, optional=True, what="max_ms", inherit=False)
+@pytest.mark.each("health", "endpoint", where=_has_budget, optional=True, what="max_ms", inherit=False,
+                  severity_from="max_ms_severity")
 def test_endpoint_fast(endpoint: HealthEndpoint, stack: Stack) -> None:
-    """The endpoint answers its expected status within its latency budget (max_ms)."""
+    """The endpoint answers within its latency budget (max_ms).
+
+    Weighs what the entry's ``max_ms_severity`` says; a wrong status is ``endpoint_healthy``'s to judge."""
     fact = _get(stack, endpoint)
-    ok = fact.status == endpoint.status and fact.elapsed_ms <= (endpoint.max_ms or 0)
-    judge(f"{endpoint.name} latency", ok, expected=f"status {endpoint.status} within {endpoint.max_ms} ms",
+    if fact.status != endpoint.status:  # a wrong status (or none) is endpoint_healthy's failure, not a latency
+        dependent(f"health.endpoint_healthy[{endpoint.name}]",
+                  f"{endpoint.name}: expected status {endpoint.status}, got {fact.status_text}; no latency to judge")
+    judge(f"{endpoint.name} latency", fact.elapsed_ms <= (endpoint.max_ms or 0),
+          expected=f"status {endpoint.status} within {endpoint.max_ms} ms",
           actual=f"{fact.status_text} in {fact.elapsed_ms:.0f} ms", where=endpoint.url, fact=fact)

@@ -29,7 +29,7 @@ MARKERS = {
     "severity(level)": "blocker | critical | warning: what a failure does to the verdict (default critical)",
     "runbook(*ids)": "the runbook step ids this check encodes, from gonogo/data/STEPS.md (e.g. BTQ-2.1)",
     "subject(name)": "what the check is about (defaults to the module name: checks/test_health.py -> health)",
-    "each(section, arg, where=None, optional=False, what=None, inherit=True)":
+    "each(section, arg, where=None, optional=False, what=None, inherit=True, severity_from=None)":
         "one check per entry of a profile section (gonogo.parametrize), e.g. each('health', 'endpoint')",
     "gonogo_placeholder(kind, reason)": "internal: the one placeholder of a check with nothing to check",
 }

@@ -10,7 +10,8 @@
 
 Each entry becomes one parametrised check, with the entry's ``name`` as its id and, unless the
 check declares its own, the entry's ``phases``, ``severity`` and ``runbook`` steps as markers (so
-``-m predeploy`` selects the entries whose phases say predeploy). When the section
+``-m predeploy`` selects the entries whose phases say predeploy); ``severity_from="max_ms_severity"`` takes the
+severity from that key of the entry instead (a sub-check whose weight the entry sets apart). When the section
 is absent, the check is collected once and skipped as "not configured" (so the gate sees it: a
 required check that did not run is a NO-GO). When the section is there but ``where`` keeps no
 entry, the check is "not configured" too, or, with ``optional=True``, "not applicable": an optional
@@ -111,17 +112,21 @@ def parametrize(metafunc: pytest.Metafunc, env: LoadedEnvironment | None) -> Non
                 metafunc.parametrize(argname, [_placeholder("not-configured", not_configured(env, condition), phases)])
             continue
         inherit = options.get("inherit", True)
+        severity_from = options.get("severity_from")
         params = []
         for index, entry in kept:
             marks = [m for m in _entry_marks(entry)
-                     if inherit and m.name not in own and not (own_phase and m.name in PHASES)]
+                     if inherit and m.name not in own and not (own_phase and m.name in PHASES)
+                     and not (severity_from and m.name == "severity")]
+            if severity_from and "severity" not in own:
+                marks.append(pytest.mark.severity(getattr(entry, severity_from)))
             params.append(pytest.param(entry, id=_id(entry, index), marks=marks))
         metafunc.parametrize(argname, params)
 
 
 def _arguments(mark: pytest.Mark, metafunc: pytest.Metafunc) -> tuple[str, str, dict[str, Any]]:
     where = f"{metafunc.definition.nodeid}: @pytest.mark.each"
-    allowed = {"where", "optional", "what", "inherit"}
+    allowed = {"where", "optional", "what", "inherit", "severity_from"}
     if not 1 <= len(mark.args) <= 2 or not all(isinstance(a, str) for a in mark.args):
         pytest.fail(f"{where} takes a section and an argument name, e.g. each('health', 'endpoint')", pytrace=False)
     unknown = set(mark.kwargs) - allowed

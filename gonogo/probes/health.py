@@ -1,11 +1,18 @@
 """What a health endpoint's answer says: the expected status, and a body that says healthy.
 
+A body is judged by what its entry asks: a regular expression searched in its text (``body``), a JSON value
+compared whole, of any type (``json_value``: ``true``, ``"ok"``, a list or an object), keys of a JSON
+object (``json``), and the components listed under a key (``components_key``). JSON values compare by type
+as well as value: ``true`` is not ``1``.
+
 Shared by the health checks (checks/test_health.py) and the watch window (checks/test_watch.py),
 so an answer is judged healthy the same way in a snapshot and over a window.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from gonogo.probes.http import HttpFact
@@ -27,21 +34,56 @@ def _lookup(body: Any, dotted: str) -> Any:
     return body
 
 
+def same_json(actual: Any, expected: Any) -> bool:
+    """Equal as JSON values: same type and value (``true`` is not ``1``; ``1`` is ``1.0``), lists in order."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return type(actual) is type(expected) and actual == expected
+    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
+        return actual == expected
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(same_json(actual[k], expected[k]) for k in actual)
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(map(same_json, actual, expected))
+    return type(actual) is type(expected) and actual == expected
+
+
+def _shown(text: str) -> str:
+    return repr(" ".join(text.split())[:200])
+
+
+def _text_problems(endpoint: "HealthEndpoint", fact: HttpFact) -> list[str]:
+    """The body's regular expression (``body``) and its whole JSON value (``json_value``)."""
+    problems = []
+    if endpoint.body is not None and not re.search(endpoint.body, fact.body):
+        problems.append(f"the body does not match {endpoint.body!r}: {_shown(fact.body)}")
+    if endpoint.json_value is not None:
+        expected = json.dumps(endpoint.json_value)
+        try:
+            value = json.loads(fact.body)
+        except ValueError:
+            problems.append(f"the body is not JSON (expected {expected}): {_shown(fact.body)}")
+        else:
+            if not same_json(value, endpoint.json_value):
+                problems.append(f"the body is {json.dumps(value)[:200]} (expected {expected})")
+    return problems
+
+
 def body_problems(endpoint: "HealthEndpoint", fact: HttpFact) -> list[str]:
-    """What in the body contradicts 'healthy' (expected keys and values, unhealthy components)."""
+    """What in the body contradicts 'healthy' (its text or JSON value, expected keys and values, unhealthy components)."""
+    problems = _text_problems(endpoint, fact)
     if not endpoint.json_body and not endpoint.components_key:
-        return []
+        return problems
     body = fact.json()
     if body is None:
-        return [f"the body is not JSON: {fact.body[:200]!r}"]
+        return [*problems, f"the body is not JSON: {fact.body[:200]!r}"]
     if not isinstance(body, dict):
-        return [f"the body is JSON but not an object ({fact.body.strip()[:100]}): its keys cannot be checked"]
-    problems = []
+        return [*problems, f"the body is JSON but not an object ({fact.body.strip()[:100]}): its keys cannot be "
+                           "checked (json_value compares a whole value of any type)"]
     for key, expected in endpoint.json_body.items():
         actual = _lookup(body, key)
         if isinstance(actual, KeyError):
             problems.append(f"{key}: missing (expected {expected!r})")
-        elif actual != expected:
+        elif not same_json(actual, expected):
             problems.append(f"{key}: {actual!r} (expected {expected!r})")
     if endpoint.components_key:
         components = _lookup(body, endpoint.components_key)

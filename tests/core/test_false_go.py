@@ -389,7 +389,8 @@ def test_health_without_latency_budgets_is_go_when_required(run_gate, stub_serve
     assert latency["reason"].startswith("not applicable: no entry of [[health]] with max_ms")
 
 
-def test_latency_check_requires_the_expected_status(run_gate, stub_server, health_module):
+def test_health_latency_never_passes_a_wrong_status(run_gate, stub_server, health_module):
+    """A fast 404 is no latency pass: the latency check is dependent on the status check, which fails."""
     entries = f"""
         [[health]]
         name = "api"
@@ -399,12 +400,14 @@ def test_latency_check_requires_the_expected_status(run_gate, stub_server, healt
     """
     run = run_gate(health_module, profile=health_profile(stub_server, entries, "[]"))  # answers 404, fast
 
-    reasons = {e["id"]: e["reason"] for e in run.gate["failed"]}
-    assert reasons["health.endpoint_fast[api]"].startswith("api latency: expected status 200 within 2000 ms, got 404 in "), run.log
+    assert run.ids("failed") == ["health.endpoint_healthy[api]"], run.log
+    assert [(e["id"], e["status"]) for e in run.gate["skipped"]] == [("health.endpoint_fast[api]", "dependent")]
+    assert run.gate["passed"] == [] and run.gate["verdict"] == "GO-WITH-WARNINGS", run.log
 
 
 @pytest.mark.parametrize(("body", "expected"), [
-    pytest.param("true", "the body is JSON but not an object (true): its keys cannot be checked", id="json-not-object"),
+    pytest.param("true", "the body is JSON but not an object (true): its keys cannot be checked (json_value compares a whole "
+                 "value of any type)", id="json-not-object"),
     pytest.param('{"status": "error", "error": "database unreachable: timeout after 2 s"}',
                  "status: 'error' (expected 'ok'); the body says error='database unreachable: timeout after 2 s'",
                  id="body-explains"),
