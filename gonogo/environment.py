@@ -8,10 +8,10 @@ the profile is ``<environments dir>/<name>.toml``. Values may use ``${VAR}`` and
 from __future__ import annotations
 
 import difflib
-import os
+import io
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,23 @@ from pydantic import BaseModel, ValidationError
 
 from gonogo import skips
 from gonogo.interpolation import SUPPORTED, Interpolated, MissingVariable, UnsupportedReference, interpolate
+from gonogo.probes import files
+from gonogo.probes.files import too_deep
 from gonogo.profile import Profile
 from gonogo.secrets import is_secret_key, masker
 
 #: the largest profile gonogo reads: a profile is a page of TOML, anything bigger is the wrong file
 MAX_PROFILE_BYTES = 1_000_000
+#: how deep a profile's tables and lists may nest: a real profile needs a few levels (``[smoke.data]``'s values)
+MAX_PROFILE_DEPTH = 20
+#: the most variables an env file may hold: a real one has tens, a large one a few hundred; each is a secret
+#: to mask, so more is a wrong file (its size is bounded too, by files.DEFAULT_LIMIT: 1 MB)
+MAX_ENV_FILE_VALUES = 1000
+#: files of the profile that configure gonogo itself, not the stack it judges: checked when the profile loads
+#: (table, key, used when): a wrong one is bad input (exit 4), not a failure of the stack
+GATE_FILES = (("environment", "ca_file", lambda _: True),
+              ("docker", "ssh_key", lambda docker: docker.host.startswith("ssh://")),
+              ("docker", "ssh_known_hosts", lambda docker: docker.host.startswith("ssh://")))
 
 
 class ProfileError(Exception):
@@ -85,12 +97,8 @@ def available(directory: Path) -> list[str]:
 
 
 def file_problem(path: Path) -> str | None:
-    """Why ``path`` is not a regular file to read ("does not exist", "is a directory", ...), or None."""
-    if os.path.isfile(path):  # os.path: an unreadable parent means "does not exist", not an exception
-        return None
-    if os.path.isdir(path):
-        return "is a directory"
-    return "is not a regular file" if os.path.exists(path) else "does not exist"
+    """Why ``path`` is not a readable regular file ("does not exist", "is a directory, ...", "is a FIFO, ..."), or None."""
+    return files.path_problem(path, limit=None)
 
 
 def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[str, str]) -> LoadedEnvironment:
@@ -119,6 +127,7 @@ def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[s
         profile = Profile.model_validate(expanded.data)
     except ValidationError as exc:
         raise ProfileError(f"{display}: {_explain(exc)}") from None
+    _check_gate_files(profile, path, display)
     return LoadedEnvironment(
         name=name,
         source=source,
@@ -138,24 +147,54 @@ def _display(path: Path, rootdir: Path) -> str:
 
 
 def _parse_profile(path: Path, display: str) -> dict[str, Any]:
-    """The TOML of the profile at ``path``: at most MAX_PROFILE_BYTES, and not empty."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_PROFILE_BYTES + 1)  # bounded: a huge file is refused, not read
-        if len(data) > MAX_PROFILE_BYTES:
+    """The TOML of the profile at ``path``: at most MAX_PROFILE_BYTES, nested at most MAX_PROFILE_DEPTH, not empty."""
+    read = files.read_text(path, MAX_PROFILE_BYTES)  # bounded, never waits on a FIFO
+    if read.text is None:
+        if "larger" in str(read.error):
             raise ProfileError(f"{display}: is larger than 1 MB: a profile is a short TOML file; "
                                "check that it is the right one")
-        raw = tomllib.loads(data.decode("utf-8"))
+        raise ProfileError(f"{display}: cannot read the profile: it {read.error}")
+    try:
+        raw = tomllib.loads(read.text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         where = f"{display}:{line}" if line else display
         raise ProfileError(f"{where}: TOML syntax error: {getattr(exc, 'msg', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{display}: cannot read the profile: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level: thousands of [[[ or {{{
+        line = _line(read.text, lambda text: text.count("[") + text.count("{"))
+        raise ProfileError(f"{display}:{line}: nested more than {MAX_PROFILE_DEPTH} levels deep (tables and lists "
+                           "inside each other): a profile needs a few") from None
+    except ValueError as exc:  # a number Python will not convert (more than 4300 digits)
+        line = _line(read.text, lambda text: max(map(len, re.findall(r"[0-9_]+", text)), default=0))
+        raise ProfileError(f"{display}:{line}: a value cannot be read: {str(exc).split(';')[0]}") from None
     if not raw:
         raise ProfileError(f"{display}: is empty (nothing but comments or whitespace): "
                            "write at least an [environment] table with the release being deployed")
+    deep = too_deep(raw, MAX_PROFILE_DEPTH)
+    if deep is not None:
+        raise ProfileError(f"{display}: {_key(deep)}: nested more than {MAX_PROFILE_DEPTH} levels deep "
+                           "(tables and lists inside each other): a profile needs a few")
     return raw
+
+
+def _line(text: str, score: Callable[[str], int]) -> int:
+    """The number of the line of ``text`` that scores highest: where a value tomllib could not read sits."""
+    lines = text.splitlines() or [""]
+    return max(range(len(lines)), key=lambda i: score(lines[i])) + 1
+
+
+def _check_gate_files(profile: Profile, path: Path, display: str) -> None:
+    """Every file of GATE_FILES the profile names is a readable regular file of at most 1 MB (never waited on)."""
+    for table, key, used in GATE_FILES:
+        section = getattr(profile, table)
+        value = getattr(section, key) if section is not None and used(section) else None
+        if value is None:
+            continue
+        file = value if value.is_absolute() else (path.parent / value).resolve()
+        problem = files.path_problem(file)
+        if problem:
+            raise ProfileError(f"{display}: [{table}] {key}: {file} {problem}: point the key at a readable file "
+                               "(a relative path starts at the profile's folder) or remove it")
 
 
 def _interpolate(data: Any, variables: Mapping[str, str], display: str, env_file: str | None,
@@ -245,15 +284,15 @@ def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[
         raise
     if file is None:
         return None, {}
-    problem = file_problem(file)
-    if problem:
-        raise ProfileError(f"{display}: [environment] env_file: {file} {problem}: point the key at the stack's "
+    read = files.read_text(file)  # at most files.DEFAULT_LIMIT (1 MB), never waits on a FIFO
+    if read.text is None:
+        raise ProfileError(f"{display}: [environment] env_file: {file} {read.error}: point the key at the stack's "
                            "env file (a relative path starts at the profile's folder) or remove it")
-    try:
-        values = {k: v for k, v in dotenv_values(file, interpolate=False).items() if v is not None}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{display}: [environment] env_file {file}: cannot read it: {exc}") from None
-    return str(file), values
+    parsed = dotenv_values(stream=io.StringIO(read.text), interpolate=False)
+    if len(parsed) > MAX_ENV_FILE_VALUES:
+        raise ProfileError(f"{display}: [environment] env_file: {file} holds {len(parsed)} variables, more than "
+                           f"{MAX_ENV_FILE_VALUES}: an env file of a stack holds tens; point the key at the stack's")
+    return str(file), {k: v for k, v in parsed.items() if v is not None}
 
 
 def _public_variables(data: Any) -> list[str]:

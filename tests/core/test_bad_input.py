@@ -8,9 +8,13 @@ with a space that moved pytest's rootdir.
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
+
+from gonogo.probes.host import bounded
 
 PASSING = "def test_up():\n    pass\n"
 #: a check that leaves a trace when it runs: bad input must stop the run before any check
@@ -310,3 +314,126 @@ def test_space_form_inside_the_project_keeps_working(project):
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["*target release 1.0-profiles*", "collected 1 item"])
     assert '"GO"' in (project.path / "out" / "gate.json").read_text()
+
+
+# -- nesting and huge values (issue 21, item 6) ---------------------------------------------------------
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+def test_profile_nested_50000_levels_deep_is_one_line_and_a_no_go(run_gate, pytester):
+    stale = pytester.path / "reports" / "gate.json"
+    stale.parent.mkdir()
+    stale.write_text('{"verdict": "GO"}')
+
+    run = run_gate(TRACING, profile=f'[environment]\nrelease = "1"\n\n[host]\nx = {DEEP}\n')
+
+    line = run.error_line()  # before: RecursionError, INTERNALERROR, exit 3, no NO-GO file
+    assert line.startswith("ERROR: environments/dev.toml:5: nested more than 20 levels deep"), run.log
+    assert not (pytester.path / "ran").exists()
+    assert (run.gate["verdict"], run.gate["exit_code"]) == ("NO-GO", 4)
+    assert run.gate["reasons"] == [f"usage error: {line.removeprefix('ERROR: ')}"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param('[environment]\nrelease = "1"\n[smoke]\ndata = ' + "{ a = " * 25 + "1" + " }" * 25 + "\n",
+                 "environments/dev.toml: [smoke] data: nested more than 20 levels deep", id="25-inline-tables"),
+    pytest.param('[environment]\nrelease = "1"\nx = ' + "[" * 300 + "]" * 300 + "\n",
+                 "environments/dev.toml: [environment] x: nested more than 20 levels deep", id="300-lists"),
+    pytest.param('[environment]\nrelease = "1"\n' + "".join(f"[{'.'.join(['t'] * n)}]\n" for n in range(1, 30)),
+                 "environments/dev.toml: [t] t: nested more than 20 levels deep", id="29-dotted-tables"),
+    pytest.param('[environment]\nrelease = "1"\n\n[host]\nmin_free_gb = ' + "9" * 5000 + "\n",
+                 "environments/dev.toml:5: a value cannot be read: Exceeds the limit (4300 digits)", id="5000-digits"),
+])
+def test_profile_too_deep_or_a_number_too_long_names_the_key_or_line(tmp_path, text, expected):
+    message = profile_error(tmp_path, text)
+
+    assert message.startswith(expected), message
+
+
+# -- the env file's size (issue 21, item 5) -------------------------------------------------------------
+ENV_FILE_PROFILE = '[environment]\nenv_file = "../stack.env"\nrelease = "${GX_RELEASE:-1.0}"\n'
+
+
+def test_env_file_of_20000_values_is_refused_in_one_line(run_gate, pytester):
+    (pytester.path / "stack.env").write_text("".join(f"GX_V{i}=value-{i:08d}\n" for i in range(20_000)))
+
+    start = time.monotonic()
+    run = run_gate(TRACING, profile=ENV_FILE_PROFILE)
+
+    line = run.error_line()
+    assert line.startswith(f"ERROR: environments/dev.toml: [environment] env_file: {pytester.path / 'stack.env'} "
+                           "holds 20000 variables, more than 1000"), run.log
+    assert time.monotonic() - start < 30, "refused before masking 20,000 secrets"
+    assert (run.gate["verdict"], run.gate["exit_code"]) == ("NO-GO", 4)
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    pytest.param(lambda p: p.write_text("".join(f"GX_V{i}=v\n" for i in range(1001))), "holds 1001 variables, more than 1000",
+                 id="1001-values"),
+    pytest.param(lambda p: p.write_text("GX_A=" + "x" * 1_000_001 + "\n"), "is larger than 1000 kB", id="over-1-MB"),
+    pytest.param(os.mkfifo, "is a FIFO, not a regular file", id="fifo"),
+    pytest.param(lambda p: p.symlink_to("/dev/zero"), "is a character device, not a regular file", id="dev-zero"),
+])
+def test_env_file_bounded_and_never_waited_on(tmp_path, make, expected):
+    make(tmp_path / "stack.env")
+
+    message = bounded(lambda: profile_error(tmp_path, ENV_FILE_PROFILE), 10)  # a FIFO would block: TimeoutError
+
+    shown = (tmp_path / "stack.env").resolve()  # /dev/zero for the link to it
+    assert message.startswith(f"environments/dev.toml: [environment] env_file: {shown} "), message
+    assert expected in message, message
+
+
+def test_env_file_of_1000_values_is_read(tmp_path):
+    (tmp_path / "stack.env").write_text("".join(f"GX_V{i}=value-{i:08d}\n" for i in range(1000)))
+
+    assert len(load_profile(tmp_path, ENV_FILE_PROFILE).env_file_values) == 1000
+
+
+# -- files of the profile that configure gonogo itself (issue 21, item 9) -------------------------------
+def test_ca_file_that_is_a_fifo_stops_the_run_at_once(run_gate, pytester, health_module):
+    """The real health checks against an https endpoint: before, their TLS context waited on the FIFO forever."""
+    os.mkfifo(pytester.path / "ca.pem")
+    profile = ('[environment]\nrelease = "1"\nca_file = "../ca.pem"\n\n'
+               '[[health]]\nname = "ready"\nurl = "https://127.0.0.1:9/health/"\ntimeout_s = 1\n')
+
+    start = time.monotonic()
+    run = run_gate({**health_module, "test_app.py": TRACING}, profile=profile)
+
+    line = run.error_line()  # before: the run hung forever
+    assert line == (f"ERROR: environments/dev.toml: [environment] ca_file: {pytester.path / 'ca.pem'} is a FIFO, not a "
+                    "regular file: point the key at a readable file (a relative path starts at the profile's folder) "
+                    "or remove it"), run.log
+    assert time.monotonic() - start < 30
+    assert not (pytester.path / "ran").exists()
+    assert (run.gate["verdict"], run.gate["exit_code"]) == ("NO-GO", 4)
+
+
+SSH_DOCKER = '[docker]\nhost = "ssh://deploy@127.0.0.1"\ncompose_project = "shop"\n'
+
+
+@pytest.mark.parametrize("key", ["environment.ca_file", "docker.ssh_key", "docker.ssh_known_hosts"])
+@pytest.mark.parametrize(("make", "expected"), [
+    pytest.param(lambda p: None, "does not exist", id="missing"),
+    pytest.param(lambda p: p.mkdir(), "is a directory, not a regular file", id="directory"),
+    pytest.param(os.mkfifo, "is a FIFO, not a regular file", id="fifo"),
+    pytest.param(lambda p: p.symlink_to("/dev/zero"), "is a character device, not a regular file", id="dev-zero"),
+    pytest.param(lambda p: p.write_bytes(b"#" * 1_000_001), "is larger than 1000 kB", id="over-1-MB"),
+])
+def test_gate_files_of_the_profile_are_checked_at_load(tmp_path, key, make, expected):
+    table, name = key.split(".")
+    make(tmp_path / "the-file")
+    text = '[environment]\nrelease = "1"\n' + ("" if table == "environment" else SSH_DOCKER)
+    text = text.replace(f"[{table}]\n", f'[{table}]\n{name} = "../the-file"\n')
+
+    message = bounded(lambda: profile_error(tmp_path, text), 10)
+
+    shown = (tmp_path / "the-file").resolve()  # /dev/zero for the link to it
+    assert message.startswith(f"environments/dev.toml: [{table}] {name}: {shown} {expected}"), message
+
+
+def test_ssh_files_are_not_checked_for_a_local_engine(tmp_path):
+    text = ('[environment]\nrelease = "1"\n[docker]\nhost = "unix:///var/run/docker.sock"\ncompose_project = "shop"\n'
+            'ssh_key = "../nowhere"\n')
+
+    assert load_profile(tmp_path, text).profile.docker is not None  # used only for ssh://: not this run's concern
