@@ -40,7 +40,7 @@ from gonogo.selection import Scope
 
 #: the loaded environment, for the fixtures in gonogo.fixtures
 ENVIRONMENT = pytest.StashKey[LoadedEnvironment | None]()
-DEFAULT_ALLURE_DIR = "reports/allure-results"
+DEFAULT_ALLURE_DIR = usage.DEFAULT_ALLURE_DIR
 USER_PROPERTY = "gonogo_check"
 CONVERGENCE_PROPERTY = fixtures.CONVERGENCE_PROPERTY
 #: set on each report by the worker that ran the check: what the recorder needs beyond pytest's outcome
@@ -232,7 +232,7 @@ class GatePlugin:
             problem = usage.start_problem(config, self.gate_file)
             if problem is not None:
                 if problem.gate_file is not None:  # where the user meant the verdict: no stale GO survives there
-                    self._write_usage_error(problem.message, problem.gate_file)
+                    self._write_usage_error(problem.message, problem.gate_file, problem.results)
                 raise pytest.UsageError(problem.message)
             phases_problem = self.scope.problem()
             if phases_problem is not None:
@@ -284,14 +284,15 @@ class GatePlugin:
                 raise ProfileError(problem.removesuffix("; it waived nothing"))
         return entries
 
-    def _write_usage_error(self, message: str, gate_file: Path) -> None:
+    def _write_usage_error(self, message: str, gate_file: Path, results: bool = True) -> None:
+        """A NO-GO verdict file that says why (and its Allure result, unless ``results`` says the folder is bad)."""
         clear_previous(gate_file)
         document = verdict_file.document(
             verdict=None, exit_code=4, env=None, phases=[], selection=self._selection(), started=self.started,
             duration_s=time.monotonic() - self.started_clock, usage_error=message)
         verdict_file.write(gate_file, document)
         results_dir = getattr(self.config.option, "allure_report_dir", None)
-        if results_dir and gate_file == self.gate_file:  # the report of a profile error says NO-GO and why
+        if results and results_dir and gate_file == self.gate_file:  # the report of a profile error says NO-GO and why
             verdict_result.write(Path(results_dir), document, None, _ms(self.started), _ms(dt.datetime.now(dt.timezone.utc)))
 
     def _load_environment(self) -> LoadedEnvironment:

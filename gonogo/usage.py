@@ -1,7 +1,8 @@
 """Bad input about the run itself, found before any check runs: one line, exit code 4.
 
-A gonogo option written with a space whose value moved pytest's rootdir, a verdict file that cannot
-be written, a runbook steps file that cannot be read.
+A gonogo option written with a space whose value moved pytest's rootdir, a verdict file or another
+output (Allure results, JUnit XML, log file, baseline) that cannot be written, a runbook steps file
+that cannot be read.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ except ImportError:  # pragma: no cover - a pytest that moved it: no detection (
 
 from gonogo import verdict_file
 from gonogo.environment import ProfileError
+from gonogo.selection import Scope
 from gonogo.steps import Step, StepsFileError, load_steps
 
 #: the value options of gonogo (and allure-pytest's, which gonogo sets): pytest looks for its rootdir
 #: before plugins are loaded, so a value written as a separate word is taken for a test path if it exists
 VALUE_OPTIONS = ("--env", "--environments-dir", "--gate-file", "--alluredir")
 STEPS_INI = "gonogo_runbook_steps"
+#: where gonogo's Allure results go when --alluredir is not given (under the rootdir)
+DEFAULT_ALLURE_DIR = "reports/allure-results"
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,13 @@ class StartProblem:
     message: str
     #: the verdict file the user meant (a stale GO there must not survive), or None when it is the problem
     gate_file: Path | None
+    #: the Allure results folder can take the NO-GO verdict's result (it is not the problem)
+    results: bool = True
 
 
 def start_problem(config: pytest.Config, gate_file: Path) -> StartProblem | None:
-    """A moved rootdir or an unwritable verdict file (controller only), before anything is written."""
+    """A moved rootdir, an unwritable verdict file or another output that cannot be written (controller only),
+    before anything is written or deleted."""
     moved = moved_rootdir(config)
     if moved is not None:
         message, meant_root = moved
@@ -45,7 +52,31 @@ def start_problem(config: pytest.Config, gate_file: Path) -> StartProblem | None
         meant = chosen if chosen.is_absolute() else meant_root / chosen
         return StartProblem(message, None if verdict_file.writable_problem(meant) else meant)
     problem = gate_file_problem(config, gate_file)
-    return StartProblem(problem, None) if problem else None
+    if problem:
+        return StartProblem(problem, None)
+    for where, path, folder, example in outputs(config):
+        problem = verdict_file.writable_problem(path, folder, example)
+        if problem:
+            return StartProblem(f"{where}: {problem}", gate_file, results=not folder)  # the folder: Allure's
+    return None
+
+
+def outputs(config: pytest.Config) -> list[tuple[str, Path, bool, str]]:
+    """The run's outputs besides the verdict file: (the option that names it, its path, a folder, an example name).
+    Relative paths are pytest's and its plugins' (the invocation folder), the baseline's the rootdir."""
+    option, here, root = config.option, config.invocation_params.dir, Path(str(config.rootpath))
+    allure = getattr(option, "allure_report_dir", None)
+    found = [(f"--alluredir {allure}", here / allure, True, "") if allure else
+             (f"the Allure results folder {DEFAULT_ALLURE_DIR} (default of --alluredir)", root / DEFAULT_ALLURE_DIR, True, "")]
+    if getattr(option, "xmlpath", None):
+        found.append((f"--junitxml {option.xmlpath}", here / option.xmlpath, False, "junit.xml"))
+    log_file = (option.log_file or config.getini("log_file")) if hasattr(option, "log_file") else None
+    if log_file:  # pytest's logging plugin is active and writes one
+        where = "--log-file" if getattr(option, "log_file", None) else "ini log_file"
+        found.append((f"{where} {log_file}", here / log_file, False, "pytest.log"))
+    if option.gonogo_baseline and "predeploy" in Scope(option.markexpr or "").phases():  # written there only
+        found.append((f"--baseline {option.gonogo_baseline}", root / option.gonogo_baseline, False, "baseline.json"))
+    return found
 
 
 def moved_rootdir(config: pytest.Config) -> tuple[str, Path] | None:

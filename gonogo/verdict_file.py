@@ -82,16 +82,18 @@ def write(path: Path, content: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def writable_problem(path: Path) -> str | None:
-    """Why the verdict cannot be written at ``path`` (an absolute path), or None.
+def writable_problem(path: Path, folder: bool = False, example: str = "gate.json") -> str | None:
+    """Why a file (with ``folder``, a folder of files) cannot be written at ``path``, or None.
 
-    Found by creating and removing a file where :func:`write` would (``os.access`` says yes to root).
+    Found by creating and removing a file where it would be written (``os.access`` says yes to root).
     """
-    if os.path.isdir(path):
-        return f"{path} is a directory: name a file, e.g. {path / 'gate.json'}"
-    if os.path.lexists(path) and not os.path.isfile(path):
+    if os.path.isdir(path) and not folder:
+        return f"{path} is a directory: name a file, e.g. {path / example}"
+    if os.path.lexists(path) and not (os.path.isdir(path) if folder else os.path.isfile(path)):
+        if folder:
+            return f"{path} is {'a file' if os.path.isfile(path) else 'not a regular file'}, not a folder: name a folder"
         return f"{path} is not a regular file: name a file"
-    existing = next(p for p in path.parents if os.path.lexists(p))  # the folder write() creates it in
+    existing = path if os.path.isdir(path) else next(p for p in path.parents if os.path.lexists(p))
     if not os.path.isdir(existing):
         return f"{existing} is a file, not a folder: name a path inside a folder"
     try:

@@ -437,3 +437,54 @@ def test_ssh_files_are_not_checked_for_a_local_engine(tmp_path):
             'ssh_key = "../nowhere"\n')
 
     assert load_profile(tmp_path, text).profile.docker is not None  # used only for ssh://: not this run's concern
+
+
+# -- output paths, checked before anything is written or deleted (issue 21, item 8) ---------------------
+@pytest.mark.parametrize(
+    ("args", "expected", "results_untouched"),
+    [
+        pytest.param(["--alluredir=afile"], ["--alluredir afile: ", "afile is a file, not a folder"], True,
+                     id="alluredir-a-file"),
+        pytest.param(["--alluredir=/proc/version"], ["--alluredir /proc/version: /proc/version is a file, not a folder"],
+                     True, id="alluredir-proc-version"),
+        pytest.param(["--alluredir=afile/results"], ["--alluredir afile/results: ", "afile is a file, not a folder"],
+                     True, id="alluredir-under-a-file"),
+        pytest.param(["--junitxml=afile/junit.xml"], ["--junitxml afile/junit.xml: ", "afile is a file, not a folder"],
+                     False, id="junitxml-under-a-file"),
+        pytest.param(["--log-file=afile/run.log"], ["--log-file afile/run.log: ", "afile is a file, not a folder"],
+                     False, id="log-file-under-a-file"),
+        pytest.param(["-o", "log_file=afile/run.log"], ["ini log_file afile/run.log: ", "afile is a file, not a folder"],
+                     False, id="ini-log-file-under-a-file"),
+        pytest.param(["-m", "predeploy", "--baseline=afile/base.json"],
+                     ["--baseline afile/base.json: ", "afile is a file, not a folder"], False, id="baseline-under-a-file"),
+    ],
+)
+def test_unusable_output_path_is_one_line_before_anything_is_deleted(run_gate, pytester, args, expected,
+                                                                     results_untouched):
+    (pytester.path / "afile").write_text("a file")
+    old_result = pytester.path / "reports" / "allure-results" / "old-result.json"
+    old_result.parent.mkdir(parents=True)
+    old_result.write_text("{}")
+    (pytester.path / "reports" / "gate.json").write_text('{"verdict": "GO"}')
+
+    run = run_gate(TRACING, *args)
+
+    line = run.error_line()  # before: INTERNALERROR, exit 3 (allure, log file) or a traceback after the verdict
+    assert line.startswith("ERROR: "), run.log
+    for fragment in expected:
+        assert fragment in line, run.log
+    assert not (pytester.path / "ran").exists(), "a check ran before the outputs were checked"
+    assert (run.gate["verdict"], run.gate["exit_code"]) == ("NO-GO", 4)  # the stale GO is replaced, not left
+    assert run.gate["reasons"] == [f"usage error: {line.removeprefix('ERROR: ')}"]
+    assert old_result.exists() or not results_untouched
+    assert (pytester.path / "afile").read_text() == "a file"
+
+
+def test_baseline_of_a_postdeploy_run_is_only_read(run_gate, pytester):
+    """A postdeploy run reads the baseline (a predeploy run wrote it): an unwritable place is no concern of its."""
+    (pytester.path / "afile").write_text("a file")
+
+    run = run_gate("import pytest\n\n@pytest.mark.postdeploy\ndef test_up():\n    pass\n", "-m", "postdeploy",
+                   "--baseline=afile/base.json")
+
+    assert (run.ret, run.gate["verdict"]) == (0, "GO"), run.log
