@@ -16,6 +16,12 @@ With ``--results DIR`` (once per run, in the order of the gate files) the Allure
 into ``--results-out`` (default: ``allure-results`` beside the output) with one verdict result for
 the merged decision, and ``coverage.md`` and ``quality-gate.json`` are merged beside the output, so
 ``python -m gonogo.report`` renders and gates the whole as one report.
+
+Every input is checked before anything is written: each gate file against ``gonogo/data/gate.schema.json``
+(and its times are moments with an offset), each Allure result, coverage.md and quality-gate.json as far as
+the merge reads them, each at most ``MAX_INPUT_BYTES`` and nested at most ``MAX_DEPTH`` levels, never
+waited on (a FIFO); and ``-o`` and ``--results-out`` must be writable. Bad input is one line naming the
+file and the key, exit code 4.
 """
 
 from __future__ import annotations
@@ -26,12 +32,43 @@ import json
 import re
 import shutil
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+from jsonschema.exceptions import best_match
+
 from gonogo import allure_results, coverage, quality_gate, verdict_result
 from gonogo.gate import GO, GO_WITH_WARNINGS, NO_GO
-from gonogo.verdict_file import SCHEMA
+from gonogo.probes import files
+from gonogo.probes.files import too_deep
+from gonogo.verdict_file import SCHEMA, writable_problem
+
+#: the largest input read (a gate file of a run of 10,000 checks is about 5 MB; an Allure result a few kB)
+MAX_INPUT_BYTES = 50_000_000
+#: the deepest nesting of an input (a gate file nests 4 levels: a check's params)
+MAX_DEPTH = 20
+SCHEMA_FILE = Path(__file__).parent / "data" / "gate.schema.json"
+#: what the merge reads of an Allure result: its name, and the files its attachments are
+RESULT_SCHEMA = {"type": "object", "properties": {"fullName": {"type": "string"}, "attachments": {
+    "type": "array", "items": {"type": "object", "required": ["source"], "properties": {"source": {"type": "string"}}}}}}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+#: what the merge reads of a run's quality-gate.json (gonogo.quality_gate)
+RULES_SCHEMA = {"type": "object", "required": ["schema", "environment", "blocking_severities", "waived", "required", "selected",
+                                               "run_problems"],
+                "properties": {"schema": {"const": quality_gate.SCHEMA}, "blocking_severities": _STRINGS,
+                               "waived": {"type": "object", "additionalProperties": {"type": "string"}},
+                               "required": {"type": "array", "items": {"type": "object", "required": ["selector", "checks"],
+                                            "properties": {"selector": {"type": "string"}, "checks": _STRINGS}}},
+                               "selected": _STRINGS, "run_problems": _STRINGS, "dependent_ok": _STRINGS}}
+#: format checks of the gate schema; a moment must carry its offset: the merge compares and subtracts them
+FORMATS = jsonschema.FormatChecker()
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _moment(value: object) -> bool:
+    return not isinstance(value, str) or dt.datetime.fromisoformat(value).tzinfo is not None
 
 #: entry lists of gate.json that the merge concatenates, each entry labelled with its run
 _LISTS = ("failed", "errored", "not_run", "waived", "skipped", "expired_waivers", "unused_waivers",
@@ -42,13 +79,35 @@ class MergeError(Exception):
     """A gate file that cannot be merged: the message names it."""
 
 
+@cache
+def gate_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 def load(path: Path) -> dict[str, Any]:
+    """A gate file; MergeError names the file and the key when it is not a verdict file of the schema."""
+    return read_json(path, gate_schema(), f"a gonogo verdict file (schema {SCHEMA})")  # type: ignore[no-any-return]
+
+
+def read_json(path: Path, schema: dict[str, Any], what: str) -> Any:
+    """The JSON document at ``path`` checked against ``schema``; MergeError says which file and key are wrong."""
+    read = files.read_text(path, MAX_INPUT_BYTES)  # bounded, never waits on a FIFO
+    if read.text is None:
+        raise MergeError(f"{path}: cannot read it: it {read.error}")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MergeError(f"{path}: cannot read it as JSON ({exc})") from None
-    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-        raise MergeError(f"{path}: not a gonogo verdict file (schema {SCHEMA})")
+        document = json.loads(read.text)
+    except RecursionError:
+        raise MergeError(f"{path}: nested more than {MAX_DEPTH} levels deep: not {what}") from None
+    except ValueError as exc:
+        raise MergeError(f"{path}: cannot read it as JSON ({str(exc).split(';')[0]})") from None
+    deep = too_deep(document, MAX_DEPTH)
+    if deep is not None:
+        raise MergeError(f"{path}: {deep or 'top level'}: nested more than {MAX_DEPTH} levels deep: not {what}")
+    error = best_match(jsonschema.Draft202012Validator(schema, format_checker=FORMATS).iter_errors(document))
+    if error is not None:
+        key = error.json_path.removeprefix("$").lstrip(".") or "top level"
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+        raise MergeError(f"{path}: not {what}: {key}: {message}")
     return document
 
 
@@ -114,8 +173,8 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
         for key, value in document["counts"].items():
             counts[key] = counts.get(key, 0) + value
     counts["missing"] = len(missing)
-    starts = [d["started_at"] for _, d in documents]
-    ends = [d["finished_at"] for _, d in documents]
+    starts = [dt.datetime.fromisoformat(d["started_at"]) for _, d in documents]
+    ends = [dt.datetime.fromisoformat(d["finished_at"]) for _, d in documents]
     return {
         "schema": SCHEMA,
         "verdict": verdict,
@@ -134,9 +193,9 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
         "passed": sorted(set().union(*(set(d.get("passed", [])) for _, d in documents))),
         "runs": [{"file": str(p), "verdict": d["verdict"], "environment": (d.get("environment") or {}).get("name"),
                   "phases": d["phases"], "target_version": d["target_version"]} for p, d in documents],
-        "started_at": min(starts),
-        "finished_at": max(ends),
-        "duration_s": round((dt.datetime.fromisoformat(max(ends)) - dt.datetime.fromisoformat(min(starts))).total_seconds(), 3),
+        "started_at": min(starts).isoformat(),
+        "finished_at": max(ends).isoformat(),
+        "duration_s": max(0.0, round((max(ends) - min(starts)).total_seconds(), 3)),
         "gonogo_version": first["gonogo_version"],
     }
 
@@ -184,22 +243,46 @@ def merge_rules(rules: list[dict[str, Any]], names: list[str]) -> dict[str, Any]
     }
 
 
-def merge_results(folders: list[Path], target: Path) -> None:
-    """Copy every run's Allure results into ``target``, each run's own verdict result left out."""
+def result_files(folder: Path) -> list[Path]:
+    """The files of a run's Allure results to merge: all but its own verdict result (with its attachments) and its
+    environment and executor files; MergeError names a result that is not an Allure result."""
+    if not folder.is_dir():
+        raise MergeError(f"{folder}: no such results folder")
+    skip = {"environment.properties", "executor.json"}
+    for result in folder.glob("*-result.json"):
+        data = read_json(result, RESULT_SCHEMA, "an Allure result")
+        if data.get("fullName") == "gonogo#verdict":
+            skip |= {result.name, *(a["source"] for a in data.get("attachments", []))}
+    return [path for path in folder.iterdir() if path.is_file() and path.name not in skip]
+
+
+def copy_results(copies: list[list[Path]], target: Path) -> None:
+    """Copy the runs' results files (:func:`result_files`) into ``target``, emptied first."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for folder in folders:
-        if not folder.is_dir():
-            raise MergeError(f"{folder}: no such results folder")
-        skip: set[str] = set()
-        for result in folder.glob("*-result.json"):
-            data = json.loads(result.read_text(encoding="utf-8"))
-            if data.get("fullName") == "gonogo#verdict":
-                skip |= {result.name, *(a["source"] for a in data.get("attachments", []))}
-        for path in folder.iterdir():
-            if path.is_file() and path.name not in skip and path.name not in ("environment.properties", "executor.json"):
-                shutil.copy2(path, target / path.name)
+    for path in (p for paths in copies for p in paths):
+        shutil.copy2(path, target / path.name)
+
+
+def _output_problem(options: argparse.Namespace, target: Path) -> str | None:
+    """Why ``-o`` or ``--results-out`` cannot be written, or a results folder would replace an input."""
+    problem = writable_problem(options.output, example="gate.json")
+    if problem:
+        return f"-o {options.output}: {problem}"
+    if not options.results:
+        return None
+    if any(target.resolve() == folder.resolve() for folder in options.results):
+        return f"--results-out {target}: is also a --results folder, which the merge would empty: name another folder"
+    problem = writable_problem(target, folder=True)
+    return f"--results-out {target}: {problem}" if problem else None
+
+
+def _text(path: Path) -> str:
+    read = files.read_text(path, MAX_INPUT_BYTES)
+    if read.text is None:
+        raise MergeError(f"{path}: cannot read it: it {read.error}")
+    return read.text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,41 +293,59 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Allure results folder of each run, in the order of the gate files")
     parser.add_argument("--results-out", type=Path, help="the merged results (default: allure-results beside --output)")
     options = parser.parse_args(argv)
-    try:
+    output: Path = options.output
+    folder = output.parent
+    target: Path = options.results_out or folder / "allure-results"
+    try:  # every input read and checked, every output checked, before anything is written
+        problem = _output_problem(options, target)
+        if problem:
+            raise MergeError(problem)
         documents = [(path, load(path)) for path in options.gates]
+        if options.results and len(options.results) != len(documents):
+            raise MergeError(f"{len(options.results)} --results folders for {len(documents)} gate files: give one per run")
+        copies = [result_files(results) for results in options.results]
+        texts = [p.parent / coverage.RUN_FILE for p, _ in documents]
+        table = merge_coverage([_text(t) for t in texts]) if all(t.is_file() for t in texts) else None
+        paths = [p.parent / quality_gate.FILE_NAME for p, _ in documents]
+        rules = [read_json(r, RULES_SCHEMA, "a gonogo quality-gate.json") for r in paths] \
+            if all(r.is_file() for r in paths) else None
         merged = merge(documents)
-        output: Path = options.output
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-        folder = output.parent
-        texts = [p.parent.joinpath(coverage.RUN_FILE) for p, _ in documents]
-        if all(t.is_file() for t in texts):
-            (folder / coverage.RUN_FILE).write_text(merge_coverage([t.read_text(encoding="utf-8") for t in texts]), encoding="utf-8")
-        rules = [p.parent / quality_gate.FILE_NAME for p, _ in documents]
-        if all(r.is_file() for r in rules):
-            merged_rules = merge_rules([json.loads(r.read_text(encoding="utf-8")) for r in rules],
-                                       [run_name(d, p) for p, d in documents])
-            (folder / quality_gate.FILE_NAME).write_text(json.dumps(merged_rules, indent=2) + "\n", encoding="utf-8")
-        if options.results:
-            if len(options.results) != len(documents):
-                raise MergeError(f"{len(options.results)} --results folders for {len(documents)} gate files: give one per run")
-            target = options.results_out or folder / "allure-results"
-            merge_results(options.results, target)
-            table = (folder / coverage.RUN_FILE).read_text(encoding="utf-8") if (folder / coverage.RUN_FILE).is_file() else None
-            starts = [dt.datetime.fromisoformat(d["started_at"]) for _, d in documents]
-            verdict_result.write(target, merged, table, int(min(starts).timestamp() * 1000),
-                                 int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000))
-            properties = {"verdict": merged["verdict"], "environment": (merged["environment"] or {}).get("name", "none"),
-                          "target.version": str(merged["target_version"]), **allure_results.deciding_properties(merged),
-                          "runs": str(len(documents))}
-            allure_results.write_environment(target, properties)
     except MergeError as exc:
         print(f"gonogo merge: {exc}", file=sys.stderr)
+        return 4
+    try:
+        _write(options, merged, documents, table, rules, copies, target)
+    except OSError as exc:  # the disk filled up, a folder changed under the merge
+        print(f"gonogo merge: cannot write {exc.filename or output}: {exc.strerror or exc}", file=sys.stderr)
         return 4
     print(f"{merged['verdict']} from {len(documents)} runs: {output}")
     for reason in merged["reasons"][:20]:
         print(f"  because: {reason}")
-    return merged["exit_code"]
+    return int(merged["exit_code"])
+
+
+def _write(options: argparse.Namespace, merged: dict[str, Any], documents: list[tuple[Path, dict[str, Any]]],
+           table: str | None, rules: list[dict[str, Any]] | None, copies: list[list[Path]], target: Path) -> None:
+    """The merged verdict file, coverage.md and quality-gate.json beside it, and the merged Allure results."""
+    output: Path = options.output
+    folder = output.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    if table is not None:
+        (folder / coverage.RUN_FILE).write_text(table, encoding="utf-8")
+    if rules is not None:
+        merged_rules = merge_rules(rules, [run_name(d, p) for p, d in documents])
+        (folder / quality_gate.FILE_NAME).write_text(json.dumps(merged_rules, indent=2) + "\n", encoding="utf-8")
+    if not options.results:
+        return
+    copy_results(copies, target)
+    start = dt.datetime.fromisoformat(merged["started_at"])
+    verdict_result.write(target, merged, table, int(start.timestamp() * 1000),
+                         int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000))
+    properties = {"verdict": merged["verdict"], "environment": (merged["environment"] or {}).get("name", "none"),
+                  "target.version": str(merged["target_version"]), **allure_results.deciding_properties(merged),
+                  "runs": str(len(documents))}
+    allure_results.write_environment(target, properties)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,18 @@ The runs are real gonogo runs (pytester, subprocesses) of one tiny project under
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
+
+import jsonschema
+import pytest
 
 from gonogo import merge, report
+from gonogo.probes.host import bounded
 
 CHECKS = """
 import pytest
@@ -153,3 +161,144 @@ def test_a_file_that_is_not_a_verdict_is_bad_input(tmp_path, capsys):
 
     assert merge.main([str(bad), "-o", str(tmp_path / "out.json")]) == 4
     assert "not a gonogo verdict file" in capsys.readouterr().err
+
+
+# -- bad input: one line naming the file and the key, exit 4, nothing written (issue 21, item 7) ------------------
+def verdict_document() -> dict:
+    """A valid verdict file as gonogo writes it (a usage error's NO-GO: no run needed)."""
+    from gonogo import verdict_file
+
+    return verdict_file.document(verdict=None, exit_code=4, env=None, phases=[], started=dt.datetime.now(dt.timezone.utc),
+                                 selection={"markexpr": "", "keyword": "", "args": [], "workers": 0}, duration_s=0.0,
+                                 usage_error="x")
+
+
+def changed(**keys: object) -> str:
+    return json.dumps({**verdict_document(), **keys})
+
+
+def merged_in_process(capsys, *args: str) -> tuple[int, str]:
+    """merge.main within a time bound (a FIFO would block it: TimeoutError), and what it printed on stderr."""
+    code = bounded(lambda: merge.main(list(args)), 10)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("write", "expected"), [
+    pytest.param(lambda p: p.write_text('{"schema": "gonogo.gate/1"}'),
+                 "not a gonogo verdict file (schema gonogo.gate/1): top level: 'verdict' is a required property",
+                 id="schema-alone"),
+    pytest.param(lambda p: p.write_text(changed(phases=None)), "phases: None is not of type 'array'", id="phases-null"),
+    pytest.param(lambda p: p.write_text(changed(missing=[{"required": "tls", "id": "tls.x", "nodeid": "n", "reason": "r"}])),
+                 "missing[0]: 'status' is a required property", id="missing-without-status"),
+    pytest.param(lambda p: p.write_text(changed(started_at="yesterday")), "started_at: 'yesterday' is not a 'date-time'",
+                 id="started-yesterday"),
+    pytest.param(lambda p: p.write_text(changed(finished_at="2026-12-07T10:00:00")),
+                 "finished_at: '2026-12-07T10:00:00' is not a 'date-time'", id="a-moment-without-offset"),
+    pytest.param(lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "nested more than 20 levels deep", id="deep-json"),
+    pytest.param(lambda p: p.write_text(changed(environment={"name": "prod", "source": "--env", "profile": "p",
+                                                             "x": json.loads("[" * 30 + "]" * 30)})),
+                 "environment.x: nested more than 20 levels deep", id="deep-inside"),
+    pytest.param(lambda p: p.write_text('{"schema": ' + "9" * 5000 + "}"), "cannot read it as JSON (Exceeds the limit",
+                 id="5000-digits"),
+    pytest.param(lambda p: p.write_text("{not json"), "cannot read it as JSON", id="not-json"),
+    pytest.param(os.mkfifo, "cannot read it: it is a FIFO, not a regular file", id="fifo"),
+    pytest.param(lambda p: p.mkdir(), "cannot read it: it is a directory, not a regular file", id="directory"),
+])
+def test_a_gate_file_that_is_not_a_verdict_is_one_line_naming_file_and_key(tmp_path, capsys, write, expected):
+    bad = tmp_path / "gate.json"
+    write(bad)
+    out = tmp_path / "merged" / "gate.json"
+
+    code, err = merged_in_process(capsys, str(bad), "-o", str(out))
+
+    assert code == 4 and err.count("\n") == 1, err  # before: a traceback (KeyError, TypeError, ValueError), exit 1
+    assert err.startswith(f"gonogo merge: {bad}: ") and expected in err, err
+    assert not out.parent.exists()  # nothing written
+
+
+@pytest.fixture
+def one_run(tmp_path):
+    """A folder with a valid gate.json and a results folder with one result and its attachment."""
+    run = tmp_path / "run"
+    (run / "allure-results").mkdir(parents=True)
+    (run / "gate.json").write_text(json.dumps(verdict_document()))
+    (run / "allure-results" / "a-result.json").write_text(json.dumps(
+        {"fullName": "checks.test_app#test_up", "attachments": [{"name": "x", "source": "b-attachment.txt"}]}))
+    (run / "allure-results" / "b-attachment.txt").write_text("evidence")
+    return run
+
+
+@pytest.mark.parametrize(("write", "expected"), [
+    pytest.param(lambda p: p.write_text("{truncated"), "cannot read it as JSON", id="not-json"),
+    pytest.param(lambda p: p.write_text("[1]"), "not an Allure result: top level: [1] is not of type 'object'", id="a-list"),
+    pytest.param(lambda p: p.write_text('{"attachments": [{"name": "x"}]}'),
+                 "not an Allure result: attachments[0]: 'source' is a required property", id="attachment-without-source"),
+    pytest.param(lambda p: p.write_text('{"fullName": 7}'), "not an Allure result: fullName: 7 is not of type 'string'",
+                 id="name-not-a-string"),
+    pytest.param(os.mkfifo, "is a FIFO, not a regular file", id="fifo"),
+])
+def test_a_corrupt_allure_result_is_one_line_and_the_merged_results_stay(one_run, tmp_path, capsys, write, expected):
+    corrupt = one_run / "allure-results" / "c-result.json"
+    write(corrupt)
+    out = tmp_path / "merged"
+    (out / "allure-results").mkdir(parents=True)
+    (out / "allure-results" / "earlier-result.json").write_text("{}")
+
+    code, err = merged_in_process(capsys, str(one_run / "gate.json"), "-o", str(out / "gate.json"),
+                                  f"--results={one_run / 'allure-results'}")
+
+    assert code == 4 and err.count("\n") == 1, err  # before: a JSONDecodeError or AttributeError traceback, exit 1
+    assert err.startswith(f"gonogo merge: {corrupt}: ") and expected in err, err
+    assert [p.name for p in (out / "allure-results").iterdir()] == ["earlier-result.json"]
+    assert not (out / "gate.json").exists()
+
+
+def test_a_corrupt_quality_gate_file_beside_a_gate_file_names_it(one_run, tmp_path, capsys):
+    (one_run / "quality-gate.json").write_text('{"schema": "gonogo.quality-gate/1", "required": 3}')
+
+    code, err = merged_in_process(capsys, str(one_run / "gate.json"), "-o", str(tmp_path / "out" / "gate.json"))
+
+    assert code == 4 and err.startswith(f"gonogo merge: {one_run / 'quality-gate.json'}: not a gonogo quality-gate.json: "), err
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    pytest.param(["-o", "{tmp}"], "-o {tmp}: {tmp} is a directory: name a file, e.g. {tmp}/gate.json", id="o-a-directory"),
+    pytest.param(["-o", "{tmp}/afile/gate.json"], "-o {tmp}/afile/gate.json: {tmp}/afile is a file, not a folder",
+                 id="o-under-a-file"),
+    pytest.param(["-o", "/proc/gonogo/gate.json"], "-o /proc/gonogo/gate.json: cannot write in /proc", id="o-under-proc"),
+    pytest.param(["-o", "{tmp}/out/gate.json", "--results={run}/allure-results", "--results-out={tmp}/afile"],
+                 "--results-out {tmp}/afile: {tmp}/afile is a file, not a folder", id="results-out-a-file"),
+    pytest.param(["-o", "{tmp}/out/gate.json", "--results={run}/allure-results", "--results-out={run}/allure-results"],
+                 "--results-out {run}/allure-results: is also a --results folder", id="results-out-is-an-input"),
+])
+def test_an_unusable_output_is_one_line_before_anything_is_written(one_run, tmp_path, capsys, args, expected):
+    (tmp_path / "afile").write_text("a file")
+    args = [a.format(tmp=tmp_path, run=one_run) for a in args]
+
+    code, err = merged_in_process(capsys, str(one_run / "gate.json"), *args)
+
+    assert code == 4 and err.startswith(f"gonogo merge: {expected.format(tmp=tmp_path, run=one_run)}"), err
+    assert err.count("\n") == 1, err  # before: IsADirectoryError, FileExistsError or PermissionError tracebacks
+    assert (tmp_path / "afile").read_text() == "a file" and not (tmp_path / "out").exists()
+    assert sorted(p.name for p in (one_run / "allure-results").iterdir()) == ["a-result.json", "b-attachment.txt"]
+
+
+@pytest.mark.parametrize("args", [["{bad}", "-o", "{tmp}/out.json"], ["{good}", "-o", "{tmp}"]], ids=["bad-gate", "o-dir"])
+def test_python_m_gonogo_merge_says_one_line_and_exit_4(one_run, tmp_path, args):
+    (tmp_path / "bad.json").write_text('{"schema": "gonogo.gate/1", "phases": null}')
+    argv = [a.format(bad=tmp_path / "bad.json", good=one_run / "gate.json", tmp=tmp_path) for a in args]
+
+    done = subprocess.run([sys.executable, "-m", "gonogo.merge", *argv], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 4 and done.stdout == "" and done.stderr.count("\n") == 1, done
+    assert done.stderr.startswith("gonogo merge: ") and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_merged_verdict_merges_again(one_run, tmp_path, capsys):
+    """What the merge writes is a verdict file of the schema: merging it again is fine."""
+    first = tmp_path / "first" / "gate.json"
+    assert merged_in_process(capsys, str(one_run / "gate.json"), "-o", str(first))[0] == 1
+    code, err = merged_in_process(capsys, str(first), str(one_run / "gate.json"), "-o", str(tmp_path / "again.json"))
+
+    assert code == 1 and err == "", err
+    jsonschema.validate(json.loads((tmp_path / "again.json").read_text()), merge.gate_schema())
