@@ -15,6 +15,12 @@ A service without a health check cannot prove its servers are up: Traefik lists 
 nothing listens. For such a service ``service_up`` connects to each server itself (a refused server
 fails it), and ``service_health_checked`` (a warning) asks for a health check, so that Traefik stops
 sending requests to a dead server on its own.
+
+The proxy as its dashboard shows it: ``configuration_without_errors`` (critical) fails for every router,
+service or middleware Traefik refused (``disabled``: a route whose service does not exist, a middleware that
+failed to load), and ``configuration_without_warnings`` (a warning) for those it runs with a complaint, each
+named with its provider and Traefik's own words; the profile's routers and their services are left to
+``router_enabled`` and ``service_up``, and ``[traefik] known_broken`` accepts named objects with a reason.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import pytest
 from gonogo import dependent, evidence, judge, skips
 from gonogo.probes.http import HttpFact
 from gonogo.probes.traefik import (
+    ConfigObject,
+    ConfigurationFact,
     LabelledContainer,
     LabelsFact,
     RouterFact,
@@ -58,6 +66,7 @@ class Api:
         self.stack = stack
         self._routers: dict[str, RouterFact] = {}
         self._services: dict[str, ServiceFact] = {}
+        self._configuration: ConfigurationFact | None = None
 
     @property
     def probe(self) -> TraefikProbe:
@@ -72,6 +81,11 @@ class Api:
         if name not in self._services:
             self._services[name] = self.probe.service(name)
         return self._services[name]
+
+    def configuration(self) -> ConfigurationFact:
+        if self._configuration is None:
+            self._configuration = self.probe.configuration()
+        return self._configuration
 
     def where(self, kind: str, name: str, provider: str | None) -> str:
         """The API URL of a router or service, and where it is configured."""
@@ -391,3 +405,60 @@ def test_router_labels(route: TraefikRoute, api: Api, stack: Stack) -> None:
           where=f"the labels of the service in {compose} (project {fact.project}); {api.where('router', route.name, route.provider)}",
           fact=fact)
 
+
+def _theirs(api: Api) -> set[tuple[str, str]]:
+    """The profile's routers and their services, as (kind, name): router_enabled and service_up judge them."""
+    listed = {r.name for r in api.probe.section.routers}
+    routers = [o for o in api.configuration().objects if o.kind == "http router" and o.name in listed]
+    return {("http router", name) for name in listed} | {("http service", o.service) for o in routers if o.service}
+
+
+def _elsewhere(api: Api, objects: list[ConfigObject]) -> tuple[list[ConfigObject], list[str]]:
+    """The objects left to judge (not the profile's routers and services, not accepted), and those accepted."""
+    theirs, judged, accepted = _theirs(api), [], []
+    for o in (o for o in objects if (o.kind, o.name) not in theirs):
+        known = next((k for k in api.probe.section.known_broken if k.matches(o.name)), None)
+        if known is None:
+            judged.append(o)
+        else:
+            accepted.append(f"{o!r}: accepted ([traefik] known_broken {known.name}: {known.reason})")
+    return judged, accepted
+
+
+def _judge_configuration(api: Api, errors: bool) -> None:
+    """Judge the proxy's objects in error (``errors``) or with warnings, elsewhere than the profile's routers."""
+    fact = api.configuration()
+    overview = fact.answers[0].data if isinstance(fact.answers[0].data, dict) else {}
+    if not isinstance(overview.get("http"), dict):
+        dependent("traefik.api_answers", f"Traefik's overview could not be read ({fact.answers[0].error or 'no http'})")
+    what = "in error" if errors else "with warnings"
+    found, accepted = _elsewhere(api, fact.in_error if errors else fact.warned)
+    if accepted:
+        evidence.attach("accepted as known broken ([traefik] known_broken)", "\n".join(accepted))
+    if fact.error or not fact.objects:
+        actual = f"the configuration could not be read: {fact.error}" if fact.error else "Traefik lists no object at all"
+    else:
+        actual = f"{len(found)} {what}: " + "; ".join(
+            f"{o.kind} {o.name} (provider {o.provider}): {'; '.join(o.errors) or o.status}" for o in found)
+    sources = sorted({SOURCES.get(o.provider, f"its provider ({o.provider})") for o in found})
+    judge("Traefik configuration", not fact.error and bool(fact.objects) and not found,
+          expected=f"no router, service or middleware {what}", actual=actual,
+          where=f"{api.probe.section.api}/api/http/routers (services, middlewares; tcp, udp), as Traefik's dashboard "
+          f"shows them; {', '.join(sources) or 'Traefik'} (the profile's routers are judged apart; [traefik] "
+          "known_broken accepts an object for good, with its reason)", fact=fact)
+
+
+@pytest.mark.severity("critical")
+@pytest.mark.runbook("RCY-4.2")
+def test_configuration_without_errors(api: Api) -> None:
+    """No router, service or middleware of the proxy is in error (Traefik refused it), beyond the profile's routers.
+
+    A disabled router answers 404 to its users; a middleware that failed to load takes every router using it down."""
+    _judge_configuration(api, errors=True)
+
+
+@pytest.mark.severity("warning")
+@pytest.mark.runbook("RCY-4.2")
+def test_configuration_without_warnings(api: Api) -> None:
+    """No router, service or middleware of the proxy carries a warning (Traefik runs it, and says what is wrong)."""
+    _judge_configuration(api, errors=False)

@@ -14,6 +14,10 @@ Two things Traefik's own answers do not prove, measured with Traefik 3:
 - a router that refers to a missing service (or middleware) is ``disabled`` with its ``error`` list,
   and answers 404 through the entrypoint like a host no router matches.
 
+The whole configuration (``configuration()``), as Traefik's dashboard shows it: every router, service and
+middleware of ``/api/{http,tcp,udp}/...`` (the lists the overview says are not empty, page by page), with its
+status (``enabled``, ``warning``, ``disabled``) and Traefik's own words (its ``error`` list).
+
 The Docker side (``labels``): the containers of ``[docker] compose_project`` that declare a router
 (``traefik.http.routers.<name>.rule``), with their ``traefik.*`` labels and networks, in one
 bounded call of the Docker API.
@@ -21,6 +25,7 @@ bounded call of the Docker API.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import socket
@@ -39,6 +44,11 @@ from gonogo.secrets import masker
 
 #: the query parameter added to the redirect check's request (it must survive the redirect)
 REDIRECT_QUERY = "gonogo-redirect-check=1"
+#: the lists of Traefik's API its dashboard shows, per protocol (the overview's keys)
+LISTS = {"http": ("routers", "services", "middlewares"), "tcp": ("routers", "services", "middlewares"),
+         "udp": ("routers", "services")}
+#: objects asked per page of a list (Traefik's default is 100), and the most pages followed
+PER_PAGE, MAX_PAGES = 500, 20
 _HOST_MATCHER = re.compile(r"\bHost\(([^)]*)\)")
 _QUOTED = re.compile(r"`([^`]*)`|\"([^\"]*)\"")
 
@@ -109,6 +119,32 @@ class TraefikRoute(Section):
         return name if "@" in name or not self.provider else f"{name}@{self.provider}"
 
 
+class KnownBroken(Section):
+    """An object of the proxy known to be in error and accepted for good, with why (``[traefik] known_broken``)."""
+
+    #: the router, service or middleware as the API names it, with its provider; ``*``, ``?`` and ``[...]`` are wildcards
+    name: str
+    reason: str
+
+    @field_validator("name")
+    @classmethod
+    def _names_objects(cls, value: str) -> str:
+        named = re.sub(r"\[[^]]*\]|[*?]", "", value.partition("@")[0])
+        if not named:
+            raise ValueError(f"'{value}' matches every object (of a provider): name the objects it accepts")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _says_why(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why this object may stay broken")
+        return value
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.name)
+
+
 class TraefikSection(Section):
     """Traefik in front of the stack: ``[traefik]``."""
 
@@ -123,6 +159,8 @@ class TraefikSection(Section):
     #: plain HTTP must redirect permanently to HTTPS, same host and path (each router may say otherwise)
     https_redirect: bool = False
     timeout_s: float = 5
+    #: objects of the proxy in error or warning that are accepted, each with its reason (not the routers above)
+    known_broken: list[KnownBroken] = Field(default_factory=list)
 
     @field_validator("api")
     @classmethod
@@ -160,6 +198,8 @@ class ApiAnswer:
     body: str = ""
     data: Any = None
     error: str | None = None
+    #: the page Traefik says comes next (``X-Next-Page``; 1 after the last page)
+    next_page: int | None = None
 
     @property
     def answered(self) -> bool:
@@ -323,6 +363,69 @@ class ServiceFact(_ApiObject):
 
 
 @dataclass(frozen=True)
+class ConfigObject:
+    """One router, service or middleware as Traefik's API lists it: its status and Traefik's own words."""
+
+    kind: str
+    name: str
+    provider: str
+    status: str
+    errors: tuple[str, ...] = ()
+    #: a router's service, with its provider
+    service: str | None = None
+
+    @property
+    def in_error(self) -> bool:
+        """Traefik refused it: ``disabled`` (or any status but enabled and warning)."""
+        return self.status not in ("enabled", "warning")
+
+    @property
+    def warned(self) -> bool:
+        """Traefik runs it but says something is wrong with it."""
+        return not self.in_error and (self.status == "warning" or bool(self.errors))
+
+    def __repr__(self) -> str:
+        said = f": {'; '.join(self.errors)}" if self.errors else ""
+        return masker.mask(f"{self.kind} {self.name} ({self.status}){said}")
+
+
+@dataclass(frozen=True)
+class ConfigurationFact:
+    """Every router, service and middleware of the proxy, as its dashboard lists them (``/api/{http,tcp,udp}/...``)."""
+
+    api: str
+    #: the overview first, then each page of each list asked
+    answers: tuple[ApiAnswer, ...]
+    objects: tuple[ConfigObject, ...] = ()
+    #: a list that could not be read
+    error: str | None = None
+
+    @property
+    def in_error(self) -> list[ConfigObject]:
+        return [o for o in self.objects if o.in_error]
+
+    @property
+    def warned(self) -> list[ConfigObject]:
+        return [o for o in self.objects if o.warned]
+
+    @property
+    def evidence_name(self) -> str:
+        return "Traefik configuration (routers, services, middlewares)"
+
+    def evidence(self) -> str:
+        lines = [f"{len(self.objects)} objects, {len(self.in_error)} in error, {len(self.warned)} with warnings"]
+        lines += [f"error: {self.error}"] if self.error else []
+        lines += [f"  {o!r}" for o in sorted(self.objects, key=lambda o: (o.kind, o.name))]
+        lines += ["", "asked:"] + [f"  GET {a.url}: {a.error or a.status} ({a.elapsed_ms:.0f} ms)" for a in self.answers]
+        return masker.mask("\n".join(lines))
+
+    def __repr__(self) -> str:
+        if self.error:
+            return masker.mask(f"<Traefik configuration: {self.error}>")
+        return f"<Traefik configuration: {len(self.objects)} objects, {len(self.in_error)} in error, {len(self.warned)} warned>"
+
+
+@dataclass(frozen=True)
 class LabelledContainer:
     """A container that declares a router in its labels: its ``traefik.*`` labels and its networks."""
 
@@ -438,6 +541,35 @@ class TraefikProbe:
         """``{api}/api/overview``: how many routers, services and middlewares, with their errors."""
         return self.get("/api/overview")
 
+    def configuration(self) -> ConfigurationFact:
+        """Every router, service and middleware of the lists the overview says are not empty (tcp and udp where
+        present), each list page by page; the first list that cannot be read ends it (the fact's error)."""
+        overview = self.overview()
+        answers, objects = [overview], []
+        if overview.error or not isinstance(overview.data, dict):
+            return ConfigurationFact(self.section.api, tuple(answers), error=overview.error or "no overview")
+        for protocol, kinds in LISTS.items():
+            counts = overview.data.get(protocol) or {}
+            for kind in (k for k in kinds if (counts.get(k) or {}).get("total")):
+                listed, error = self._list(f"/api/{protocol}/{kind}", answers)
+                objects += [_config_object(f"{protocol} {kind[:-1]}", item) for item in listed]
+                if error:
+                    return ConfigurationFact(self.section.api, tuple(answers), tuple(objects), error)
+        return ConfigurationFact(self.section.api, tuple(answers), tuple(objects))
+
+    def _list(self, path: str, answers: list[ApiAnswer]) -> tuple[list[Any], str | None]:
+        """Every item of one list of the API, following ``X-Next-Page`` (at most ``MAX_PAGES`` pages)."""
+        items: list[Any] = []
+        for page in range(1, MAX_PAGES + 1):
+            answer = self.get(f"{path}?per_page={PER_PAGE}&page={page}")
+            answers.append(answer)
+            if answer.error or not isinstance(answer.data, list):
+                return items, answer.error or f"GET {answer.url}: not a list"
+            items += [item for item in answer.data if isinstance(item, dict)]
+            if (answer.next_page or 1) <= page:
+                return items, None
+        return items, f"GET {self.section.api}{path}: more than {MAX_PAGES * PER_PAGE} objects"
+
     def router(self, name: str) -> RouterFact:
         """One router by its full name (``shop@file``)."""
         return RouterFact(name, self.get(f"/api/http/routers/{quote(name, safe='@')}"))
@@ -523,6 +655,16 @@ def _labelled(listed: Mapping[str, Any]) -> LabelledContainer:
     )
 
 
+def _config_object(kind: str, item: Mapping[str, Any]) -> ConfigObject:
+    name = str(item.get("name", "?"))
+    provider = str(item.get("provider") or name.partition("@")[2] or "?")
+    service = item.get("service")
+    if service and "@" not in service:
+        service = f"{service}@{provider}"
+    return ConfigObject(kind, name, provider, str(item.get("status", "")), tuple(str(e) for e in item.get("error") or []),
+                        service if isinstance(service, str) else None)
+
+
 def _answer(fact: HttpFact, json_body: bool) -> ApiAnswer:
     """What one API request says: JSON data, or the error (no answer, an error status, not JSON)."""
     if not fact.answered:
@@ -536,7 +678,9 @@ def _answer(fact: HttpFact, json_body: bool) -> ApiAnswer:
     if json_body and not isinstance(data, (dict, list)):
         return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body,
                          error=f"answered 200 but not with JSON: {' '.join(body.split())[:200]!r}")
-    return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body, data)
+    following = fact.header("X-Next-Page") or ""
+    return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body, data,
+                     next_page=int(following) if following.isdigit() else None)
 
 
 def _ms(start: float) -> float:

