@@ -521,6 +521,11 @@ _register("router-wrong-host", f"Traefik's app router matches Host(`{traefik.WRO
     _TraefikConfig)
 
 
+_register("router-orphan", f"a router of Traefik's dynamic configuration ({traefik.ORPHAN}) whose service "
+                           f"({traefik.GONE}) does not exist: disabled, in error on the dashboard; the stack's routes unchanged")(
+    _TraefikConfig)
+
+
 @_register("backend-down", "the web container is stopped: https://shop.localhost:<port>/health/ready/ through Traefik fails")
 class _BackendDown:
     @staticmethod
@@ -921,7 +926,7 @@ _flag("webhook-unverified", "app flag: the payments webhook skips signature veri
 
 ORDER = [
     "db-down", "redis-down", "health-body-unhealthy", "pending-migration", "migrations-failed", "mixed-tags",
-    "previous-release-missing", "restart-loop", "unhealthy-container", "router-wrong-host", "backend-down",
+    "previous-release-missing", "restart-loop", "unhealthy-container", "router-wrong-host", "router-orphan", "backend-down",
     "ws-broken", "cert-expiring", "stale-backup", "checksum-of-uncompressed", "truncated-backup",
     "manifest-lies", "scheduled-backup-off", "env-placeholder", "debug-on", "deploy-check-fails", "log-errors",
     "dns-wrong-address", "port-taken", "slow-api", "sale-broken", "invoice-broken", "credit-broken",

@@ -23,6 +23,8 @@ from .state import Paths, State, atomic_write
 NAME = "traefik"
 WRONG_HOST = "shop.local"
 STRIP_UPGRADE = "strip-upgrade"
+#: router-orphan: a router whose service does not exist (Traefik disables it; its dashboard shows the error)
+ORPHAN, GONE = "boutique-orphan", "boutique-gone"
 
 
 def _render(template: str, mapping: dict[str, str]) -> str:
@@ -85,6 +87,9 @@ def dynamic_config(paths: Paths, values: dict[str, str], faults: dict[str, Any],
             "headers": {"customRequestHeaders": {"Upgrade": "", "Connection": ""}}
         }
         routers["boutique-ws"]["middlewares"] = [STRIP_UPGRADE]
+    if "router-orphan" in faults:
+        # a router left behind by a renamed service: no route of the stack changes
+        routers[ORPHAN] = {"rule": f"Host(`orphan.{APP_HOST}`)", "entryPoints": ["websecure"], "service": GONE, "tls": {}}
     return config
 
 
@@ -123,20 +128,22 @@ def services(values: dict[str, str]) -> dict[str, dict]:
 
 
 def wait_config(values: dict[str, str], expected: dict, timeout: float = 10.0) -> bool:
-    """Wait until Traefik serves `expected` (rules and middlewares of our routers)."""
+    """Wait until Traefik serves `expected` (rules and middlewares of our routers, enabled unless their service
+    does not exist) and no other router of the file provider."""
     deadline = time.monotonic() + timeout
+    services = expected["http"]["services"]
     want = {
-        f"{name}@file": (r["rule"], tuple(f"{m}@file" for m in r.get("middlewares", [])))
+        f"{name}@file": (r["rule"], tuple(f"{m}@file" for m in r.get("middlewares", [])),
+                         "enabled" if r["service"] in services else "disabled")
         for name, r in expected["http"]["routers"].items()
     }
     while time.monotonic() < deadline:
         have = routers(values)
-        if all(
-            name in have
-            and have[name].get("rule") == rule
+        if {name for name in have if name.endswith("@file")} == set(want) and all(
+            have[name].get("rule") == rule
             and tuple(have[name].get("middlewares", [])) == mws
-            and have[name].get("status") == "enabled"
-            for name, (rule, mws) in want.items()
+            and have[name].get("status") == status
+            for name, (rule, mws, status) in want.items()
         ):
             return True
         time.sleep(0.1)

@@ -61,9 +61,11 @@ def row(faults: str, phase: str, *must_fail: str, verdict: str = "NO-GO", must_p
 #: backend-down, seen by Traefik: both routers' service (the web container) DOWN, 503 through the entrypoint
 TRAEFIK_BACKEND_DOWN = ("traefik.service_up[boutique-web@file]", "traefik.service_up[boutique-ws@file]",
                         "traefik.route_reaches_backend[boutique-web@file]", "traefik.route_reaches_backend[boutique-ws@file]")
-#: what stays right when only the backend is down: Traefik, its routers, the containers' labels
+#: what stays right when only the backend is down: Traefik, its routers, the containers' labels, its configuration (a
+#: server DOWN is service_up's, no configuration error)
 TRAEFIK_CONFIGURED = ("traefik.api_answers", "traefik.router_enabled[*]", "traefik.router_as_expected[*]",
-                      "traefik.router_labels[*]", "traefik.http_redirects_to_https[*]")
+                      "traefik.router_labels[*]", "traefik.http_redirects_to_https[*]",
+                      "traefik.configuration_without_errors", "traefik.configuration_without_warnings")
 #: router-wrong-host: the app router differs from the profile and from the web container's labels, 404 for shop.localhost
 TRAEFIK_WRONG_HOST = ("traefik.router_as_expected[boutique-web@file]", "traefik.route_reaches_backend[boutique-web@file]",
                       "traefik.router_labels[boutique-web@file]")
@@ -71,6 +73,9 @@ TRAEFIK_WRONG_HOST = ("traefik.router_as_expected[boutique-web@file]", "traefik.
 TRAEFIK_NOT_WRONG_HOST = ("traefik.api_answers", "traefik.router_enabled[boutique-web@file]",
                           "traefik.service_up[boutique-web@file]", "traefik.http_redirects_to_https[boutique-web@file]",
                           "traefik.route_reaches_backend[boutique-ws@file]", "traefik.router_labels[boutique-ws@file]")
+#: router-orphan: what the orphan router is not: the stack's routers, services and routes, and a warning
+TRAEFIK_ORPHAN_NOT = ("traefik.api_answers", "traefik.router_enabled[*]", "traefik.service_up[*]",
+                      "traefik.route_reaches_backend[*]", "traefik.configuration_without_warnings")
 
 MATRIX = [
     # the healthy stack: every phase that has checks is GO
@@ -156,7 +161,12 @@ MATRIX = [
         must_pass=("webhooks.secrets_set[payments]", "health.endpoint_healthy[ready]", "health.endpoint_healthy[live]")),
     # traefik (RCY-0.5, RCY-4.2, RCY-4.3): checks/test_traefik.py (backend-down: above)
     row("router-wrong-host", "predeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
-    row("router-wrong-host", "postdeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
+    # the proxy as its dashboard shows it: a router no profile entry names, whose service does not exist, is in error
+    # (the stack's routers, services and routes are not at fault); read before and after the deploy alike, so after
+    # it the orphan shares the wrong host's row (neither touches the other's checks)
+    row("router-orphan", "predeploy", "traefik.configuration_without_errors", must_pass=TRAEFIK_ORPHAN_NOT),
+    row("router-wrong-host+router-orphan", "postdeploy", *TRAEFIK_WRONG_HOST, "traefik.configuration_without_errors",
+        must_pass=(*TRAEFIK_NOT_WRONG_HOST, "traefik.configuration_without_warnings")),
     # frontend (RCY-4.3, BTQ-3.4, SMK-9): checks/test_frontend.py. A broken site on disk is seen by `nginx -t`
     # alone (before the deploy, SMK-9's phase; after it, the running nginx still serves every page and asset);
     # uncollected static files break every page's assets, the app's pages too, while the pages answer

@@ -161,6 +161,23 @@ def wrong_host_broken(sb, ctx):
         assert "shop.localhost" not in json.load(r)["rule"]
 
 
+def _orphan(sb) -> dict | None:
+    from sandbox import traefik
+
+    return traefik.routers(sb.values).get(f"{traefik.ORPHAN}@file")
+
+
+def orphan_broken(sb, ctx):
+    orphan = _orphan(sb)
+    assert orphan is not None and orphan["status"] == "disabled", orphan
+    assert orphan["error"] == ['the service "boutique-gone@file" does not exist'], orphan
+    assert sb.ready().status == 200, "the stack's own routes are untouched"
+
+
+def orphan_healed(sb, ctx):
+    assert _orphan(sb) is None
+
+
 def backend_down_broken(sb, ctx):
     assert not sb.container("web").attrs["State"]["Running"]
     assert _refused(int(sb.values["WEB_PORT"]))
@@ -672,6 +689,7 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "restart-loop": (before_none, restart_loop_broken, restart_loop_healed),
     "unhealthy-container": (before_none, unhealthy_broken, nothing),
     "router-wrong-host": (before_none, wrong_host_broken, nothing),
+    "router-orphan": (before_none, orphan_broken, orphan_healed),
     "backend-down": (before_none, backend_down_broken, nothing),
     "ws-broken": (before_none, ws_broken, ws_healed),
     "cert-expiring": (before_none, cert_broken, cert_healed),
