@@ -41,7 +41,16 @@ GATE_FILES = (("environment", "ca_file", lambda _: True),
 
 
 class ProfileError(Exception):
-    """Bad input about the environment: the message is the one line the user sees."""
+    """Bad input about the environment: the message is the one line the user sees (a line break a quoted key or
+    value brings in is shown as ``\\n``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks written ``\\n`` and ``\\r``: one line whatever a user's value holds."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from gonogo import allure_results, coverage, quality_gate, verdict_result
+from gonogo.environment import one_line
 from gonogo.gate import GO, GO_WITH_WARNINGS, NO_GO
 from gonogo.probes import files
 from gonogo.probes.files import too_deep
@@ -76,7 +77,10 @@ _LISTS = ("failed", "errored", "not_run", "waived", "skipped", "expired_waivers"
 
 
 class MergeError(Exception):
-    """A gate file that cannot be merged: the message names it."""
+    """A gate file that cannot be merged: the message names it, in one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @cache

@@ -350,6 +350,17 @@ def test_profile_too_deep_or_a_number_too_long_names_the_key_or_line(tmp_path, t
     assert message.startswith(expected), message
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param('[environment]\nrelease = "1"\n"a\\nb" = 1\n', "unknown key 'a\\nb' in [environment]", id="a-key"),
+    pytest.param('[environment]\nrelease = "${GX_A\\nB}"\n', "cannot expand '${GX_A\\nB}'", id="a-reference"),
+])
+def test_a_line_break_in_a_quoted_key_or_value_stays_one_line(tmp_path, text, expected):
+    """Found by tests/core/test_input_properties.py: the message quoted the key or value with its line break."""
+    message = profile_error(tmp_path, text)  # asserts one line
+
+    assert expected in message, message
+
+
 # -- the env file's size (issue 21, item 5) -------------------------------------------------------------
 ENV_FILE_PROFILE = '[environment]\nenv_file = "../stack.env"\nrelease = "${GX_RELEASE:-1.0}"\n'
 

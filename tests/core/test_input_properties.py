@@ -64,9 +64,11 @@ def toml(value: Any) -> str:
 
 
 names = st.text("abcdefghijklmnopqrstuvwxyz_-0123456789", min_size=1, max_size=12)
+keys = names | st.sampled_from(["a\nb", "c\r\nd", "*"])  # quoted TOML keys may hold a line break
 scalars = (st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-           | st.dates() | st.sampled_from(["${GX_A}", "${GX_UNSET}", "${GX_A:-x}", "${GX_A-x}", "${", "$$", "${GX_SECRET}"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(names, inner, max_size=4),
+           | st.dates() | st.sampled_from(["${GX_A}", "${GX_UNSET}", "${GX_A:-x}", "${GX_A-x}", "${", "$$", "${GX_SECRET}",
+                                            "${GX_A\nB}", "two\nlines", "*\n", "${GX_A:-\r}"]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
                       max_leaves=12)
 hostile = st.one_of(
     st.integers(21, 3000).map(lambda n: Raw("[" * n + "]" * n)),  # nested beyond the profile's bound
@@ -88,7 +90,7 @@ KEYS: dict[str, dict[str, Any]] = {
     "rollback": {"metrics_file": paths, "target": names},
     "database": {"dsn": names, "connect_timeout_s": st.integers(0, 10)},
     "gate": {"required": st.lists(names, max_size=3),
-             "waivers": st.lists(st.fixed_dictionaries({"check": names, "reason": names, "until": st.dates()}), max_size=2)},
+             "waivers": st.lists(st.fixed_dictionaries({"check": keys, "reason": names, "until": st.dates()}), max_size=2)},
     "tls": {"min_days": st.integers(-5, 30), "timeout_s": st.floats(0, 10)},
 }
 
@@ -106,7 +108,7 @@ def profile_texts(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         lines.append(f"[[health]]\nname = {toml(draw(names))}\nurl = {toml(draw(names | st.just('https://a.test/')))}")
     if draw(st.integers(0, 4)) == 0:
-        lines.append(f"{draw(names)} = {toml(draw(values))}")  # an unknown key
+        lines.append(f"{json.dumps(draw(keys))} = {toml(draw(values))}")  # an unknown key
     text = "\n".join(lines) + "\n"
     broken = draw(st.integers(0, 5))
     if broken == 1:  # a character in the wrong place
