@@ -3,7 +3,8 @@
 Item 5: a body judged by a regular expression (``body``) or by a whole JSON value of any type (``json_value``),
 beside the keys of an object (``json``); keys that contradict each other are a profile error of one line.
 Item 7: the latency check weighs what the entry's ``max_ms_severity`` says, and a wrong status is the status
-check's failure only (the latency check is skipped as dependent on it).
+check's failure only (the latency check is skipped as dependent on it), unless the status check saw the right
+one: a flapping endpoint is the latency check's failure, since nothing else reports it.
 """
 
 from __future__ import annotations
@@ -90,14 +91,14 @@ def test_health_keys_that_contradict_each_other_are_one_line(run_gate, health_mo
 # -- item 7: the latency budget's severity, and the latency after the status -------------------------
 
 
-@pytest.fixture
-def slow_server() -> Iterator[str]:
-    """A real loopback server that answers 200 ``{"status": "ok"}`` after 300 ms."""
+def serve(statuses: list[int], delay_s: float = 0.0) -> Iterator[str]:
+    """A real loopback server answering ``{"status": "ok"}`` after ``delay_s``, with the next of ``statuses`` (the
+    last one again and again)."""
 
-    class Slow(BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            time.sleep(0.3)
-            self.send_response(200)
+            time.sleep(delay_s)
+            self.send_response(statuses.pop(0) if len(statuses) > 1 else statuses[0])
             self.send_header("Content-Length", "16")
             self.end_headers()
             self.wfile.write(b'{"status": "ok"}')
@@ -105,11 +106,23 @@ def slow_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/health"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def slow_server() -> Iterator[str]:
+    """Answers 200 after 300 ms."""
+    yield from serve([200], delay_s=0.3)
+
+
+@pytest.fixture
+def flapping_server() -> Iterator[str]:
+    """Answers 200 once (the status check's request), then 502."""
+    yield from serve([200, 502])
 
 
 def test_the_latency_budget_weighs_what_the_entry_says(run_gate, slow_server, health_module):
@@ -144,3 +157,14 @@ def test_a_wrong_status_is_the_status_checks_failure_alone(run_gate, stub_server
         "no latency to judge")), skipped
     assert skipped["health.endpoint_fast[gateway]"][0] == "dependent", skipped
     assert run.gate["not_run"] == [], run.gate["not_run"]
+
+
+def test_a_status_only_the_latency_check_sees_wrong_is_its_failure(run_gate, flapping_server, health_module):
+    """endpoint_healthy saw 200, endpoint_fast a 502: the endpoint flaps, and nothing else reports it."""
+    run = run_gate(health_module, profile=profile(health("api", flapping_server, max_ms="2000")))
+
+    assert run.gate["passed"] == ["health.endpoint_healthy[api]"], run.log
+    [failed] = run.gate["failed"]
+    assert failed["id"] == "health.endpoint_fast[api]" and failed["severity"] == "warning"
+    assert failed["reason"].startswith("api latency: expected status 200 within 2000 ms, got 502 in "), failed
+    assert failed["reason"].endswith(" (endpoint_healthy got 200: the endpoint flaps)"), failed
