@@ -7,10 +7,13 @@ register the same values. Everything gonogo writes or prints passes through :fun
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from urllib.parse import unquote, unquote_plus, urlsplit
+
+from ahocorasick_rs import AhoCorasick
+
+from gonogo.encodings import forms
 
 MASK = "***"
 #: Keys whose values are secrets whatever they hold (password, secret, token, key, DSN, cookie).
@@ -26,31 +29,37 @@ MIN_FREE_LENGTH = 6
 #: Values that carry no information: never registered (case-insensitive).
 NO_INFORMATION = frozenset({"", "true", "false", "yes", "no", "on", "off", "none", "null"})
 #: What a standalone value may not touch: letters, digits and ``-._:/+``.
-_TOUCHING = r"[\w.:/+-]"
+_TOUCHING = re.compile(r"[\w.:/+-]")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 #: A query-string value that is a setting ('require', 'verify-full'), not a token.
 _SETTING_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 
 class Masker:
-    """Replaces every registered secret value in a text with ``***``."""
+    """Replaces every registered secret value in a text with ``***``.
+
+    One Aho-Corasick automaton finds every form of every secret in one pass over the text, whatever their
+    number; overlapping matches are masked as one.
+    """
 
     def __init__(self) -> None:
         #: each form of a secret, and whether it is masked only where it stands alone
         self._values: dict[str, bool] = {}
-        self._pattern: re.Pattern[str] | None = None
+        self._automaton: AhoCorasick | None = None
+        self._alone: list[bool] = []
 
     def add(self, value: object) -> None:
-        """Register one secret value: its raw, repr-escaped and JSON-escaped forms, and the
-        secret parts of a URL (the password, the query values). Ignored when too short or empty
-        of information."""
+        """Register one secret value: every form a writer gives it (:mod:`gonogo.encodings`), each line of a
+        multi-line value, and the secret parts of a URL (the password, the query values). Ignored when too
+        short or empty of information."""
         text = str(value) if value is not None else ""
-        if len(text) < MIN_MASKED_LENGTH or text.lower() in NO_INFORMATION:
+        if len(text) < MIN_MASKED_LENGTH or text.lower() in NO_INFORMATION or not text.strip():
             return
         alone = len(text) < MIN_FREE_LENGTH or bool(_NUMBER.fullmatch(text))
-        for form in escaped_forms(text):
+        for form in forms(text):
             self._register(form, alone)
-        for part in url_secrets(text):
+        lines = text.splitlines()
+        for part in (lines if lines != [text] else []) + url_secrets(text):
             self.add(part)
 
     def _register(self, form: str, alone: bool) -> None:
@@ -58,7 +67,7 @@ class Masker:
         wanted = alone if known is None else known and alone  # masked anywhere wins
         if wanted is not known:
             self._values[form] = wanted
-            self._pattern = None
+            self._automaton = None
 
     def add_all(self, values: Iterable[object]) -> None:
         for value in values:
@@ -66,31 +75,31 @@ class Masker:
 
     def clear(self) -> None:
         self._values.clear()
-        self._pattern = None
+        self._automaton = None
 
     @property
     def active(self) -> bool:
         return bool(self._values)
 
     def mask(self, text: str) -> str:
-        """Return ``text`` with every registered secret replaced by ``***``."""
+        """Return ``text`` with every registered secret replaced by ``***`` (overlapping ones by one)."""
         if not self._values or not text:
             return text
-        if self._pattern is None:
-            self._pattern = self._compile()
-        return self._pattern.sub(MASK, text)
-
-    def _compile(self) -> re.Pattern[str]:
-        """One regex: values masked anywhere first, then standalone ones; longest first in each."""
-        def alternation(alone: bool) -> str:
-            values = sorted((v for v, a in self._values.items() if a is alone), key=len, reverse=True)
-            return "|".join(re.escape(v) for v in values)
-
-        anywhere, standalone = alternation(False), alternation(True)
-        branches = [anywhere] if anywhere else []
-        if standalone:
-            branches.append(f"(?<!{_TOUCHING})(?:{standalone})(?!{_TOUCHING})")
-        return re.compile("|".join(branches))
+        automaton, alone = self._automaton, self._alone
+        if automaton is None:
+            alone = list(self._values.values())
+            automaton = AhoCorasick(list(self._values))
+            self._automaton, self._alone = automaton, alone
+        spans = sorted((start, end) for index, start, end in automaton.find_matches_as_indexes(text, overlapping=True)
+                       if not alone[index] or _stands_alone(text, start, end))
+        pieces, done = [], 0
+        for start, end in spans:
+            if start < done:  # overlaps the part just masked: extend it
+                done = max(done, end)
+                continue
+            pieces += [text[done:start], MASK]
+            done = end
+        return "".join(pieces) + text[done:] if pieces else text
 
     def mask_data(self, data: object) -> object:
         """Mask every string inside JSON-like data (dicts, lists, strings)."""
@@ -103,9 +112,9 @@ class Masker:
         return data
 
 
-def escaped_forms(text: str) -> set[str]:
-    """A value as written raw, inside a Python repr and inside a JSON string."""
-    return {text, repr(text)[1:-1], json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    """Nothing that could continue the value touches it: a letter, a digit or one of ``-._:/+``."""
+    return not ((start > 0 and _TOUCHING.match(text, start - 1)) or (end < len(text) and _TOUCHING.match(text, end)))
 
 
 def url_secrets(text: str) -> list[str]:
