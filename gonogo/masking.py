@@ -1,5 +1,6 @@
 """Where secrets are masked on their way out: log records (and their tracebacks), pytest's value
-reprs, test and collection reports, node ids, the terminal, Allure's files.
+reprs, test and collection reports (user properties too), node ids, the terminal and what a check writes to
+sys.stdout/sys.stderr (shown directly with -s or --capture=tee-sys), pytest's JUnit XML, Allure's files.
 
 :mod:`gonogo.secrets` knows what is secret (the masker); this module wires it into every output
 path of a run. Installed by the plugin at configure time and removed at unconfigure.
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Generator
+import sys
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, TextIO
 
 import pytest
@@ -26,6 +28,10 @@ try:  # private API of pytest >= 9.1: the structured node id behind Node.nodeid
     from _pytest.nodeid import NodeId
 except ImportError:  # pragma: no cover
     NodeId = None  # type: ignore[assignment,misc]
+try:  # private API of pytest: the JUnit XML writer, where record_testsuite_property and record_xml_attribute write
+    from _pytest.junitxml import xml_key
+except ImportError:  # pragma: no cover - a pytest that moved it: user properties are still masked in each report
+    xml_key = None  # type: ignore[assignment]
 
 _original_factory = logging.getLogRecordFactory()
 #: formats a record's traceback once, masked, before any handler's formatter sees the record
@@ -86,6 +92,20 @@ def install(config: pytest.Config) -> None:
     config.pluginmanager.register(OutputMasking(), "gonogo-masking")
 
 
+def mask_std_streams(config: pytest.Config) -> None:
+    """Mask what is written to sys.stdout and sys.stderr (before pytest's capture starts, so its tee and the
+    streams it restores are masked too); put back when the run ends."""
+    originals = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (stream if isinstance(stream, MaskingFile) else MaskingFile(stream) for stream in originals)
+    masked = sys.stdout, sys.stderr
+
+    def restore() -> None:  # registered before pytest's capture: it runs after the capture put these back
+        if (sys.stdout, sys.stderr) == masked:
+            sys.stdout, sys.stderr = originals
+
+    config.add_cleanup(restore)
+
+
 def uninstall() -> None:
     logging.setLogRecordFactory(_original_factory)
     original = getattr(SafeRepr.repr, "__wrapped__", None) if SafeRepr is not None else None
@@ -111,6 +131,25 @@ class OutputMasking:
         return (yield)
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Before pytest writes its JUnit XML: what checks recorded into it directly (record_xml_attribute,
+        record_testsuite_property), and a last pass over every element it holds."""
+        xml = session.config.stash.get(xml_key, None) if xml_key is not None and masker.active else None
+        if xml is None:
+            return
+        xml.global_properties = [(name, masker.mask(value)) for name, value in xml.global_properties]
+        for reporter in xml.node_reporters_ordered:
+            if "attrs" in vars(reporter):  # not finalized (a check that never finished): its parts
+                reporter.attrs = {name: masker.mask(value) for name, value in reporter.attrs.items()}
+                reporter.properties = [(name, masker.mask(value)) for name, value in reporter.properties]
+                elements = reporter.nodes
+            else:  # finalized: the element it will write
+                elements = [reporter.to_xml()]
+            for element in (node for root in elements for node in root.iter()):
+                element.attrib.update({name: masker.mask(value) for name, value in element.attrib.items()})
+                element.text = masker.mask(element.text) if element.text else element.text
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Everything written to the terminal from here on passes through the masker."""
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -126,7 +165,11 @@ class MaskingFile:
         self._file = file
 
     def write(self, text: str) -> int:
-        return self._file.write(masker.mask(text))
+        return self._file.write(masker.mask(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
@@ -166,12 +209,24 @@ def _numbered(text: str, number: int) -> str:
 
 
 def mask_report(report: Any) -> None:
-    """Mask a test or collection report in place: its longrepr and its captured sections."""
+    """Mask a test or collection report in place: its longrepr, its captured sections and its user properties
+    (record_property, gonogo's own: every writer of reports reads them, JUnit XML included)."""
     if not masker.active:
         return
     if report.longrepr is not None:
         report.longrepr = mask_structure(report.longrepr)
     report.sections = [(title, masker.mask(body)) for title, body in report.sections]
+    if getattr(report, "user_properties", None):
+        report.user_properties = [(masker.mask(str(name)), mask_value(value)) for name, value in report.user_properties]
+
+
+def mask_value(value: Any) -> Any:
+    """A recorded value masked: JSON-like data string by string, anything else by its text when it holds a secret."""
+    if isinstance(value, (str, dict, list, tuple)):
+        return masker.mask_data(value)
+    text = str(value)
+    masked = masker.mask(text)
+    return masked if masked != text else value
 
 
 def mask_structure(value: Any) -> Any:

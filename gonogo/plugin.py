@@ -141,6 +141,14 @@ def clear_previous(gate_file: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+    """Before pytest's capture starts: what checks write to sys.stdout/sys.stderr is masked, also where it
+    reaches the terminal directly (-s, -p no:capture, --capture=tee-sys)."""
+    masking.mask_std_streams(early_config)
+    return (yield)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
