@@ -28,6 +28,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from gonogo.model import Section
 from gonogo.probes.commands import CommandEntry
+from gonogo.probes.database import readable_dsn
 from gonogo.secrets import masker
 
 CHUNK = 1024 * 1024
@@ -110,6 +111,11 @@ class BackupsSection(Section):
     restore_before_deploy: bool = False
     #: psql or pg_restore must be done within this many seconds, or they are killed (nothing is kept)
     restore_timeout_s: float = Field(default=600, gt=0)
+
+    @field_validator("restore_into")
+    @classmethod
+    def _restore_into_readable(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is None else readable_dsn(value)
 
     @field_validator("sidecar")
     @classmethod

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from gonogo.model import Section
 from gonogo.probes import silence
@@ -71,6 +71,38 @@ class DatabaseSection(Section):
     statement_timeout_ms: int = Field(default=5000, gt=0)
     #: the migration tool and the release's migrations (``gonogo/probes/migrations.py``)
     migrations: MigrationsConfig | None = None
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_readable(cls, value: SecretStr) -> SecretStr:
+        return readable_dsn(value)
+
+
+#: why a DSN libpq cannot parse is refused, in gonogo's words: libpq's own message may quote a word of the password
+MALFORMED_DSN = ("libpq cannot parse it as a connection string (its message is not shown: it may quote the "
+                 "password): write a postgresql://user:password@host:port/dbname URL with the password "
+                 "percent-encoded, or key=value words with a value that holds spaces or quotes in single quotes "
+                 "(password='...', a quote in it as \\')")
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq cannot parse ``dsn`` (:data:`MALFORMED_DSN`), or None."""
+    import psycopg
+    from psycopg import conninfo
+
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return MALFORMED_DSN
+    return None
+
+
+def readable_dsn(value: SecretStr) -> SecretStr:
+    """A profile's DSN, refused at load (one line naming the file and key) when libpq cannot parse it."""
+    problem = dsn_problem(value.get_secret_value())
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 @dataclass(frozen=True)
@@ -316,6 +348,8 @@ def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int,
     start = time.perf_counter()
     conn: psycopg.Connection[Any] | None = None
     try:
+        if (problem := dsn_problem(dsn)) is not None:
+            raise psycopg.ProgrammingError(f"the DSN is malformed: {problem}")
         silence.refuse(address)  # it did not start a session earlier in this run: not asked again
         conn = psycopg.connect(connection_string(dsn, application_name=application_name,
                                                  statement_timeout_ms=statement_timeout_ms, read_only=read_only),

@@ -447,11 +447,11 @@ def test_http_probe_host_header_keeps_only_host_and_port(recording_server):
 
 def test_short_and_numeric_values_are_masked_only_where_they_stand_alone(run_gate, env_file):
     profile = PROFILE + '\n[backups]\ndir = "/b"\npattern = "*.gz"\n' \
-        'restore_into = "${GX_PIN}"\n'
+        'restore_into = "dbname=${GX_PIN}"\n'  # a DSN libpq reads; its database name interpolated
     run = run_gate({"test_ops.py": """
         def test_numbers(profile):
             port = profile.health[2].url.split(":")[2].split("/")[0]
-            pin = profile.backups.restore_into.get_secret_value()
+            pin = profile.backups.restore_into.get_secret_value().removeprefix("dbname=")
             print(f"NUM-MARK built {port}-11-23T10:00 v1.{port}.3 id={port}7 on port {port}, pin {pin}!")
             assert False, f"NUM-MARK port {port}"
     """}, profile=profile, environ={**ENVIRON, "GX_PORT": YEAR, "GX_PIN": "abcd"})
