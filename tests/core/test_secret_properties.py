@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from secret_writers import forms as written_forms
 from secret_writers import writers_for
 
-from gonogo.encodings import forms
 from gonogo.secrets import MASK, MIN_FREE_LENGTH, MIN_MASKED_LENGTH, NO_INFORMATION, Masker
 
 #: what makes writers escape, and what a value may hold: quotes, backslashes, escapes written out, markup,
@@ -101,6 +100,8 @@ def test_values_too_short_or_without_information_are_never_masked(short, word):
 def _plain_search(values: list[str], text: str) -> str:
     """The rule written a second time, without the automaton: every occurrence of every form, overlapping ones
     masked as one (values registered as they are: no lines, no URL)."""
+    from gonogo.encodings import forms
+
     spans = []
     for value in values:
         for form in forms(value):
@@ -125,6 +126,8 @@ single_line = secrets.filter(lambda v: "://" not in v and not any(c in LINE_BREA
 @given(st.lists(single_line, min_size=1, max_size=4), st.data())
 def test_the_automaton_masks_what_a_plain_search_finds(values, data):
     """Several secrets (one inside another, overlapping) in a text of their forms, unicode and filler."""
+    from gonogo.encodings import forms
+
     pieces = [st.sampled_from([form for value in values for form in sorted(forms(value))]), CHARACTERS, WORDS]
     text = "".join(data.draw(st.lists(st.one_of(*pieces), max_size=12)))
     masker = Masker()
