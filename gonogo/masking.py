@@ -33,6 +33,9 @@ try:  # private API of pytest: the JUnit XML writer, where record_testsuite_prop
 except ImportError:  # pragma: no cover - a pytest that moved it: user properties are still masked in each report
     xml_key = None  # type: ignore[assignment]
 
+#: node ids renamed at collection because they held a secret: {the id as generated: the masked one}
+RENAMED = pytest.StashKey[dict[str, str]]()
+
 _original_factory = logging.getLogRecordFactory()
 #: formats a record's traceback once, masked, before any handler's formatter sees the record
 _traceback_formatter = logging.Formatter()
@@ -125,9 +128,10 @@ class OutputMasking:
         return report
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None, None, None]:
-        """Before anyone records a node id (ids built from a URL with a token in it)."""
-        mask_node_ids(items)
+    def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> Generator[None, None, None]:
+        """Before anyone records a node id (ids built from a URL with a token in it); what was renamed is kept
+        (:data:`RENAMED`) for whoever recorded an id earlier."""
+        session.config.stash[RENAMED] = mask_node_ids(items)
         return (yield)
 
     @pytest.hookimpl(tryfirst=True)
@@ -175,10 +179,12 @@ class MaskingFile:
         return getattr(self._file, name)
 
 
-def mask_node_ids(items: list[pytest.Item]) -> None:
-    """Rename the checks whose node id holds a secret; a masked id that is taken gets ``-2``, ``-3``."""
+def mask_node_ids(items: list[pytest.Item]) -> dict[str, str]:
+    """Rename the checks whose node id holds a secret; a masked id that is taken gets ``-2``, ``-3``.
+    Returns {node id as generated: its masked one}."""
+    renamed: dict[str, str] = {}
     if not masker.active:
-        return
+        return renamed
     taken = {item.nodeid for item in items}
     for item in items:
         nodeid, name = masker.mask(item.nodeid), masker.mask(item.name)
@@ -188,7 +194,9 @@ def mask_node_ids(items: list[pytest.Item]) -> None:
         while _numbered(nodeid, number) in taken:
             number += 1
         taken.add(_numbered(nodeid, number))
+        renamed[item.nodeid] = _numbered(nodeid, number)
         _rename(item, _numbered(nodeid, number), _numbered(name, number) if name != item.name else name)
+    return renamed
 
 
 def _rename(item: pytest.Item, nodeid: str, name: str) -> None:

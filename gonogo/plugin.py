@@ -356,6 +356,8 @@ class GatePlugin:
         it is left out of the run, as if deselected.
         """
         items.sort(key=lambda item: subject_of(item) == "watch")
+        renamed = self.config.stash.get(masking.RENAMED, {})  # recorded as generated: known by the masked id now
+        self.checks = {renamed.get(nodeid, nodeid): check for nodeid, check in self.checks.items()}
         self.deselected.update(set(self.checks) - {item.nodeid for item in items})
         for item in items:
             check = describe(item, self.steps)

@@ -305,3 +305,33 @@ def test_masking_costs_the_same_with_20000_secrets():
     assert masked.endswith(MASK) and masked.count(MASK) == 1
     assert elapsed < 0.5, f"{elapsed:.2f} s to mask {len(text)} characters with {len(values)} secrets"
     assert few.mask(values[-1]) == MASK
+
+
+# -- found on the way: a check whose node id holds a secret ------------------------------------------
+
+RENAMED_CHECKS = """
+from gonogo.plugin import ENVIRONMENT
+
+
+def pytest_generate_tests(metafunc):
+    env = metafunc.config.stash.get(ENVIRONMENT, None)
+    values = env.env_file_values if env else {"GX_TOKEN": "a", "GX_OTHER": "b"}
+    if "token" in metafunc.fixturenames:
+        metafunc.parametrize("token", [values["GX_TOKEN"], values["GX_OTHER"]])
+
+
+def test_param(token):
+    assert token
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_checks_whose_node_id_holds_a_secret_are_judged_under_their_masked_id(run_gate, pytester, workers):
+    """Renamed test_param[***] and test_param[***-2] at collection: counted once each, never as left out."""
+    (pytester.path / "environments").mkdir(exist_ok=True)
+    (pytester.path / "environments" / "dev.env").write_text(f"GX_TOKEN={TOKEN}\nGX_OTHER=Other-Tok-5521\n")
+    run = run_gate({"test_app.py": RENAMED_CHECKS}, *workers, profile=PROPS_PROFILE)
+
+    assert run.gate["verdict"] == "GO", run.log
+    assert sorted(run.gate["passed"]) == ["app.param[***-2]", "app.param[***]"], run.log
+    assert run.gate["counts"]["collected"] == 2 and run.gate["left_out"] == {"checks": [], "uncollected": []}
