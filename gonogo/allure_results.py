@@ -23,7 +23,7 @@ import pytest
 from allure_commons.logger import INDENT, AllureFileLogger
 from attr import asdict
 
-from gonogo import __version__
+from gonogo import __version__, causes
 from gonogo.checks import ALLURE_SEVERITY, CheckInfo
 from gonogo.environment import LoadedEnvironment
 from gonogo.secrets import masker
@@ -96,16 +96,28 @@ def deciding_properties(document: dict[str, Any]) -> dict[str, str]:
     ids = lambda entries, key="id": ", ".join(str(e.get(key) or e.get("required")) for e in entries)  # noqa: E731
     blocking = [e for e in document["failed"] + document["errored"] + document["not_run"]
                 if e["severity"] in ("blocker", "critical")]
+    warnings = [e for e in document["failed"] + document["errored"] + document["not_run"] if e not in blocking]
+    # one item per cause (issue 22, item 8): the checks that share one, a failure and the checks that depend on it
+    # (a required one among them is said on its blocking failure's item); the verdict result lists each check
+    blocking_groups, blocking_said = _by_cause(document, blocking)
+    folded = {d.get("nodeid") for g in blocking_groups for d in g.dependents}
     kinds = {
-        "decided.by.blocking.checks": ids(blocking),
-        "decided.by.missing.required": ids(document["missing"]),
-        "decided.by.warnings": ids([e for e in document["failed"] + document["errored"] + document["not_run"]
-                                    if e not in blocking]),
+        "decided.by.blocking.checks": blocking_said,
+        "decided.by.missing.required": ids([m for m in document["missing"] if m.get("nodeid") not in folded]),
+        "decided.by.warnings": _by_cause(document, warnings)[1],
         "decided.by.waivers": ids(document["waived"]),
         "expired.waivers": ids(document["expired_waivers"], "check"),
         "run.problems": "; ".join(r for r in document["reasons"] if not r.startswith(("blocker ", "critical ", "warning ", "required ", "waived "))),
     }
     return {key: value for key, value in kinds.items() if value}
+
+
+def _by_cause(document: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[list[causes.Group], str]:
+    """The failed and errored ``entries`` grouped by cause (gonogo.causes), then the others' ids, as one property."""
+    judged = [e for e in entries if e["status"] in ("failed", "errored")]
+    groups, _ = causes.failure_groups(document, judged)
+    items = [causes.said(g) for g in groups] + [str(e.get("id")) for e in entries if e not in judged]
+    return groups, "; ".join(items)
 
 
 def clean(results_dir: Path) -> None:
