@@ -10,10 +10,12 @@ the tool and on the phase (:meth:`MigrationsConfig.release_for`):
   it such as the build artefact): every ``<app>/migrations/<name>.py``. After a deploy or a
   rollback, the release runs: ``python manage.py showmigrations --plan`` in the service's running
   container (an exec through the Docker API) lists every migration it knows, applied or not.
-- **alembic**: the script directory (``scripts``, or ``previous_scripts`` around a rollback), read
-  with Alembic's own ``ScriptDirectory``: its revisions and heads. The application's ``env.py`` is
-  never run (a real one prints the database URL, password included, on every online command);
-  loading the revision files writes no ``__pycache__`` into the release.
+- **alembic**: the script directory (``scripts``, or ``previous_scripts`` around a rollback): Alembic's
+  own ``ScriptDirectory`` finds the revision files, each file's identifiers are parsed from its source
+  (literals, never run: revisions import the application's libraries, which the gate does not have),
+  and Alembic's ``RevisionMap`` orders them and finds the heads. Nothing of the release runs: not its
+  ``env.py`` (a real one prints the database URL, password included, on every online command), not its
+  revisions.
 - **prisma**: the ``prisma/migrations`` folder (``<timestamp>_<name>/migration.sql``).
 
 :class:`MigrationsProbe` compares the two into a :class:`MigrationState`: what is pending (the
@@ -485,27 +487,125 @@ def _parse(source: str) -> ast.AST:
         return ast.Module(body=[], type_ignores=[])
 
 
+#: the module-level names Alembic reads from a revision file
+ALEMBIC_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
+
+
+class UnreadableRevision(ValueError):
+    """A revision file whose identifiers cannot be read without running it (the message names file and name)."""
+
+
 def read_alembic(path: Path) -> ReleaseMigrations:
-    """The revisions and heads of an Alembic script directory (or of the one an alembic.ini names),
-    read with Alembic's ScriptDirectory; env.py is not run."""
+    """The revisions and heads of an Alembic script directory (or of the one an alembic.ini names), never
+    running its code: Alembic's ScriptDirectory finds the revision files (script_location, version_locations,
+    sourceless, recursive_version_locations), each file's identifiers are parsed from its source
+    (:func:`alembic_revision`), and Alembic's RevisionMap orders them and finds the heads. env.py is not run."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionMap
 
     source = f"files in {path}"
     if not path.exists():
         return ReleaseMigrations(source, error=f"{path} does not exist")
-    with _quietly_loading():
+    with _keeping_sys_path():
         if path.is_file():
             script = ScriptDirectory.from_config(Config(str(path)))
             source = f"files in {script.dir} (from {path})"
         else:
             script = ScriptDirectory(str(path))
+        try:
+            parsed = [alembic_revision(file) for file in _revision_files(script)]
+        except UnreadableRevision as exc:
+            return ReleaseMigrations(source, error=str(exc))
+        script.revision_map = RevisionMap(lambda: parsed)
         revisions = list(reversed(list(script.walk_revisions())))
         heads = tuple(script.get_heads())
         parents = {r.revision: _down(r.down_revision) + tuple(script.get_revision(d).revision  # type: ignore[union-attr]
                                                               for d in _down(r.dependencies))
                    for r in revisions}
     return ReleaseMigrations(source, names=tuple(r.revision for r in revisions), heads=heads, parents=parents)
+
+
+def _revision_files(script: Any) -> Iterator[Path]:
+    """The files Alembic loads as revisions, by its own listing and file-name rules (``*.py``, not
+    ``__init__.py`` nor an editor's ``.#`` lock; with ``sourceless``, compiled files without their source)."""
+    from alembic.script.base import Script, _only_source_rev_file, _sourceless_rev_file
+
+    pattern = _sourceless_rev_file if script.sourceless else _only_source_rev_file
+    seen: set[Path] = set()
+    for location in map(Path, script._version_locations):
+        for listed in map(Path, Script._list_py_dir(script, location) if location.exists() else ()):
+            path = listed.resolve()
+            found = pattern.match(path.name)
+            if path in seen or not found:
+                continue
+            seen.add(path)
+            if found.lastindex == 2 and found.group(2):  # compiled: skipped beside its source, as Alembic does
+                if (path.parent / found.group(1)).exists() or (found.group(2) == "o" and
+                                                               (path.parent / f"{found.group(1)}c").exists()):
+                    continue
+                raise UnreadableRevision(f"{path}: a compiled revision without its source (sourceless = true): gonogo "
+                                         "reads a revision's source and never runs it; ship the .py files")
+            yield path
+
+
+def alembic_revision(path: Path) -> Any:
+    """One revision file's identifiers as an Alembic ``Revision``, read from its source as literals (module-level
+    ``revision = "..."`` or ``revision: str = "..."``): the file is never run, so its imports (the application's
+    models, SQLModel, GeoAlchemy2) need not be installed in the gate."""
+    from alembic.script.base import _legacy_rev
+    from alembic.script.revision import Revision, RevisionError
+
+    read = read_text(path, FILE_LIMIT)
+    if read.text is None:
+        raise UnreadableRevision(f"{path} {read.error}")
+    try:
+        tree = ast.parse(read.text, filename=str(path))
+    except (SyntaxError, ValueError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
+        raise UnreadableRevision(f"{path}: SyntaxError: {getattr(exc, 'msg', exc)}{where}") from None
+    found: dict[str, Any] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        elif isinstance(statement, ast.AugAssign):  # revision += "...": computed
+            targets, value = [statement.target], None
+        else:
+            continue
+        for target in targets:  # a name assigned (stored), alone or unpacked: only ``name = literal`` is read
+            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                         and n.id in ALEMBIC_NAMES):
+                found[name] = _literal(path, name, value if isinstance(target, ast.Name) else None, statement)
+    legacy = _legacy_rev.match(path.name)
+    if "revision" not in found and not legacy:
+        raise UnreadableRevision(f"{path}: no module-level revision = \"...\": is it a revision file?")
+    if "down_revision" not in found:
+        raise UnreadableRevision(f"{path}: no module-level down_revision (None for a first revision)")
+    revision = found.get("revision", legacy.group(1) if legacy else None)
+    if not isinstance(revision, str):
+        raise UnreadableRevision(f"{path}: revision is {revision!r}, not a string")
+    try:
+        return Revision(revision, found["down_revision"], dependencies=found.get("depends_on"),
+                        branch_labels=found.get("branch_labels"))
+    except RevisionError as exc:
+        raise UnreadableRevision(f"{path}: {exc}") from None
+
+
+def _literal(path: Path, name: str, value: ast.expr | None, statement: ast.stmt) -> str | tuple[str, ...] | None:
+    """``value`` as Alembic would read it: a string, None, or a tuple or list of strings; anything computed
+    (a call, a name, an f-string, unpacking) is an :class:`UnreadableRevision` naming the file and the name."""
+    if value is not None:
+        with contextlib.suppress(ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            literal = ast.literal_eval(value)
+            if literal is None or isinstance(literal, str):
+                return literal
+            if isinstance(literal, (tuple, list)) and all(isinstance(item, str) for item in literal):
+                return tuple(literal)
+    raise UnreadableRevision(f"{path}: {name} is not a literal string, tuple of strings or None (line "
+                             f"{statement.lineno}: {ast.unparse(statement)[:120]}): gonogo reads a revision's "
+                             "identifiers without running it")
 
 
 def _down(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -515,17 +615,16 @@ def _down(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _quietly_loading() -> Iterator[None]:
-    """Revision files are imported: no bytecode is written into the release, sys.path is left as it was,
-    Alembic's warnings stay out of the gate's output (what they warn of ends in an error or in the fact)."""
-    path, bytecode = list(sys.path), sys.dont_write_bytecode
-    sys.dont_write_bytecode = True
+def _keeping_sys_path() -> Iterator[None]:
+    """An alembic.ini's prepend_sys_path is not the gate's: sys.path is left as it was; Alembic's warnings stay
+    out of the gate's output (what they warn of ends in an error or in the fact)."""
+    path = list(sys.path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        sys.path[:], sys.dont_write_bytecode = path, bytecode
+        sys.path[:] = path
 
 
 def read_prisma(path: Path) -> ReleaseMigrations:

@@ -1,7 +1,8 @@
 """The migrations probe against real components: a throwaway PostgreSQL 15 (tests/probes/pg.py) holding
-each tool's table as the tool lays it out, real Alembic script directories read with Alembic itself
-(revisions, a branch with two heads, an env.py that must never run, an alembic.ini), a real
-``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz). The database
+each tool's table as the tool lays it out, real Alembic script directories read with Alembic's own
+ScriptDirectory and RevisionMap (revisions, a branch with two heads, an env.py that must never run, an
+alembic.ini, revisions importing libraries the gate lacks, compared with Alembic itself importing them),
+a real ``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz). The database
 stopped, refusing, hanging and refusing the password is a fact in bounded time. The real
 ``checks/test_migrations.py`` runs end to end through pytester on the same database: a missing table
 (a DSN naming the wrong, empty database) fails unless a first deploy says so, and so does no Alembic
@@ -11,9 +12,12 @@ head. Django's own ``showmigrations`` runs in the sandbox's container: tests/san
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
+import py_compile
 import socket
+import subprocess
 import sys
 import tarfile
 import textwrap
@@ -218,9 +222,6 @@ def test_alembic_ini_names_the_script_directory(pg, db, tmp_path, scripts):
 @pytest.mark.parametrize(("breakage", "said"), [
     (lambda root: (root / "versions" / f"{USERS}_step_1.py").write_text("revision = (\n"), "SyntaxError"),
     (lambda root: (root / "versions" / f"{USERS}_step_1.py").write_text(
-        REVISION.format(message="x", rev=USERS, down=BASE, table="x", down_value=repr(BASE)).replace(
-            "import sqlalchemy as sa", "import app.models")), "No module named 'app'"),
-    (lambda root: (root / "versions" / f"{USERS}_step_1.py").write_text(
         REVISION.format(message="x", rev=USERS, down="0000", table="x", down_value=repr("000000000000"))),
      "000000000000"),
 ])
@@ -247,6 +248,187 @@ def test_alembic_table_in_another_schema(pg, db, scripts):
     fact = state("alembic", db, scripts=scripts, table="audit.alembic_version")
 
     assert fact.database.exists and fact.pending == (USERS, ORDERS), fact.evidence()
+
+
+# Alembic's own template (1.13+), as a SQLModel/GeoAlchemy2 application's revisions are written: they import
+# the application's libraries, which the gate does not have, and annotate their identifiers.
+APP_REVISION = '''\
+"""{message}
+
+Revision ID: {rev}
+Revises: {down}
+Create Date: 2026-11-20 10:00:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+{imports}
+
+# revision identifiers, used by Alembic.
+revision: str = {rev!r}
+down_revision: Union[str, Sequence[str], None] = {down!r}
+branch_labels: Union[str, Sequence[str], None] = {labels!r}
+depends_on: Union[str, Sequence[str], None] = {depends!r}
+
+
+def upgrade() -> None:
+    op.create_table("{message}", sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False))
+
+
+def downgrade() -> None:
+    op.drop_table("{message}")
+'''
+MISSING = ("sqlmodel", "geoalchemy2", "app")  # none of them is installed where the gate runs
+SQLMODEL, GEO, APP = "import sqlmodel.sql.sqltypes", "from geoalchemy2 import Geometry", "from app.models import Invoice"
+R1, R2, R3, R4, R5, R6 = ("0a1b2c3d4e5f", "1b2c3d4e5f60", "2c3d4e5f6071", "3d4e5f607182", "4e5f60718293",
+                          "5f6071829304")
+
+
+def app_revisions(root: Path) -> Path:
+    """An application's script directory and its alembic.ini with two version locations (the second read
+    recursively): R1 -> R2 -> R4 (depends on the billing branch) and R1 -> R3 (branch "billing"), merged by
+    R5 (a plain tuple, not annotated); R6, the root of an "audit" branch in the second location: two heads,
+    R5 and R6. versions/__init__.py imports the application too: Alembic never loads it."""
+    scripts = root / "migrations"
+    (scripts / "versions").mkdir(parents=True)
+    (root / "audit" / "2026").mkdir(parents=True)
+    (scripts / "env.py").write_text(ENV_PY)
+    (scripts / "versions" / "__init__.py").write_text("import app.models\n")
+    (scripts / "versions" / "README").write_text("revisions live here\n")
+    entries = [
+        (scripts / "versions", R1, None, None, None, SQLMODEL),
+        (scripts / "versions", R2, R1, None, None, f"{SQLMODEL}\n{GEO}"),
+        (scripts / "versions", R3, R1, ("billing",), None, f"{SQLMODEL}\n{APP}"),
+        (scripts / "versions", R4, R2, None, "billing", SQLMODEL),
+        (root / "audit" / "2026", R6, None, "audit", None, f"{SQLMODEL}\n{APP}"),
+    ]
+    for folder, rev, down, labels, depends, imports in entries:
+        (folder / f"{rev}_step.py").write_text(APP_REVISION.format(message=f"t_{rev}", rev=rev, down=down,
+                                                                   labels=labels, depends=depends, imports=imports))
+    merge = APP_REVISION.format(message="merge", rev=R5, down=(R4, R3), labels=None, depends=None, imports=SQLMODEL)
+    (scripts / "versions" / f"{R5}_merge.py").write_text(
+        merge.replace(f"down_revision: Union[str, Sequence[str], None] = {(R4, R3)!r}", f"down_revision = {(R4, R3)!r}"))
+    (root / "alembic.ini").write_text(textwrap.dedent("""\
+        [alembic]
+        script_location = %(here)s/migrations
+        version_locations = %(here)s/migrations/versions %(here)s/audit
+        path_separator = space
+        recursive_version_locations = true
+        prepend_sys_path = .
+        sqlalchemy.url = postgresql://app:ini-password-123@db/app
+    """))
+    return root / "alembic.ini"
+
+
+ALEMBIC_ITSELF = '''\
+import json, sys
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+script = ScriptDirectory.from_config(Config(sys.argv[1]))
+revisions = list(reversed(list(script.walk_revisions())))
+print(json.dumps({"names": [r.revision for r in revisions], "heads": list(script.get_heads()),
+                  "parents": {r.revision: list(r._normalized_down_revisions) for r in revisions}}))
+'''
+
+
+def alembic_itself(ini: Path, stubs: Path | None) -> subprocess.CompletedProcess[str]:
+    """Alembic's own reading of the scripts, importing each revision, in a separate Python (``stubs`` on its path:
+    empty stand-ins of the application's libraries, so that the imports succeed there)."""
+    environ = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(stubs) if stubs else ""}
+    return subprocess.run([sys.executable, "-c", ALEMBIC_ITSELF, str(ini)], capture_output=True, text=True,
+                          timeout=60, env=environ, stdin=subprocess.DEVNULL)
+
+
+def stand_ins(root: Path) -> Path:
+    for name, text in {"sqlmodel/__init__.py": "", "sqlmodel/sql/__init__.py": "",
+                       "sqlmodel/sql/sqltypes.py": "AutoString = str\n", "geoalchemy2/__init__.py": "Geometry = 1\n",
+                       "app/__init__.py": "", "app/models.py": "Invoice = 1\n"}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_alembic_revisions_that_import_what_the_gate_lacks(pg, db, tmp_path):
+    """The revisions import SQLModel, GeoAlchemy2 and the application: read without importing them, with the
+    revisions, order, heads and parents Alembic itself finds when those imports succeed."""
+    assert all(importlib.util.find_spec(name) is None for name in MISSING), "the test needs them missing"
+    ini = app_revisions(tmp_path / "release")
+    stamp(pg, db, R2, R6)
+    before = list(sys.path)
+
+    fact = state("alembic", db, "predeploy", scripts=ini)
+
+    assert fact.error is None, fact.evidence()
+    importing = alembic_itself(ini, None)
+    assert importing.returncode == 1 and "No module named 'sqlmodel'" in importing.stderr, importing.stderr
+    itself = json.loads(alembic_itself(ini, stand_ins(tmp_path / "stubs")).stdout)
+    assert list(fact.release.names) == itself["names"] and len(itself["names"]) == 6
+    assert sorted(fact.release.heads) == sorted(itself["heads"]) == sorted([R5, R6])
+    assert {rev: sorted(p) for rev, p in fact.release.parents.items()} == {  # depends_on counts: R4 after R3
+        rev: sorted(p) for rev, p in itself["parents"].items()} and sorted(itself["parents"][R4]) == sorted([R2, R3])
+    assert fact.pending == tuple(r for r in itself["names"] if r in (R3, R4, R5)) and fact.unknown == ()
+    assert f"; heads: {', '.join(fact.release.heads)}" in fact.evidence()
+    assert sys.path == before and "ini-password-123" not in fact.evidence()
+    assert not list((tmp_path / "release").rglob("__pycache__")) and not (tmp_path / "release" / "ENV_PY_RAN").exists()
+
+
+@pytest.mark.parametrize(("line", "name"), [
+    ("revision = make_revision_id()", "revision"),
+    (f"PREVIOUS = {BASE!r}\ndown_revision = PREVIOUS", "down_revision"),
+    ("branch_labels: tuple[str, ...] = tuple(['billing'])", "branch_labels"),
+    (f"depends_on = f'{BASE}'", "depends_on"),
+    (f"revision, down_revision = {USERS!r}, {BASE!r}", "revision"),
+    (f"down_revision = ({BASE!r}, 1)", "down_revision"),
+    ("revision += 'ff'", "revision"),
+])
+def test_alembic_identifiers_that_are_computed(db, scripts, line, name):
+    """An identifier that is not a literal cannot be read without running the file: a clear failure naming both."""
+    path = scripts / "versions" / f"{USERS}_step_1.py"
+    text = path.read_text()
+    path.write_text(text.replace(f'down_revision = {BASE!r}\n', "").replace(
+        f'revision = "{USERS}"', f'revision = "{USERS}"\ndown_revision = {BASE!r}\n{line}'))
+
+    fact = state("alembic", db, scripts=scripts)
+
+    assert fact.release.error is not None and fact.release.error.startswith(
+        f"{path}: {name} is not a literal string, tuple of strings or None (line "), fact.evidence()
+    assert fact.release.error.endswith("gonogo reads a revision's identifiers without running it")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (f"down_revision = {BASE!r}\n", ": no module-level revision = \"...\": is it a revision file?"),
+    (f"revision = {USERS!r}\nif True:\n    down_revision = {BASE!r}\n", ": no module-level down_revision (None for a first revision)"),
+    (f"revision = 'a-b'\ndown_revision = {BASE!r}\n", ": Character(s) '-' not allowed in revision identifier 'a-b'"),
+    ("revision = (\n", ": SyntaxError: '(' was never closed (line 1)"),
+])
+def test_alembic_files_that_are_no_revision(db, scripts, text, said):
+    path = scripts / "versions" / f"{USERS}_step_1.py"
+    path.write_text(text)
+
+    fact = state("alembic", db, scripts=scripts)
+
+    assert fact.release.error == f"{path}{said}", fact.evidence()
+
+
+def test_alembic_sourceless_revisions(pg, db, tmp_path, scripts):
+    """``sourceless = true``: a compiled revision beside its source is skipped (the source is read), one without
+    its source cannot be read without running it, and says so."""
+    for path in (scripts / "versions").glob("*.py"):
+        py_compile.compile(str(path), cfile=str(path.with_suffix(".pyc")), doraise=True)
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {scripts}\nsourceless = true\n")
+    stamp(pg, db, USERS)
+
+    both = state("alembic", db, scripts=ini)
+    (scripts / "versions" / f"{ORDERS}_step_2.py").unlink()
+    compiled_only = state("alembic", db, scripts=ini)
+
+    assert both.error is None and both.pending == (ORDERS,), both.evidence()
+    assert compiled_only.release.error == (
+        f"{scripts / 'versions' / f'{ORDERS}_step_2.pyc'}: a compiled revision without its source (sourceless = true): "
+        "gonogo reads a revision's source and never runs it; ship the .py files"), compiled_only.evidence()
 
 
 # ------------------------------------------------------------------------------------ Prisma
