@@ -9,7 +9,9 @@ the tool and on the phase (:meth:`MigrationsConfig.release_for`):
 - **django**: before the deploy, the release's source tree (``scripts``: a folder, or an archive of
   it such as the build artefact): every ``<app>/migrations/<name>.py``. After a deploy or a
   rollback, the release runs: ``python manage.py showmigrations --plan`` in the service's running
-  container (an exec through the Docker API) lists every migration it knows, applied or not.
+  container (an exec through the Docker API), or on the gate's host (``host = true``, run as a
+  ``[[command]]`` with ``host = true`` is: bounded, killed with its children at its timeout, its output
+  masked), lists every migration it knows, applied or not.
 - **alembic**: the script directory (``scripts``, or ``previous_scripts`` around a rollback): Alembic's
   own ``ScriptDirectory`` finds the revision files, each file's identifiers are parsed from its source
   (literals, never run: revisions import the application's libraries, which the gate does not have),
@@ -87,9 +89,12 @@ class MigrationsConfig(Section):
     previous_scripts: Path | None = None
     #: django: the Compose service whose running container runs ``command`` (after a deploy or a rollback)
     service: str | None = None
+    #: django: run ``command`` on the gate's host instead, as a ``[[command]]`` with ``host = true`` runs
+    host: bool = False
     #: django: lists the release's migrations, applied or not (``showmigrations --plan`` or its default list)
     command: list[str] | str = Field(default_factory=lambda: list(DJANGO_COMMAND))
-    #: django: the directory the command runs in (default: the image's WORKDIR)
+    #: django: the directory the command runs in: in the container (default: the image's WORKDIR), or on the
+    #: host (relative to the profile's folder, which is the default)
     workdir: str | None = None
     #: reading the release's migrations (files, or the command) must end within this
     timeout_s: float = Field(default=60, gt=0)
@@ -102,14 +107,22 @@ class MigrationsConfig(Section):
     #: absent (otherwise an absent table fails: the DSN may name the wrong database); remove it once deployed
     first_deploy: bool = False
 
-    @field_validator("service", "workdir")
+    @field_validator("service", "host", "workdir")
     @classmethod
-    def _django_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _django_only(cls, value: str | bool | None, info: ValidationInfo) -> str | bool | None:
         tool = info.data.get("tool")
-        if value is not None and tool in ("alembic", "prisma"):
-            raise ValueError(f"only django runs a command in a container; {tool} reads its migrations from "
-                             "files (scripts)")
+        if value not in (None, False) and tool in ("alembic", "prisma"):
+            raise ValueError(f"only django runs a command (in a container or on the host); {tool} reads its "
+                             "migrations from files (scripts)")
         return value
+
+    @field_validator("host")
+    @classmethod
+    def _one_place(cls, host: bool, info: ValidationInfo) -> bool:
+        if host and info.data.get("service"):
+            raise ValueError("say where showmigrations runs: either service = \"<compose service>\" (in its "
+                             "container) or host = true (on the gate's host), not both")
+        return host
 
     @field_validator("table")
     @classmethod
@@ -137,7 +150,7 @@ class MigrationsConfig(Section):
         """Where the release's migrations are read in ``phase``: ``("files", path)``, ``("command", None)``,
         or ``("missing", None)`` with :meth:`missing_key` saying which key is absent."""
         if self.tool == "django" and phase != "predeploy":
-            return ("command", None) if self.service else ("missing", None)
+            return ("command", None) if self.service or self.host else ("missing", None)
         path = self.previous_scripts if phase == "rollback" and self.tool != "django" else self.scripts
         return ("files", path) if path is not None else ("missing", None)
 
@@ -145,7 +158,8 @@ class MigrationsConfig(Section):
         """The key ``phase`` needs and the profile does not set (for "not configured")."""
         if self.tool == "django":
             return ("[database] migrations.scripts (the release's source tree)" if phase == "predeploy"
-                    else "[database] migrations.service (the container that runs showmigrations)")
+                    else "[database] migrations.service (the container that runs showmigrations) or "
+                         "migrations.host = true (showmigrations runs on the gate's host)")
         if phase == "rollback":
             return "[database] migrations.previous_scripts (the previous release's migrations)"
         return "[database] migrations.scripts"
@@ -756,7 +770,9 @@ class MigrationsProbe:
         self.db = db
         #: the profile's folder: ``scripts`` and ``previous_scripts`` are relative to it
         self.base_dir = base_dir
-        self.commands = commands
+        #: runs ``command`` (``stack.commands``'s way): on this host, or in a container through ``[docker]``;
+        #: without one, a probe that runs host commands only (a container command then says [docker] is missing)
+        self.commands = commands if commands is not None else CommandProbe(base_dir, None)
         self._states: dict[str, MigrationState] = {}
 
     def __repr__(self) -> str:
@@ -787,12 +803,11 @@ class MigrationsProbe:
     def _showmigrations(self) -> ReleaseMigrations:
         config = self.config
         command = shlex.join(config.argv())
-        if self.commands is None:
-            return ReleaseMigrations(f"`{command}`", error="no way to run the command (no [docker] table)")
-        entry = CommandEntry(name="migrations", service=config.service, run=config.argv(), workdir=config.workdir,
-                             timeout_s=config.timeout_s)
-        fact = self.commands.run(entry)
-        source = f"`{command}` in {fact.where}"
+        entry = CommandEntry(name="migrations", service=None if config.host else config.service, host=config.host,
+                             run=config.argv(), workdir=config.workdir, timeout_s=config.timeout_s)
+        fact = self.commands.run(entry)  # bounded by timeout_s; on the host, killed with its children then
+        place = "on the gate's" if config.host else "in"  # "on the gate's host, in /srv/shop"
+        source = f"`{command}` {place} {fact.where}"
         if fact.exit_code != 0:
             return ReleaseMigrations(source, error=f"{fact.status_text}: {fact.last_words}")
         if fact.output_bytes > OUTPUT_LIMIT:  # only its end was kept: the first migrations would be missing

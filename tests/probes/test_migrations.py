@@ -2,11 +2,13 @@
 each tool's table as the tool lays it out, real Alembic script directories read with Alembic's own
 ScriptDirectory and RevisionMap (revisions, a branch with two heads, an env.py that must never run, an
 alembic.ini, revisions importing libraries the gate lacks, compared with Alembic itself importing them),
-a real ``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz). The database
+a real ``prisma/migrations`` folder, real Django source trees (a folder and its .tar.gz), and a real
+Django project whose ``showmigrations`` runs on the gate's host (``host = true``). The database
 stopped, refusing, hanging and refusing the password is a fact in bounded time. The real
 ``checks/test_migrations.py`` runs end to end through pytester on the same database: a missing table
 (a DSN naming the wrong, empty database) fails unless a first deploy says so, and so does no Alembic
-head. Django's own ``showmigrations`` runs in the sandbox's container: tests/sandbox/test_probe_migrations.py.
+head; Django on the host judges without [docker]. Django's ``showmigrations`` in a container runs in the
+sandbox's: tests/sandbox/test_probe_migrations.py.
 """
 
 from __future__ import annotations
@@ -682,6 +684,102 @@ def test_django_showmigrations_both_listings():
                                             ("auth.0001_initial", "ledger.0001_squashed_0003_totals"))
 
 
+# ------------------------------------------------------------------------------------ Django: on the gate's host
+
+# A real Django project (Django is in the test extra): two apps, shop's second migration depending on its first;
+# its database is the one the environment variable names, as a twelve-factor settings module reads it.
+DJANGO_PROJECT = {
+    "manage.py": """\
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_settings")
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)
+""",
+    "site_settings.py": """\
+import os
+from urllib.parse import unquote, urlsplit
+
+url = urlsplit(os.environ["SHOP_DATABASE_URL"])
+SECRET_KEY = "only-for-the-test"
+INSTALLED_APPS = ["shop", "billing"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": url.path[1:], "USER": url.username,
+                         "PASSWORD": unquote(url.password or ""), "HOST": url.hostname, "PORT": url.port}}
+USE_TZ = True
+""",
+    "shop/__init__.py": "", "shop/migrations/__init__.py": "",
+    "shop/migrations/0001_initial.py": PLAIN,
+    "shop/migrations/0002_sale_index.py": PLAIN.replace("    operations", "    dependencies = [('shop', '0001_initial')]\n    operations"),
+    "billing/__init__.py": "", "billing/migrations/__init__.py": "",
+    "billing/migrations/0001_initial.py": PLAIN,
+}
+#: Django's order (its plan)
+DJANGO_PLAN = ("billing.0001_initial", "shop.0001_initial", "shop.0002_sale_index")
+SHOWMIGRATIONS = [sys.executable, "manage.py", "showmigrations", "--plan"]
+
+
+def django_project(root: Path) -> Path:
+    for name, text in DJANGO_PROJECT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return django_project(tmp_path / "shop-src")
+
+
+def on_host(dsn: str, project: Path, **config: Any) -> MigrationState:
+    """The postdeploy state with showmigrations run on this host (``host = true``), no [docker] anywhere."""
+    return state("django", dsn, host=True, command=SHOWMIGRATIONS, workdir=str(project), **config)
+
+
+@pytest.mark.parametrize(("rows", "pending"), [
+    (("shop.0001_initial",), ("billing.0001_initial", "shop.0002_sale_index")),
+    (DJANGO_PLAN, ()),
+], ids=["pending", "applied"])
+def test_django_showmigrations_on_the_host(pg, db, project, monkeypatch, rows, pending):
+    """Django's own showmigrations, run on the gate's host as a host [[command]] is, against the same database."""
+    applied(pg, db, *rows)
+    monkeypatch.setenv("SHOP_DATABASE_URL", db)
+
+    fact = on_host(db, project)
+
+    assert fact.error is None, fact.evidence()
+    assert fact.release.names == DJANGO_PLAN and set(fact.release.applied or ()) == set(rows), fact.evidence()
+    assert (fact.pending, fact.unknown) == (pending, ()), fact.evidence()
+    assert fact.release.source == f"`{' '.join(SHOWMIGRATIONS)}` on the gate's host, in {project}"
+    assert PASSWORD not in fact.evidence()
+
+
+def test_django_showmigrations_on_the_host_that_never_ends(pg, db, project, monkeypatch, silent_server):
+    """The project's database never answers (psycopg waits without a connect timeout): the command is killed at
+    timeout_s, with what it started, and the state says so."""
+    applied(pg, db, *DJANGO_PLAN)
+    monkeypatch.setenv("SHOP_DATABASE_URL", f"postgresql://reader:pw@127.0.0.1:{silent_server}/shop")
+
+    fact, took = timed(lambda: on_host(db, project, timeout_s=2))
+
+    assert fact.release.error == "timed out after 2 s: killed, with every process it started: (no output)", \
+        fact.evidence()
+    assert fact.error == f"the release's migrations: {fact.release.error}"
+    assert took < 2 + SLACK_S + 1  # + the database's read
+
+
+def test_django_showmigrations_that_fails_on_the_host(pg, db, project, monkeypatch):
+    """No SHOP_DATABASE_URL: Django's settings raise; the command's last words are the error."""
+    applied(pg, db, *DJANGO_PLAN)
+    monkeypatch.delenv("SHOP_DATABASE_URL", raising=False)
+
+    fact = on_host(db, project)
+
+    assert fact.release.error is not None and fact.release.error.startswith("exit code 1: "), fact.evidence()
+    assert "KeyError: 'SHOP_DATABASE_URL'" in fact.release.error
+
+
 # ------------------------------------------------------------------------------------ the database, broken
 
 
@@ -756,7 +854,9 @@ def test_nothing_listens(scripts):
 
 @pytest.mark.parametrize(("table", "said"), [
     ({"tool": "flyway"}, "Input should be 'django', 'alembic' or 'prisma'"),
-    ({"tool": "alembic", "service": "api"}, "only django runs a command in a container"),
+    ({"tool": "alembic", "service": "api"}, "only django runs a command"),
+    ({"tool": "prisma", "host": True}, "only django runs a command .in a container or on the host."),
+    ({"tool": "django", "service": "web", "host": True}, "either service = .* or host = true .*, not both"),
     ({"tool": "alembic", "table": "alembic_version; DROP TABLE x"}, "is not a table name"),
     ({"tool": "django", "command": []}, "nothing to run"),
     ({"tool": "django", "timeout_s": 0}, "greater than 0"),
@@ -772,6 +872,9 @@ def test_profile_table_mistakes(table, said):
     ({"tool": "django", "scripts": "src", "service": "web"}, "rollback", "command"),
     ({"tool": "django", "service": "web"}, "predeploy", "missing"),
     ({"tool": "django", "scripts": "src"}, "postdeploy", "missing"),
+    ({"tool": "django", "scripts": "src", "host": True}, "postdeploy", "command"),
+    ({"tool": "django", "host": True}, "rollback", "command"),
+    ({"tool": "django", "host": True}, "predeploy", "missing"),
     ({"tool": "alembic", "scripts": "m"}, "postdeploy", "files"),
     ({"tool": "alembic", "scripts": "m"}, "rollback", "missing"),
     ({"tool": "prisma", "scripts": "m", "previous_scripts": "p"}, "rollback", "files"),
@@ -899,6 +1002,48 @@ def test_what_is_not_configured(run_gate, migrations_module, scripts):
     assert "previous_scripts (the previous release's migrations)" in no_rollback_source.gate["skipped"][0]["reason"]
     assert set(outcomes(no_table).values()) == {"not-configured"}, no_table.log
     assert "([database])" in no_table.gate["skipped"][0]["reason"]
+
+
+@pytest.mark.parametrize("case", ["pending", "applied", "never ends", "nowhere to run"])
+def test_django_on_the_host_without_docker(run_gate, migrations_module, pg, db, project, silent_server, case):
+    """No [docker] table: with host = true the real showmigrations runs on the gate's host and the checks judge
+    what it lists, as in a container (before: host was an unknown key, the profile refused); without host (nor
+    service) the postdeploy checks are not configured and say which keys would do."""
+    applied(pg, db, *(("shop.0001_initial",) if case == "pending" else DJANGO_PLAN))
+    shop = f"postgresql://reader:pw@127.0.0.1:{silent_server}/shop" if case == "never ends" else db
+    where = {} if case == "nowhere to run" else {"host": True, "command": SHOWMIGRATIONS, "workdir": str(project),
+                                                 "timeout_s": 3}
+
+    run = run_gate(migrations_module, "-m", "postdeploy", profile=profile("django", project, **where),
+                   environ={"MIGRATIONS_TEST_DSN": db, "SHOP_DATABASE_URL": shop})
+
+    found = outcomes(run)
+    reasons = {e["id"]: e["reason"] for e in run.gate["failed"] + run.gate["skipped"]}
+    assert found.pop("migrations.none_failed[postdeploy]") == "not-applicable", run.log
+    assert found.pop("migrations.single_head[postdeploy]") == "not-applicable", run.log
+    if case == "applied":
+        assert run.gate["verdict"] == "GO" and found == {}, run.log
+        return
+    assert run.gate["verdict"] == "NO-GO", run.log
+    if case == "pending":
+        assert found == {"migrations.all_applied[postdeploy]": "failed"}, run.log
+        assert reasons["migrations.all_applied[postdeploy]"] == (
+            "migrations applied: expected every migration of the deployed release applied, got 2 not applied: "
+            "billing.0001_initial, shop.0002_sale_index")
+        assert f"look at: `{' '.join(SHOWMIGRATIONS)}` on the gate's host, in {project}; table django_migrations" \
+            in run.out
+    elif case == "never ends":
+        assert found == {"migrations.readable[postdeploy]": "failed", "migrations.all_applied[postdeploy]": "dependent",
+                         "migrations.none_unknown[postdeploy]": "dependent"}, run.log
+        assert reasons["migrations.readable[postdeploy]"] == (
+            "migrations read: expected the database's django_migrations and the deployed release's migrations, got "
+            "the release's migrations: timed out after 3 s: killed, with every process it started: (no output)")
+    else:
+        assert set(found.values()) == {"not-configured"} and len(found) == 3, run.log
+        assert reasons["migrations.all_applied[postdeploy]"] == (
+            "not configured in environments/dev.toml ([database] migrations.service (the container that runs "
+            "showmigrations) or migrations.host = true (showmigrations runs on the gate's host))")
+    assert PASSWORD not in run.out
 
 
 # ------------------------------------------------------------------------------------ no table, first deploy
