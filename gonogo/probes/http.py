@@ -149,7 +149,9 @@ def fetch(
                         data.decode("utf-8", errors="replace"))
     except Exception as exc:  # any failure to get an answer is a fact, not a crash
         elapsed = (time.perf_counter() - start) * 1000
-        error = f"{type(exc).__name__}: {_reason(exc)}"
+        reason = _reason(exc)
+        # the address asked, as the connection error itself no longer says it (the summary groups a target's failures)
+        error = f"{type(exc).__name__}: {reason}" + ("" if target in reason else f" (connecting to {target})")
         if silence.timed_out(exc):
             silence.record(target, f"{method} {url}", error, at_once=silence.in_handshake(exc))
         return HttpFact(method, url, None, elapsed, {}, "", error)

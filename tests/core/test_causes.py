@@ -224,3 +224,18 @@ def test_notes_with_the_same_reason_are_one_line_with_their_count(run_gate):
 def test_the_cause_a_reason_names(reason, expected):
     named = cause(reason)
     assert (named[1] if named else None) == expected
+
+
+def test_health_endpoints_on_the_same_refused_port_are_one_cause(run_gate, closed_port, health_module):
+    """The real checks/test_health.py: an HTTP failure's reason names the address it asked, so endpoints behind
+    one refusing port are one line (their latency checks skipped as dependent on them, said on it)."""
+    entries = "".join(f'[[health]]\nname = "e{i}"\nurl = "http://127.0.0.1:{closed_port}/health/{i}"\nmax_ms = 500\n'
+                      for i in range(3))
+    run = run_gate(health_module, profile=f'[environment]\nrelease = "1.4.2"\n\n{entries}')
+
+    assert run.gate["verdict"] == "NO-GO", run.log
+    assert all(e["reason"].endswith(f"Connection refused (connecting to 127.0.0.1:{closed_port})")
+               for e in run.gate["failed"]), run.log
+    assert starting(block(run.out), "FAILED") == [
+        (f"FAILED   blocker  127.0.0.1:{closed_port} refused the connection: 3 checks (health.endpoint_healthy[e0], "
+         "health.endpoint_healthy[e1], health.endpoint_healthy[e2]), and 3 checks that depend on them")], run.log
