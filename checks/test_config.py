@@ -49,7 +49,7 @@ def _rules_and_file(stack: Stack) -> tuple[EnvFileRules, EnvFileFact]:
 
 
 def _compose(stack: Stack) -> tuple[DockerSection, ComposeFact]:
-    docker: DockerSection = stack.section("docker")
+    docker: DockerSection = stack.needs("docker", "the compose file is [docker] compose_file")
     if docker.compose_file is None:
         skips.not_configured(not_configured(stack.env, "[docker] compose_file"))
     return docker, stack.config.compose()

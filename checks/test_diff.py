@@ -134,7 +134,7 @@ def test_migrations_only_added(comparison: Comparison, stack: Stack) -> None:
 @pytest.mark.runbook("RBK-1", "BTQ-3.5")
 def test_services_on_target(comparison: Comparison, stack: Stack) -> None:
     """Every service runs the target release; the tags that changed since the baseline are listed."""
-    project = stack.section("docker").compose_project
+    project = stack.needs("docker", "the services' image tags are read through its engine").compose_project
     _judge(comparison.change("image tags"), comparison, f"docker ps --filter label=com.docker.compose.project={project}")
 
 

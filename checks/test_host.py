@@ -3,7 +3,7 @@
 Runbook steps: RCY-0.4 (Docker daemon reachable), RCY-0.6 (enough free disk), RCY-0.7 (DNS of
 the public domain resolves to the expected address), RCY-0.9 (ports free or held by the expected
 service), NPR-1.2 (the build artefact exists and is archived), NPR-1.3 (CPU and memory are fine).
-The Docker check needs ``[docker]``, the others ``[host]``; each disk path, port, artefact and DNS
+The Docker check needs ``[docker]`` ("not applicable: needs [docker]" without it), the others ``[host]``; each disk path, port, artefact and DNS
 name of ``[host]`` is one check. Checks only read: statvfs, /proc, the artefact, DNS queries.
 """
 
@@ -21,6 +21,7 @@ from gonogo.stack import Stack
 @pytest.mark.runbook("RCY-0.4")
 def test_docker_daemon_reachable(stack: Stack) -> None:
     """The Docker daemon answers and says which version it runs."""
+    stack.needs("docker", "the daemon it asks is [docker] host")
     fact = stack.docker.engine()
     actual = f"Docker Engine {fact.version} (API {fact.api_version})" if fact.answered else \
         f"no answer after {fact.elapsed_ms:.0f} ms: {fact.error}"

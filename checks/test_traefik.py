@@ -390,6 +390,7 @@ def _container_problems(c: LabelledContainer, fact: LabelsFact, rule: str, route
 def test_router_labels(route: TraefikRoute, api: Api, stack: Stack) -> None:
     """Containers of the project declare the router in their labels (traefik.enable=true, the router's rule)
     and sit on the proxy network ([docker] proxy_network) when there is one."""
+    stack.needs("docker", "the labels are read from the containers through its engine")
     docker = stack.docker
     router = api.router(route)
     rule = route.rule if route.rule is not None else _readable(router).rule

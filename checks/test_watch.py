@@ -84,9 +84,7 @@ def test_no_critical_log(window: Window, stack: Stack) -> None:
     each service's log was read (a service with no container, or an engine that did not answer, is no pass)."""
     _attach(window)
     path = stack.env.display_path
-    if stack.env.profile.docker is None:
-        skips.not_configured(f"not configured in {path}: no [docker] table, and the window reads the services' logs "
-                             "through the Docker engine it names")
+    stack.needs("docker", "the window reads the services' logs through the Docker engine it names")
     if not window.log_services:
         skips.not_configured(f"not configured in {path}: [docker] services names no service whose log the window reads")
     errors = window.log_errors

@@ -109,6 +109,9 @@ def deciding_properties(document: dict[str, Any]) -> dict[str, str]:
         "expired.waivers": ids(document["expired_waivers"], "check"),
         "run.problems": "; ".join(r for r in document["reasons"] if not r.startswith(("blocker ", "critical ", "warning ", "required ", "waived "))),
     }
+    # [[gate.not_applicable]]: each check decided not to apply to the stack, with its reason (item 3 of issue 22)
+    kinds["decided.not.applicable"] = "; ".join(f"{e['id']} ({e['decision']['reason']})"
+                                                for e in document.get("decided_not_applicable", []))
     return {key: value for key, value in kinds.items() if value}
 
 

@@ -7,6 +7,9 @@ today's date, and returns the verdict with every reason. Only a check that ran t
 a check that did not judge (skipped at run time, xfailed, errored, never finished, left out of the
 run however it was narrowed) is never a pass, and only "not configured" (the subject is absent from
 the profile) is a legitimate skip. A dependent skip counts only when the check it names failed.
+A check that cannot apply ("not applicable": an optional sub-check with no entry, a check that needs another
+subject's absent table, a check the profile decided does not apply with a reason, ``[[gate.not_applicable]]``)
+is no judgement and no failure: a required entry needs each of its checks that applies judged, and at least one.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from gonogo.inventory import COMMAND as INVENTORY_COMMAND
 from gonogo.inventory import Entry, unlisted
 from gonogo.outcomes import (DEPENDENT, ERRORED, FAILED, NOT_APPLICABLE, NOT_CONFIGURED, NOT_RUN, PASSED, SKIPPED,
                              Outcome)
-from gonogo.profile import GateSection, Waiver
+from gonogo.profile import GateSection, NotApplicableDecision, Waiver
 from gonogo.selection import LeftOut
 
 GO = "GO"
@@ -29,8 +32,8 @@ GO_WITH_WARNINGS = "GO-WITH-WARNINGS"
 NO_GO = "NO-GO"
 BLOCKING = ("blocker", "critical")
 
-__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide", "inventory_checks",
-           "left_out_of", "waiver_problem", "waiver_subjects"]
+__all__ = ["GO", "GO_WITH_WARNINGS", "NO_GO", "Outcome", "SessionFacts", "Verdict", "decide", "decision_for",
+           "decision_problem", "inventory_checks", "left_out_of", "waiver_problem", "waiver_subjects"]
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Verdict:
     run_problems: list[str] = field(default_factory=list)
     #: ids of the checks whose dependent skip is legitimate (the check they name failed in this run)
     dependent_ok: list[str] = field(default_factory=list)
+    #: checks the profile decided do not apply to the stack ([[gate.not_applicable]]): not weighed, each with its reason
+    decided_not_applicable: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _entry(check: CheckInfo, **extra: Any) -> dict[str, Any]:
@@ -140,6 +145,71 @@ def waiver_problem(index: int, waiver: Waiver, checks: Iterable[CheckInfo], prof
             f"subjects ({shown}): a waiver names the checks of one subject (e.g. 'tls.certificate_trusted'); it waived nothing")
 
 
+def _of_inventory(pattern: str) -> str:
+    """A pattern as it matches the inventory's checks: a parameter (``[api]``) stands for any (``[?]``)."""
+    head, bracket, _ = pattern.partition("[")
+    return f"{head}[?]" if bracket and pattern.endswith("]") else pattern
+
+
+def decision_problem(index: int, decision: NotApplicableDecision, checks: Iterable[CheckInfo], required: Iterable[str],
+                     profile_file: str) -> str | None:
+    """Why a ``[[gate.not_applicable]]`` entry is refused before any check runs, or None: it matches the checks of
+    several subjects (a catch-all), no check of the suite (a typo), or a check ``[gate] required`` names by its id
+    (a check cannot be required and not apply). ``checks``: the inventory's (:func:`inventory_checks`)."""
+    checks = list(checks)
+    where = f"{profile_file}: [gate.not_applicable #{index + 1}] check = '{decision.check}'"
+    matched = [c for c in checks if selector_matches(_of_inventory(decision.check), c)]
+    subjects = sorted({c.subject for c in matched})
+    if len(subjects) > 1:
+        shown = ", ".join(subjects[:6]) + (f" and {len(subjects) - 6} more" if len(subjects) > 6 else "")
+        return (f"{where} matches checks of {len(subjects)} subjects ({shown}): a decision that checks do not apply "
+                f"names the checks of one subject (e.g. 'traefik.service_health_checked')")
+    if not matched:
+        return f"{where} matches no check of the suite: name a check id (e.g. 'traefik.service_health_checked')"
+    for selector in required:
+        clash = [c for c in matched if selector != c.subject and selector_matches(_of_inventory(selector), c)]
+        if clash:
+            return (f"{where} names {clash[0].subject}.{clash[0].check_id.removesuffix('[?]')}, which [gate] required "
+                    f"names too ('{selector}'): a required check cannot be decided not applicable; remove one of them")
+    return None
+
+
+def decision_for(check: CheckInfo, decisions: Iterable[NotApplicableDecision]) -> NotApplicableDecision | None:
+    """The ``[[gate.not_applicable]]`` entry that takes this check out of the run, or None (never a blocker's: a
+    blocker that does not apply to a stack is a subject the profile leaves out, and the gate refuses the entry)."""
+    if check.severity == "blocker":
+        return None
+    return next((d for d in decisions if selector_matches(d.check, check)), None)
+
+
+def decided_reason(decision: NotApplicableDecision, profile_file: str) -> str:
+    """What a check taken out of the run by a decision says (its skip reason)."""
+    return f"not applicable: decided in {profile_file} [gate.not_applicable] ({decision.reason})"
+
+
+def _decisions(facts: SessionFacts, known: list[CheckInfo]) -> tuple[list[NotApplicableDecision], list[str]]:
+    """The decisions the gate applies, and why the others are refused (a catch-all; one naming a blocker)."""
+    applied: list[NotApplicableDecision] = []
+    refused: list[str] = []
+    for position, decision in enumerate(facts.gate.not_applicable):
+        where = f"{facts.profile_file}: [gate.not_applicable #{position + 1}] check = '{decision.check}'"
+        subjects = waiver_subjects(decision.check, known)
+        # the blockers it names among the checks this run judges (one left out of the run is not weighed either)
+        blockers = [c for n, c in facts.checks.items()
+                    if n not in facts.deselected and c.severity == "blocker" and selector_matches(decision.check, c)]
+        if len(subjects) > 1:
+            refused.append(f"{where} matches checks of {len(subjects)} subjects ({', '.join(subjects[:6])}): a decision "
+                           "names the checks of one subject; it decided nothing")
+        elif blockers:
+            refused.append(f"{where} names the blocker check {blockers[0].qualified_id}: a blocker cannot be decided "
+                           "not applicable (leave its subject's table out of the profile, or fix the stack); it was run "
+                           "and weighed")
+            applied.append(decision)  # still takes the non-blocker checks it names out, as the run did
+        else:
+            applied.append(decision)
+    return applied, refused
+
+
 def decide(facts: SessionFacts) -> Verdict:
     """Compute the verdict of one session."""
     active: list[Waiver] = []
@@ -155,6 +225,8 @@ def decide(facts: SessionFacts) -> Verdict:
         else:
             active.append(waiver)
     used: set[int] = set()
+    decisions, refused_decisions = _decisions(facts, known)
+    refused += refused_decisions
 
     selected = {n: c for n, c in facts.checks.items() if n not in facts.deselected}
     failed: list[dict[str, Any]] = []
@@ -168,6 +240,7 @@ def decide(facts: SessionFacts) -> Verdict:
     passed_ids: list[str] = []
     blocking: list[str] = []
     warnings: list[str] = []
+    decided: list[dict[str, Any]] = []
 
     def did_not_judge(check: CheckInfo, status: str, reason: str) -> None:
         not_run.append(_entry(check, status=status, reason=reason))
@@ -177,6 +250,11 @@ def decide(facts: SessionFacts) -> Verdict:
     unanswered = 0
     for nodeid, check in selected.items():
         outcome = facts.outcomes.get(nodeid)
+        decision = decision_for(check, decisions)
+        if decision is not None:  # not run (gonogo skips it), and whatever it ended with, not weighed
+            decided.append(_entry(check, status=outcome.status if outcome else NOT_RUN,
+                                  decision={"check": decision.check, "reason": decision.reason}))
+            continue
         if outcome is None:
             unanswered += 1
             not_run.append(_entry(check, status=NOT_RUN, reason="no result"))
@@ -222,7 +300,7 @@ def decide(facts: SessionFacts) -> Verdict:
         else:
             dependent_ok.append(check.qualified_id)
 
-    missing, not_in_phase, required_failures = _required(facts, waived)
+    missing, not_in_phase, required_failures = _required(facts, waived, {e["nodeid"] for e in decided})
     left_out = left_out_of(facts)
     stale = unlisted(facts.inventory, facts.seen)
 
@@ -278,13 +356,14 @@ def decide(facts: SessionFacts) -> Verdict:
         "collection_errors": len(facts.collection_errors),
         "skipped_modules": len(facts.skipped_modules),
         "left_out": len(left_out.checks) + len(left_out.uncollected),
+        "decided_not_applicable": len(decided),
     }
     unused = [
         {"check": w.check, "reason": w.reason, "until": w.until.isoformat()} for i, w in enumerate(active) if i not in used
     ]
     return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried,
                    not_in_phase, not_run, partial=bool(left_out) and facts.partial_allowed, passed=passed_ids,
-                   left_out=left_out, run_problems=problems, dependent_ok=dependent_ok)
+                   left_out=left_out, run_problems=problems, dependent_ok=dependent_ok, decided_not_applicable=decided)
 
 
 def _dependency_problem(facts: SessionFacts, check: CheckInfo, outcome: Outcome, did_not_pass: set[str],
@@ -307,9 +386,11 @@ def _dependency_problem(facts: SessionFacts, check: CheckInfo, outcome: Outcome,
     return None
 
 
-def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tuple[str, str]:
+def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str], decided: set[str]) -> tuple[str, str]:
     if check.nodeid in facts.deselected:
         return "deselected", "deselected by the selection (-m, -k or arguments)"
+    if check.nodeid in decided:
+        return NOT_APPLICABLE, "decided not applicable ([gate.not_applicable])"
     if check.nodeid in waived_ids:
         return "waived", ""
     outcome = facts.outcomes.get(check.nodeid)
@@ -318,13 +399,16 @@ def _status(facts: SessionFacts, check: CheckInfo, waived_ids: set[str]) -> tupl
     return outcome.status, outcome.reason
 
 
-def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+def _required(facts: SessionFacts, waived: list[dict[str, Any]],
+              decided: set[str]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """Required entries that did not run to a judgement: (missing, entries of other phases, errors).
 
     "Required" guards against a check that never judged its subject: skipped, not configured,
     deselected, not run, or errored. A required check that ran and failed is judged by its
     severity like any other (a failed blocker is a NO-GO, a failed warning a warning). An optional
-    sub-check that applies to nothing ("not applicable") never makes its subject missing.
+    sub-check that applies to nothing, a check that needs another subject's absent table ("not applicable:
+    needs [docker]") and a check the profile decided does not apply ([[gate.not_applicable]]) never make their
+    subject missing; but a required entry none of whose checks applies (none judged anything) is missing.
     """
     waived_ids = {w["nodeid"] for w in waived}
     missing: list[dict[str, Any]] = []
@@ -341,9 +425,9 @@ def _required(facts: SessionFacts, waived: list[dict[str, Any]]) -> tuple[list[d
         if not of_run:
             other_phase.append(selector)
             continue
-        judged = [(c, *_status(facts, c, waived_ids)) for c in of_run]  # --partial never excuses a required check
+        judged = [(c, *_status(facts, c, waived_ids, decided)) for c in of_run]  # --partial never excuses a required check
         applicable = [(c, s, r) for c, s, r in judged if s != NOT_APPLICABLE]
-        if judged and not applicable:  # only optional sub-checks, none of which applies
+        if judged and not applicable:  # none of its checks applies: nothing of it was judged
             check, _, reason = judged[0]
             missing.append({"required": selector, "id": check.qualified_id, "nodeid": check.nodeid,
                             "status": NOT_CONFIGURED, "reason": reason, "runbook": check.runbook})

@@ -10,7 +10,8 @@ or environments) is decided once, by the same rules as one run:
   ``[gate] required`` entry that matches no check is missing only when it matches none in every run
   of that stack; a ``--partial`` run's left-out required check is missing like any other;
 - runs that judged different target versions cannot make one decision: NO-GO;
-- otherwise any warning, waived failure or not-run warning check makes GO-WITH-WARNINGS, else GO.
+- otherwise any warning, waived failure or not-run warning check makes GO-WITH-WARNINGS, else GO;
+- the checks each run's profile decided do not apply (``decided_not_applicable``) are carried, named by their run.
 
 With ``--results DIR`` (once per run, in the order of the gate files) the Allure results are merged
 into ``--results-out`` (default: ``allure-results`` beside the output) with one verdict result for
@@ -162,6 +163,9 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     blocking += [f"required {m['required']}: {m['id'] or m['required']} {m['status']} in every run of "
                  f"{m['environment'] or 'no environment'}" for m in missing]
     lists = {key: [{**e, "run": run_name(d, p)} for p, d in documents for e in d[key]] for key in _LISTS}
+    # optional in the schema (a gate file of an older gonogo has none)
+    lists["decided_not_applicable"] = [{**e, "run": run_name(d, p)} for p, d in documents
+                                       for e in d.get("decided_not_applicable", [])]
     warned = any(d["verdict"] == GO_WITH_WARNINGS for _, d in documents) or lists["waived"] or any(
         e.get("severity") == "warning" for key in ("failed", "errored", "not_run") for e in lists[key])
     if blocking:

@@ -30,7 +30,8 @@ from gonogo import (__version__, allure_results, coverage, evidence, fixtures, i
                     quality_gate, skips, usage, verdict_file, verdict_result, xdist_support)
 from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe, subject_of
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
-from gonogo.gate import NO_GO, SessionFacts, Verdict, decide, inventory_checks, waiver_problem
+from gonogo.gate import (NO_GO, SessionFacts, Verdict, decide, decided_reason, decision_for, decision_problem,
+                         inventory_checks, waiver_problem)
 from gonogo.outcomes import PhaseReport, Recorder
 from gonogo.probes import silence
 from gonogo.probes.rollback import MOMENTS
@@ -280,7 +281,8 @@ class GatePlugin:
         raise pytest.UsageError(message)
 
     def _load_inventory(self, env: LoadedEnvironment) -> dict[str, inventory.Entry]:
-        """The suite's inventory, and no waiver that matches the checks of several subjects in it (ProfileError)."""
+        """The suite's inventory, and no waiver that matches the checks of several subjects in it, no
+        [[gate.not_applicable]] entry that is a catch-all, a typo or a required check (ProfileError)."""
         try:
             entries = inventory.load(self.inventory_file)
         except inventory.InventoryError as exc:
@@ -290,6 +292,11 @@ class GatePlugin:
             problem = waiver_problem(index, waiver, known, env.display_path)
             if problem:
                 raise ProfileError(problem.removesuffix("; it waived nothing"))
+        gate = env.profile.gate
+        for index, decision in enumerate(gate.not_applicable):
+            problem = decision_problem(index, decision, known, gate.required, env.display_path)
+            if problem:
+                raise ProfileError(problem)
         return entries
 
     def _write_usage_error(self, message: str, gate_file: Path, results: bool = True) -> None:
@@ -399,6 +406,16 @@ class GatePlugin:
         if getattr(self.config.option, "allure_report_dir", None):
             allure_results.tag_outcome(report, skip_kind, [v for k, v in report.user_properties if k == CONVERGENCE_PROPERTY])
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """A check the profile decided does not apply to the stack ([[gate.not_applicable]]) is not run."""
+        check = self.checks.get(item.nodeid)
+        if self.env is None or check is None or not self.env.profile.gate.not_applicable:
+            return
+        decision = decision_for(check, self.env.profile.gate.not_applicable)
+        if decision is not None:
+            skips.decided(decided_reason(decision, self.env.display_path))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:

@@ -127,10 +127,47 @@ class Waiver(Section):
         return value
 
 
+#: the fewest words a [[gate.not_applicable]] reason says (why the check cannot apply to this stack)
+DECISION_REASON_WORDS = 3
+
+
+class NotApplicableDecision(Section):
+    """``[[gate.not_applicable]]``: a reasoned, permanent decision that named checks do not apply to this stack.
+
+    The checks are not run and their results not weighed; gate.json, the report's first page and the terminal
+    list each with its reason. Refused: a pattern of wildcards alone, a reason of fewer than three words (at load);
+    a pattern that matches the checks of several subjects or no check of the suite, or a check ``[gate] required``
+    names by its id (when the inventory is read: exit 4); a blocker check (by the gate: NO-GO).
+    """
+
+    check: str
+    reason: str
+
+    @field_validator("check")
+    @classmethod
+    def _names_checks(cls, value: str) -> str:
+        if not value.translate(str.maketrans("", "", "*?.[] ")):
+            raise ValueError(f"'{value}' matches every check: a decision that a check does not apply names that check "
+                             "(a check id, e.g. 'traefik.service_health_checked')")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _says_why(cls, value: str) -> str:
+        words = [w for w in value.split() if sum(ch.isalpha() for ch in w) >= 2]
+        if len(words) < DECISION_REASON_WORDS:
+            raise ValueError(f"{value.strip()!r} does not say why the check cannot apply to this stack: write the "
+                             f"reason in at least {DECISION_REASON_WORDS} words (e.g. 'the services have no health "
+                             "check by design')")
+        return value.strip()
+
+
 class GateSection(Section):
     #: subjects or check ids that must run and pass; anything else is a NO-GO
     required: list[str] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
+    #: ``[[gate.not_applicable]]``: checks decided, with a reason, not to apply to this stack
+    not_applicable: list[NotApplicableDecision] = Field(default_factory=list)
 
 
 class Profile(Section):

@@ -2,7 +2,10 @@
 
 - :class:`NotConfigured`: the subject is absent from the profile. The one legitimate skip.
 - :class:`NotApplicable`: an optional sub-check (a latency budget, say) that applies to no entry
-  of the profile. It never makes its subject "missing".
+  of the profile; a check that judges its subject through another subject's table the profile does
+  not have (:func:`needs`: "not applicable: needs [docker]"); a check the profile decided does not
+  apply to the stack (``[[gate.not_applicable]]``, :class:`Decided`). It never makes its subject
+  "missing", but a required subject none of whose checks judged anything is (gonogo.gate).
 - :class:`Dependent`: the check depends on another one that failed (the body after the status);
   it is skipped instead of piling a second failure on the first. It names that check, and the gate
   accepts the skip only when the check it names failed (not waived) in the same run.
@@ -38,6 +41,10 @@ class NotApplicable(_Kind):
     kind = NOT_APPLICABLE
 
 
+class Decided(NotApplicable):
+    """The profile decided, with a reason, that this check does not apply to the stack ([[gate.not_applicable]])."""
+
+
 class Dependent(_Kind):
     """Skipped because a check this one depends on did not pass (``on`` names it)."""
 
@@ -45,7 +52,7 @@ class Dependent(_Kind):
     on = ""
 
 
-for _class in (NotConfigured, NotApplicable, Dependent):
+for _class in (NotConfigured, NotApplicable, Decided, Dependent):
     # printed by pytest as "Skipped: <reason>", like any skip (pytest's own Skipped lives in "builtins")
     _class.__module__, _class.__qualname__ = "builtins", "Skipped"
 
@@ -63,6 +70,19 @@ def not_configured(reason: str) -> NoReturn:
 def not_applicable(reason: str) -> NoReturn:
     """Skip the calling optional sub-check: it applies to nothing in this profile."""
     raise NotApplicable(reason, _use_item_location=True)
+
+
+def needs(table: str, why: str) -> NoReturn:
+    """Skip the calling check as "not applicable: needs [table]": it judges its own subject through another
+    subject's table (``needs("docker", ...)`` for the compose file of the config subject, the daemon of the host
+    subject), and the profile has none. Not "not configured": its own subject may be configured and required, and
+    the check cannot apply to such a stack. A required subject none of whose checks judged anything is still missing."""
+    raise NotApplicable(f"not applicable: needs [{table}] ({why})", _use_item_location=True)
+
+
+def decided(reason: str) -> NoReturn:
+    """Skip the calling check: the profile decided it does not apply to the stack (``[[gate.not_applicable]]``)."""
+    raise Decided(reason, _use_item_location=True)
 
 
 def dependent(on: str, why: str) -> NoReturn:

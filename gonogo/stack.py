@@ -55,6 +55,15 @@ class Stack:
             skips.not_configured(not_configured(self.env, f"[{name}]"))
         return value
 
+    def needs(self, name: str, why: str) -> Any:
+        """The table ``name`` of another subject that the calling check judges its own subject through (``docker``
+        for the compose file of ``config``, the daemon of ``host``), or skip the check as "not applicable: needs
+        [name]" (``why`` says what it would read there): a required subject is not missing for it."""
+        value = getattr(self.env.profile, name)
+        if value is None or value == []:
+            skips.needs(name, f"{why}; {self.env.display_path} has no [{name}]")
+        return value
+
     def close(self) -> None:
         """Release what the probes hold (called once at the end of the session)."""
         for probe in list(self.__dict__.values()):
@@ -119,7 +128,9 @@ class Stack:
     @cached_property
     def isolation(self) -> IsolationProbe:
         """What ``[docker] compose_project`` shares with the other projects of ``[isolation]``, on ``[docker]``'s engine."""
-        return IsolationProbe(self.section("isolation"), self.docker)
+        section = self.section("isolation")
+        self.needs("docker", "the projects' volumes and networks are read through its engine")
+        return IsolationProbe(section, self.docker)
 
     @cached_property
     def logs(self) -> LogsProbe:
@@ -153,7 +164,8 @@ class Stack:
         """The release the services of ``[rollback]`` run and their target images, through ``[docker]``'s engine;
         the rollback metrics file (relative to the profile)."""
         section = self.section("rollback")
-        services = section.services or self.section("docker").same_release_tag
+        docker = self.needs("docker", "the services' releases are read through its engine")
+        services = section.services or docker.same_release_tag
         if not services:
             skips.not_configured(not_configured(self.env, "[rollback] services (or [docker] same_release_tag)"))
         metrics = self.env.resolve_path(section.metrics_file) if section.metrics_file else None

@@ -146,6 +146,9 @@ def render(tr: Any, verdict: Verdict, env: LoadedEnvironment | None, phases: lis
     for entry in verdict.waived:
         w = entry["waiver"]
         write(f"  WAIVED   {entry['severity']:8} {_checks(entry)}: {w['reason']} (until {w['until']})", yellow=True)
+    for entry in verdict.decided_not_applicable:  # [[gate.not_applicable]]: not run, not weighed, said every run
+        write(f"  DECIDED NOT APPLICABLE {entry['severity']} {_checks(entry)}: {entry['decision']['reason']} "
+              f"([gate.not_applicable] check = '{entry['decision']['check']}')", yellow=True)
     for w in verdict.expired_waivers:
         write(f"  note: waiver for {w['check']} expired on {w['until']} and was ignored ({w['reason']})", yellow=True)
     for w in verdict.unused_waivers:

@@ -67,6 +67,7 @@ def document(
         "unused_waivers": verdict.unused_waivers if verdict else empty,
         "converged_after_retries": verdict.converged_after_retries if verdict else empty,
         "passed": verdict.passed if verdict else empty,
+        "decided_not_applicable": verdict.decided_not_applicable if verdict else empty,
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
         "duration_s": round(duration_s, 3),

@@ -1,11 +1,14 @@
 """Property tests of the gate (Hypothesis): any mix of outcomes, phases, severities, dependent skips, waivers,
-required entries, selections and inventories.
+decisions that checks do not apply ([[gate.not_applicable]]), required entries, selections and inventories.
 
 The rule under test, written here a second time and more simply than in gonogo/gate.py: a run is GO only
 when every check of every selected phase ran to a passing judgement or was legitimately not applicable
 (not configured), the inventory is true and the run whole (or ``--partial`` said otherwise, and no required
 check was left out); GO-WITH-WARNINGS allows failures of warnings, and failures a valid waiver accepts,
-never a blocker that did not judge. And the verdict never gets better when a check gets worse.
+never a blocker that did not judge. A check the profile decided does not apply (a non-blocker named by a
+decision of one subject) is not weighed, whatever it ended with; a decision naming a blocker or the checks of
+several subjects is a NO-GO; a required entry needs each of its checks that applies judged, and at least one.
+And the verdict never gets better when a check gets worse.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from gonogo.gate import GO, GO_WITH_WARNINGS, NO_GO, SessionFacts, decide
 from gonogo.inventory import Entry, function_id
 from gonogo.outcomes import (DEPENDENT, ERRORED, FAILED, NOT_APPLICABLE, NOT_CONFIGURED, NOT_RUN, PASSED, SKIPPED,
                              Outcome)
-from gonogo.profile import GateSection, Waiver
+from gonogo.profile import GateSection, NotApplicableDecision, Waiver
 
 TODAY = dt.date(2026, 12, 7)
 SUBJECTS = ("db", "tls", "web")
@@ -72,6 +75,18 @@ def waivers(suite: Suite) -> st.SearchStrategy[Waiver | None]:
     return st.builds(make, st.sampled_from(names + list(PATTERNS)), st.integers(-3, 30))
 
 
+def decisions(suite: Suite) -> st.SearchStrategy[NotApplicableDecision | None]:
+    names = [c.qualified_id for c in suite.checks.values()] + list(SUBJECTS) + [f"{s}.*" for s in SUBJECTS]
+
+    def make(pattern: str) -> NotApplicableDecision | None:
+        try:
+            return NotApplicableDecision(check=pattern, reason="does not apply to this stack")
+        except ValidationError:
+            return None
+
+    return st.builds(make, st.sampled_from(names + list(PATTERNS)))
+
+
 @st.composite
 def runs(draw: st.DrawFn) -> SessionFacts:
     suite = draw(suites())
@@ -106,10 +121,11 @@ def runs(draw: st.DrawFn) -> SessionFacts:
         outcomes[nodeid] = Outcome(status, "reason", depends_on=on)
     required = draw(st.lists(st.sampled_from(ids + list(SUBJECTS) + ["web.nothing"]), max_size=2))
     chosen = [w for w in draw(st.lists(waivers(suite), max_size=3)) if w is not None]
+    decided = [d for d in draw(st.lists(decisions(suite), max_size=2)) if d is not None]
     return SessionFacts(
         checks=checks, deselected=deselected, outcomes=outcomes,
         collection_errors=draw(st.sampled_from([[], [], [], [("checks/test_x.py", "SyntaxError")]])),
-        phases=phases, gate=GateSection(required=required, waivers=chosen), today=TODAY,
+        phases=phases, gate=GateSection(required=required, waivers=chosen, not_applicable=decided), today=TODAY,
         interrupted=draw(st.sampled_from([None, None, None, "interrupted by the user"])),
         partial_allowed=draw(st.booleans()), inventory=inventory, seen=seen)
 
@@ -125,6 +141,12 @@ def subjects_of(pattern: str, facts: SessionFacts) -> set[str]:
 def valid_waivers(facts: SessionFacts) -> list[Waiver]:
     """Waivers the rule lets accept a failure: unexpired, and naming the checks of one subject."""
     return [w for w in facts.gate.waivers if w.until >= TODAY and len(subjects_of(w.check, facts)) <= 1]
+
+
+def decided(facts: SessionFacts, check: CheckInfo) -> bool:
+    """Taken out of the run by a decision the rule accepts: a non-blocker named by a decision of one subject."""
+    return check.severity != "blocker" and any(
+        selector_matches(d.check, check) and len(subjects_of(d.check, facts)) <= 1 for d in facts.gate.not_applicable)
 
 
 def status_of(facts: SessionFacts, nodeid: str) -> str | None:
@@ -145,7 +167,12 @@ def structural_problems(facts: SessionFacts, partial: bool) -> list[str]:
         problems.append("partial run without --partial")
     if any(len(subjects_of(w.check, facts)) > 1 for w in facts.gate.waivers):
         problems.append("a catch-all waiver")
-    selected = [n for n in facts.checks if n not in facts.deselected]
+    if any(len(subjects_of(d.check, facts)) > 1 for d in facts.gate.not_applicable):
+        problems.append("a catch-all decision that checks do not apply")
+    if any(c.severity == "blocker" and selector_matches(d.check, c) for d in facts.gate.not_applicable
+           for n, c in facts.checks.items() if n not in facts.deselected):
+        problems.append("a blocker decided not applicable")
+    selected = [n for n, c in facts.checks.items() if n not in facts.deselected and not decided(facts, c)]
     if not any(status_of(facts, n) in (PASSED, FAILED, ERRORED) for n in selected):
         problems.append("nothing ran to a judgement")
     for selector in facts.gate.required:
@@ -154,7 +181,8 @@ def structural_problems(facts: SessionFacts, partial: bool) -> list[str]:
             problems.append(f"required {selector} matches nothing")
             continue
         of_run = [c for c in matching if in_run(c, facts.phases)]
-        statuses = [None if c.nodeid in facts.deselected else status_of(facts, c.nodeid) for c in of_run]
+        statuses = [None if c.nodeid in facts.deselected else NOT_APPLICABLE if decided(facts, c)
+                    else status_of(facts, c.nodeid) for c in of_run]
         if of_run and all(s == NOT_APPLICABLE for s in statuses):
             problems.append(f"required {selector} applies to nothing")
         if any(s not in (PASSED, FAILED, NOT_APPLICABLE) for s in statuses):
@@ -189,6 +217,10 @@ def test_go_only_when_every_check_of_the_phases_judged_and_passed(facts):
               and any(selector_matches(w.check, c) for w in waivers)}
     for check in selected:
         status = status_of(facts, check.nodeid)
+        if decided(facts, check):  # not weighed: listed with its reason, never as a failure or a check that did not run
+            assert check.nodeid in {e["nodeid"] for e in verdict.decided_not_applicable}, check.qualified_id
+            assert check.nodeid not in {e["nodeid"] for e in verdict.failed + verdict.errored + verdict.not_run}
+            continue
         if verdict.verdict == GO:
             assert status in (PASSED, NOT_CONFIGURED, NOT_APPLICABLE), (check.qualified_id, status, verdict.reasons)
         elif check.severity in BLOCKING:  # GO-WITH-WARNINGS: a blocker passed, was waived, or legitimately skipped

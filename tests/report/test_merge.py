@@ -302,3 +302,34 @@ def test_a_merged_verdict_merges_again(one_run, tmp_path, capsys):
 
     assert code == 1 and err == "", err
     jsonschema.validate(json.loads((tmp_path / "again.json").read_text()), merge.gate_schema())
+
+
+# -- [[gate.not_applicable]] (issue 22, item 3) ---------------------------------------------------------------------
+DECIDED = """
+[[gate.not_applicable]]
+check = "app.logs"
+reason = "this host ships its logs elsewhere by design"
+"""
+
+
+def test_checks_decided_not_applicable_are_carried_by_their_run(run_gate, allure_tools, tmp_path):
+    profiles = {"host1": profile() + DECIDED, "host2": profile()}
+    post1 = keep(run_gate(CHECKS, "-m", "postdeploy", profile=profiles, env="host1"), tmp_path, "post1")
+    post2 = keep(run_gate(None, "-m", "postdeploy", profile=None, env="host2"), tmp_path, "post2")
+    older = json.loads((post2 / "gate.json").read_text())
+    del older["decided_not_applicable"]  # a gate file of a gonogo before the key: still merged
+    (post2 / "gate.json").write_text(json.dumps(older))
+
+    out = tmp_path / "merged"
+    code = merge.main([str(post1 / "gate.json"), str(post2 / "gate.json"), "-o", str(out / "gate.json"),
+                       f"--results={post1 / 'allure-results'}", f"--results={post2 / 'allure-results'}"])
+
+    merged = json.loads((out / "gate.json").read_text())
+    jsonschema.validate(merged, merge.gate_schema())
+    assert code == 1 and merged["verdict"] == "NO-GO"  # host2's ready check failed
+    [entry] = merged["decided_not_applicable"]
+    assert (entry["id"], entry["decision"]["reason"]) == ("app.logs", "this host ships its logs elsewhere by design")
+    assert entry["run"] == "postdeploy@host1 (gate.json)" and merged["counts"]["decided_not_applicable"] == 1
+    assert sorted(e["id"] for e in merged["failed"]) == ["app.logs", "app.ready"]  # host2 judged its logs: a warning
+    properties = (out / "allure-results" / "environment.properties").read_text()
+    assert "decided.not.applicable=app.logs (this host ships its logs elsewhere by design)" in properties.splitlines()
