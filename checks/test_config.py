@@ -5,10 +5,12 @@ Runbook steps: RCY-0.2 (the env file exists, every critical variable is set), BT
 NPR-5 (its env part: values valid, debug off, secrets not shared with another environment),
 RCY-0.1 (the compose file is valid, names the services, health checks and pinned image tags).
 
-The env file is ``[environment] env_file``, judged by ``[env_file_rules]``; the compose file is
-``[docker] compose_file``, judged against ``[docker] services`` and ``one_shot``. Values of the env
-file are secrets: a failure names the file and the variables, never a value (except those listed in
-``public_variables``); secrets are compared by digest.
+The env file is ``[environment] env_file`` (or its env files, read in order: a later file's value wins, as
+Compose reads them), judged by ``[env_file_rules]``; the compose file is ``[docker] compose_file``, judged
+against ``[docker] services`` and ``one_shot``. Values of the env file are secrets: a failure names the
+file and the variables, never a value (except those listed in ``public_variables``); secrets are compared
+by digest. URLs and hosts are judged against the stack's public hosts (``[environment] public_domain`` and
+``public_hosts``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gonogo import judge, skips
+from gonogo import hosts, judge, skips
 from gonogo.environment import not_configured
 from gonogo.probes.compose import ComposeFact, ServiceFact
-from gonogo.probes.config import EnvFileFact, EnvFileRules, VariableRule, looks_secret, placeholder_in
+from gonogo.probes.config import EnvFilesFact, EnvFileRules, VariableRule, looks_secret, placeholder_in
 from gonogo.probes.docker import DockerSection
 from gonogo.stack import Stack
 
@@ -33,13 +35,13 @@ _LIST = re.compile(r"[\s,]+")
 # ---- what each check reads (or why it does not run)
 
 
-def _env_file(stack: Stack) -> EnvFileFact:
-    if stack.config.env_file_path is None:
+def _env_file(stack: Stack) -> EnvFilesFact:
+    if not stack.config.env_file_paths:
         skips.not_configured(not_configured(stack.env, "[environment] env_file"))
     return stack.config.env_file()
 
 
-def _rules_and_file(stack: Stack) -> tuple[EnvFileRules, EnvFileFact]:
+def _rules_and_file(stack: Stack) -> tuple[EnvFileRules, EnvFilesFact]:
     """The rules and the env file they judge; dependent when the file could not be read."""
     rules: EnvFileRules = stack.section("env_file_rules")
     fact = _env_file(stack)
@@ -82,9 +84,9 @@ def _names(names: list[str]) -> str:
 @pytest.mark.severity("blocker")
 @pytest.mark.runbook("RCY-0.2")
 def test_env_file_readable(stack: Stack) -> None:
-    """The environment's env file exists and is a readable regular file."""
+    """The environment's env file (each of its env files) exists and is a readable regular file."""
     fact = _env_file(stack)
-    judge("env file", fact.read, expected="a readable env file", actual=fact.error, where=str(fact.path), fact=fact)
+    judge(fact.role, fact.read, expected=f"a readable {fact.role}", actual=fact.error, where=fact.where, fact=fact)
 
 
 @pytest.mark.predeploy
@@ -95,23 +97,24 @@ def test_required_variables(stack: Stack) -> None:
     rules, fact = _rules_and_file(stack)
     required = _listed(rules, "required")
     missing = [name for name in required if name not in fact.values]
-    empty = [name for name in required if name in fact.values and not fact.values[name].strip()]
+    empty = [fact.named(name) for name in required if name in fact.values and not fact.values[name].strip()]
     actual = "; ".join(part for part in (f"not set: {_names(missing)}" if missing else "",
                                          f"empty: {_names(empty)}" if empty else "") if part)
     judge("required variables", not (missing or empty), expected=f"set and not empty: {_names(required)}",
-          actual=actual, where=str(fact.path), fact=fact)
+          actual=actual, where=fact.where, fact=fact)
 
 
 @pytest.mark.predeploy
 @pytest.mark.severity("blocker")
 @pytest.mark.runbook("BTQ-1.1", "NPR-5")
 def test_no_placeholders(stack: Stack) -> None:
-    """No variable of the env file still holds a placeholder (CHANGE_ME*, <...>, TODO...)."""
+    """No variable of any env file still holds a placeholder (CHANGE_ME*, <...>, TODO...), one a later file
+    overrides included: a file left half-filled is named."""
     rules, fact = _rules_and_file(stack)
-    found = {name: placeholder_in(value, rules.placeholders) for name, value in fact.values.items()}
-    left = [f"{name} (matches {pattern!r})" for name, pattern in found.items() if pattern]
+    left = [f"{fact.named(name, file)} (matches {pattern!r})" for file, name, value in fact.occurrences()
+            if (pattern := placeholder_in(value, rules.placeholders))]
     judge("placeholders", not left, expected=f"no value matching {_names(rules.placeholders)}",
-          actual=f"placeholders left in {_names(left)}", where=str(fact.path), fact=fact)
+          actual=f"placeholders left in {_names(left)}", where=fact.where, fact=fact)
 
 
 @pytest.mark.predeploy
@@ -121,9 +124,10 @@ def test_debug_off(stack: Stack) -> None:
     """The debug flags of the env file are explicitly off."""
     rules, fact = _rules_and_file(stack)
     flags = _listed(rules, "no_debug")
-    on = [f"{name} is {fact.shown(name)}" for name in flags if fact.values.get(name, "").strip().lower() not in OFF]
+    on = [f"{fact.named(name)} is {fact.shown(name)}" for name in flags
+          if fact.values.get(name, "").strip().lower() not in OFF]
     judge("debug flags", not on, expected=f"{_names(flags)} set to one of {', '.join(OFF)}",
-          actual="; ".join(on), where=str(fact.path), fact=fact)
+          actual="; ".join(on), where=fact.where, fact=fact)
 
 
 @pytest.mark.predeploy
@@ -136,14 +140,14 @@ def test_secrets_differ(stack: Stack) -> None:
         skips.not_applicable("not applicable: [env_file_rules] must_differ_from is not set")
     other = stack.config.other_env_file(rules.must_differ_from)
     judge(f"env file of {rules.must_differ_from}", other.read, expected="a readable env file to compare with",
-          actual=other.error, where=str(other.path), fact=other)
+          actual=other.error, where=other.where, fact=other)
     names = rules.compare if rules.compare is not None else sorted(
         name for name, value in fact.values.items() if name not in fact.public and looks_secret(name, value))
-    same = [name for name in names
+    same = [fact.named(name) for name in names
             if fact.values.get(name, "").strip() and fact.digest(name) == other.digest(name)]
     judge(f"secrets shared with {rules.must_differ_from}", not same,
           expected=f"different values (by SHA-256 digest) for {_names(names) or 'no variable'}",
-          actual=f"the same value in both files: {_names(same)}", where=f"{fact.path} and {other.path}", fact=fact)
+          actual=f"the same value in both files: {_names(same)}", where=f"{fact.where} and {other.where}", fact=fact)
 
 
 def _hosts(value: str) -> list[str]:
@@ -159,18 +163,23 @@ def _hosts(value: str) -> list[str]:
     return hosts
 
 
-def _url_problem(value: str, domain: str, show: bool) -> str | None:
-    """Why a URL (or comma-separated URLs) does not point at ``domain``, or None."""
+def _url_problem(value: str, public: list[str], show: bool) -> str | None:
+    """Why a URL (or comma-separated URLs) does not point at a public host, or None."""
     urls = [item for item in _LIST.split(value) if item]
     if not urls or any("://" not in url for url in urls):
         return "is not a URL (scheme://host/...)"
-    others = sorted({host for host in _hosts(value) if host != domain.lower()})
+    others = sorted({host for host in _hosts(value) if not hosts.matches_any(host, public)})
     if not others:
         return None
     return f"points at {', '.join(others)}" if show else "points at another host"
 
 
-def rule_problems(rule: VariableRule, fact: EnvFileFact, domain: str | None) -> list[str]:
+def _on(public: list[str]) -> str:
+    """The public hosts as a message names them: ``shop.example.org``, ``one of api.example.org, .example.net``."""
+    return public[0] if len(public) == 1 else f"one of {', '.join(public)}"
+
+
+def rule_problems(rule: VariableRule, fact: EnvFilesFact, public: list[str]) -> list[str]:
     """What in the variable's value breaks its rule (the value itself named only when public)."""
     value = fact.values.get(rule.name)
     if value is None:
@@ -182,18 +191,18 @@ def rule_problems(rule: VariableRule, fact: EnvFileFact, domain: str | None) -> 
         problems.append(f"is not one of {', '.join(map(repr, rule.one_of))}")
     if rule.pattern is not None and not re.fullmatch(rule.pattern, value):
         problems.append(f"does not match {rule.pattern!r}")
-    if rule.public_url and domain:
-        problem = _url_problem(value, domain, show=rule.name in fact.public)
+    if rule.public_url and public:
+        problem = _url_problem(value, public, show=rule.name in fact.public)
         if problem:
             problems.append(problem)
     return problems
 
 
-def _expectation(rule: VariableRule, domain: str | None) -> str:
+def _expectation(rule: VariableRule, public: list[str]) -> str:
     parts = ([f"{rule.equals!r}"] if rule.equals is not None else []) + (
         [f"one of {', '.join(map(repr, rule.one_of))}"] if rule.one_of is not None else []) + (
         [f"matching {rule.pattern!r}"] if rule.pattern is not None else []) + (
-        [f"a URL on {domain}"] if rule.public_url else [])
+        [f"a URL on {_on(public)}"] if rule.public_url else [])
     return " and ".join(parts)
 
 
@@ -201,33 +210,41 @@ def _expectation(rule: VariableRule, domain: str | None) -> str:
 @pytest.mark.runbook("NPR-5")
 @pytest.mark.each("env_file_rules.rules", "rule")
 def test_variable_rule(rule: VariableRule, stack: Stack) -> None:
-    """The variable's value follows its rule (equals, one of, pattern, a URL on the public domain)."""
+    """The variable's value follows its rule (equals, one of, pattern, a URL on a public host of the stack)."""
     _, fact = _rules_and_file(stack)
-    domain = stack.env.profile.environment.public_domain
-    problems = rule_problems(rule, fact, domain)
+    public = stack.env.profile.environment.hosts
+    problems = rule_problems(rule, fact, public)
     actual = "not set" if rule.name not in fact.values else f"{fact.shown(rule.name)} ({'; '.join(problems)})"
-    judge(rule.name, not problems, expected=_expectation(rule, domain), actual=actual, where=str(fact.path),
-          fact=fact)
+    judge(fact.named(rule.name), not problems, expected=_expectation(rule, public), actual=actual,
+          where=fact.where_of(rule.name), fact=fact)
 
 
-def names_domain(value: str, domain: str) -> bool:
-    """A list of hosts or origins names ``domain`` (itself, or Django's ``.domain`` for it and subdomains)."""
-    domain = domain.lower()
-    return any(host == domain or (host.startswith(".") and (domain == host[1:] or domain.endswith(host)))
-               for host in _hosts(value))
+def _names_host(host: str, listed: str) -> bool:
+    """A host of the env file's list names a public host: the same host (or under a listed ``.parent``), or
+    Django's ``.domain`` that covers it."""
+    if host.startswith("."):
+        covered = listed.lstrip(".")
+        return covered == host[1:] or covered.endswith(host)
+    return hosts.matches(host, listed)
+
+
+def names_public_host(value: str, public: list[str]) -> bool:
+    """A list of hosts or origins names one of the stack's public hosts."""
+    return any(_names_host(host, listed) for host in _hosts(value) for listed in public)
 
 
 @pytest.mark.predeploy
 @pytest.mark.severity("critical")
 @pytest.mark.runbook("RCY-0.3")
 def test_public_domain_allowed(stack: Stack) -> None:
-    """The allowed hosts and CORS/CSRF origins of the env file name the public domain."""
+    """The allowed hosts and CORS/CSRF origins of the env file name a public host of the stack."""
     rules, fact = _rules_and_file(stack)
     lists = _listed(rules, "public_domain_in")
-    domain = stack.env.profile.environment.public_domain or ""
-    lacking = [f"{name} ({fact.shown(name)})" for name in lists if not names_domain(fact.values.get(name, ""), domain)]
-    judge("public domain", not lacking, expected=f"{domain} named in {_names(lists)}",
-          actual=f"not named in {_names(lacking)}", where=str(fact.path), fact=fact)
+    public = stack.env.profile.environment.hosts
+    lacking = [f"{fact.named(name)} ({fact.shown(name)})" for name in lists
+               if not names_public_host(fact.values.get(name, ""), public)]
+    judge("public domain", not lacking, expected=f"{_on(public)} named in {_names(lists)}",
+          actual=f"not named in {_names(lacking)}", where=fact.where, fact=fact)
 
 
 # ---- the compose file

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
-from gonogo.probes.config import DEFAULT_PLACEHOLDERS, EnvFileFact, placeholder_in
+from gonogo.probes.config import DEFAULT_PLACEHOLDERS, EnvFilesFact, placeholder_in
 from gonogo.probes.webhooks import Attempt, WebhookEndpoint, WebhookFact
 from gonogo.profile import Profile
 from gonogo.stack import Stack
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.runbook("NPR-4")
 Send = Callable[[WebhookEndpoint, Attempt], WebhookFact]
 
 
-def _secret_problems(endpoint: WebhookEndpoint, fact: EnvFileFact, placeholders: list[str]) -> list[str]:
+def _secret_problems(endpoint: WebhookEndpoint, fact: EnvFilesFact, placeholders: list[str]) -> list[str]:
     problems = []
     for name in endpoint.variables:
         value = fact.values.get(name)
@@ -37,9 +37,9 @@ def _secret_problems(endpoint: WebhookEndpoint, fact: EnvFileFact, placeholders:
         if value is None:
             problems.append(f"{name} not set")
         elif not value.strip():
-            problems.append(f"{name} empty")
+            problems.append(f"{fact.named(name)} empty")
         elif pattern:
-            problems.append(f"{name} is a placeholder (matches {pattern!r})")
+            problems.append(f"{fact.named(name)} is a placeholder (matches {pattern!r})")
     return problems
 
 
@@ -57,7 +57,7 @@ def test_secrets_set(endpoint: WebhookEndpoint, stack: Stack, profile: Profile) 
     problems = [fact.error or "unreadable"] if not fact.read else _secret_problems(
         endpoint, fact, rules.placeholders if rules else DEFAULT_PLACEHOLDERS)
     judge(f"{endpoint.name} secrets", not problems, expected=f"set, not empty, not placeholders: {', '.join(endpoint.variables)}",
-          actual="; ".join(problems), where=f"{fact.path}: the signing secret the provider shows for {endpoint.url}",
+          actual="; ".join(problems), where=f"{fact.where}: the signing secret the provider shows for {endpoint.url}",
           fact=fact)
 
 

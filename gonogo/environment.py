@@ -33,6 +33,8 @@ MAX_PROFILE_DEPTH = 20
 #: the most variables an env file may hold: a real one has tens, a large one a few hundred; each is a secret
 #: to mask, so more is a wrong file (its size is bounded too, by files.DEFAULT_LIMIT: 1 MB)
 MAX_ENV_FILE_VALUES = 1000
+#: the most env files ``[environment] env_file`` may list: a Compose service reads a few (each is bounded as above)
+MAX_ENV_FILES = 20
 #: files of the profile that configure gonogo itself, not the stack it judges: checked when the profile loads
 #: (table, key, used when): a wrong one is bad input (exit 4), not a failure of the stack
 GATE_FILES = (("environment", "ca_file", lambda _: True),
@@ -62,9 +64,15 @@ class LoadedEnvironment:
     path: Path
     display_path: str
     profile: Profile
-    env_file: Path | None = None
-    #: the env file's variables (secrets: never print them)
+    #: the env files of ``[environment] env_file``, in the order they are read
+    env_files: tuple[Path, ...] = ()
+    #: their variables, a later file's value winning (secrets: never print them)
     env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def env_file(self) -> Path | None:
+        """The first env file, or None."""
+        return self.env_files[0] if self.env_files else None
 
     def resolve_path(self, path: Path) -> Path:
         """A path written in the profile, made absolute relative to the profile's folder."""
@@ -124,12 +132,14 @@ def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[s
             f"{display}: {problem}: the profile of environment '{name}' (from {source}) must be a TOML file")
     raw = _parse_profile(path, display)
 
-    env_file, file_values = _read_env_file(raw, path, display, environ)
+    env_files = _read_env_files(raw, path, display, environ)
+    file_values = {name: value for _, values in env_files for name, value in values.items()}  # a later file wins
     variables = {**file_values, **environ}  # the process environment wins, as with docker compose
-    expanded = _interpolate(raw, variables, display, env_file)
-    _check_env_file_values(expanded, file_values, environ, display, env_file)
+    expanded = _interpolate(raw, variables, display, [file for file, _ in env_files])
+    _check_env_file_values(expanded, env_files, environ, display)
 
-    _register_variables(set(_public_variables(expanded.data)), expanded.values, file_values)
+    # every value of every file (one a later file overrides too), as checks read each file
+    _register_variables(set(_public_variables(expanded.data)), expanded.values, *(values for _, values in env_files))
     _register_secret_keys(expanded.data)
 
     try:
@@ -143,7 +153,7 @@ def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[s
         path=path,
         display_path=display,
         profile=profile,
-        env_file=Path(env_file) if env_file else None,
+        env_files=tuple(Path(file) for file, _ in env_files),
         env_file_values=file_values,
     )
 
@@ -206,13 +216,13 @@ def _check_gate_files(profile: Profile, path: Path, display: str) -> None:
                                "(a relative path starts at the profile's folder) or remove it")
 
 
-def _interpolate(data: Any, variables: Mapping[str, str], display: str, env_file: str | None,
+def _interpolate(data: Any, variables: Mapping[str, str], display: str, env_files: list[str],
                  key: str = "") -> Interpolated:
     """:func:`interpolate`, its errors made one line naming the profile and the key."""
     try:
         return interpolate(data, variables, key)
     except MissingVariable as exc:
-        where = f" or in the env file {env_file}" if env_file else ""
+        where = f" or in the env file{'s' if len(env_files) > 1 else ''} {', '.join(env_files)}" if env_files else ""
         if len(exc.missing) > 1:  # every one of them, in one line: a new profile's whole list at once
             keys: dict[str, list[str]] = {}
             for name, at in exc.missing:
@@ -241,34 +251,42 @@ def _shown(exc: UnsupportedReference) -> str:
     return f"{name.group() if name else '${'}...}}"
 
 
-def _check_env_file_values(expanded: Interpolated, file_values: dict[str, str], environ: Mapping[str, str],
-                           display: str, env_file: str | None) -> None:
-    """No value the profile took from the env file holds a ``${...}``: env files are read literally."""
+def _check_env_file_values(expanded: Interpolated, env_files: list[tuple[str, dict[str, str]]],
+                           environ: Mapping[str, str], display: str) -> None:
+    """No value the profile took from an env file holds a ``${...}``: env files are read literally."""
+    source = {name: (file, value) for file, values in env_files for name, value in values.items()}  # later wins
     for key, names in expanded.used_by.items():
         for name in names:
-            if name not in environ and "${" in file_values.get(name, ""):
+            if name not in environ and "${" in source.get(name, ("", ""))[1]:
                 raise ProfileError(
-                    f"{display}: {_key(key)} uses ${{{name}}}, whose value in the env file {env_file} holds a "
+                    f"{display}: {_key(key)} uses ${{{name}}}, whose value in the env file {source[name][0]} holds a "
                     "${...} reference: gonogo reads env files literally, so write the value out in full there "
                     f"(the profile itself supports {SUPPORTED})"
                 )
 
 
-def env_file_of(profile: Path, environ: Mapping[str, str]) -> Path | None:
-    """The env file another profile names (``[environment] env_file``), or None; raises ProfileError."""
-    return _env_file_path(_parse_profile(profile, str(profile)), profile, str(profile), environ)
+def env_files_of(profile: Path, environ: Mapping[str, str]) -> list[Path]:
+    """The env files another profile names (``[environment] env_file``), maybe none; raises ProfileError."""
+    return _env_file_paths(_parse_profile(profile, str(profile)), profile, str(profile), environ)
 
 
-def _env_file_path(raw: dict[str, Any], path: Path, display: str, environ: Mapping[str, str]) -> Path | None:
-    """[environment] env_file (itself interpolated from the process only), relative to the profile."""
+def _env_file_paths(raw: dict[str, Any], path: Path, display: str, environ: Mapping[str, str]) -> list[Path]:
+    """[environment] env_file, a path or a list of paths (each interpolated from the process only), relative to
+    the profile."""
     section = raw.get("environment")
     value = section.get("env_file") if isinstance(section, dict) else None
     if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ProfileError(f"{display}: [environment] env_file must be a string (a path), got {type(value).__name__}")
-    value = _interpolate(value, environ, display, None, "environment.env_file").data
-    return Path(value) if Path(value).is_absolute() else (path.parent / value).resolve()
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(item, str) for item in items):
+        got = "an empty list" if not items else type(next(i for i in items if not isinstance(i, str))).__name__
+        raise ProfileError(f"{display}: [environment] env_file must be a string (a path) or a list of paths, got {got}")
+    if len(items) > MAX_ENV_FILES:
+        raise ProfileError(f"{display}: [environment] env_file lists {len(items)} files, more than {MAX_ENV_FILES}: "
+                           "a Compose service reads a few; list the stack's")
+    expanded = _interpolate(value, environ, display, [], "environment.env_file").data
+    return [Path(v) if Path(v).is_absolute() else (path.parent / v).resolve()
+            for v in (expanded if isinstance(expanded, list) else [expanded])]
 
 
 def _env_file_path_missing(raw: dict[str, Any], environ: Mapping[str, str]) -> bool:
@@ -282,26 +300,32 @@ def _env_file_path_missing(raw: dict[str, Any], environ: Mapping[str, str]) -> b
     return False
 
 
-def _read_env_file(raw: dict[str, Any], path: Path, display: str, environ: dict[str, str]) -> tuple[str | None, dict[str, str]]:
-    """The env file named by [environment] env_file, and its variables (none while its path uses a variable
-    that is not set: the profile's interpolation then names that variable with every other missing one)."""
+def _read_env_files(raw: dict[str, Any], path: Path, display: str,
+                    environ: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """The env files named by [environment] env_file, in order, each with its variables (none while a path uses a
+    variable that is not set: the profile's interpolation then names that variable with every other missing one)."""
     try:
-        file = _env_file_path(raw, path, display, environ)
+        paths = _env_file_paths(raw, path, display, environ)
     except ProfileError:
         if _env_file_path_missing(raw, environ):
-            return None, {}
+            return []
         raise
-    if file is None:
-        return None, {}
+    listed = bool(paths) and isinstance(raw["environment"]["env_file"], list)
+    return [(str(file), _read_env_file(file, f"env_file #{i + 1}" if listed else "env_file", display))
+            for i, file in enumerate(paths)]
+
+
+def _read_env_file(file: Path, key: str, display: str) -> dict[str, str]:
+    """One env file's variables: a regular file of at most 1 MB and MAX_ENV_FILE_VALUES variables, or ProfileError."""
     read = files.read_text(file)  # at most files.DEFAULT_LIMIT (1 MB), never waits on a FIFO
     if read.text is None:
-        raise ProfileError(f"{display}: [environment] env_file: {file} {read.error}: point the key at the stack's "
+        raise ProfileError(f"{display}: [environment] {key}: {file} {read.error}: point the key at the stack's "
                            "env file (a relative path starts at the profile's folder) or remove it")
     parsed = dotenv_values(stream=io.StringIO(read.text), interpolate=False)
     if len(parsed) > MAX_ENV_FILE_VALUES:
-        raise ProfileError(f"{display}: [environment] env_file: {file} holds {len(parsed)} variables, more than "
+        raise ProfileError(f"{display}: [environment] {key}: {file} holds {len(parsed)} variables, more than "
                            f"{MAX_ENV_FILE_VALUES}: an env file of a stack holds tens; point the key at the stack's")
-    return str(file), {k: v for k, v in parsed.items() if v is not None}
+    return {k: v for k, v in parsed.items() if v is not None}
 
 
 def _public_variables(data: Any) -> list[str]:

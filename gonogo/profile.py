@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from gonogo import hosts
 from gonogo.model import Section
 from gonogo.probes.backups import BackupsSection
 from gonogo.probes.commands import CommandEntry
@@ -43,18 +44,39 @@ class EnvironmentSection(Section):
     name: str | None = None
     description: str = ""
     public_domain: str | None = None
+    #: the stack's other public hosts (an API and a dashboard...), or ``.example.org``: that domain and its subdomains
+    public_hosts: list[str] = Field(default_factory=list)
     #: the release being deployed (the target version), e.g. a 7-character git SHA
     release: str | None = None
     #: the release to roll back to
     previous_release: str | None = None
-    #: the stack's env file; its variables also serve ${VAR} in this profile (relative to the profile)
-    env_file: Path | None = None
+    #: the stack's env file, or its env files read in order (a later file's value wins, as with Compose);
+    #: their variables also serve ${VAR} in this profile (relative to the profile)
+    env_file: list[Path] | Path | None = None
     #: host -> address, like curl --resolve: probes connect there, keeping Host and SNI
     resolve: dict[str, str] = Field(default_factory=dict)
     #: a CA bundle to verify the stack's TLS certificates with (relative to the profile)
     ca_file: Path | None = None
     #: variables that are not secrets (ports, release ids): shown instead of masked
     public_variables: list[str] = Field(default_factory=list)
+
+    @field_validator("public_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return [hosts.pattern(item) for item in value]
+
+    @field_validator("env_file")
+    @classmethod
+    def _some_file(cls, value: list[Path] | Path | None) -> list[Path] | Path | None:
+        if value == []:
+            raise ValueError("an empty list names no env file: name one or more, or remove the key")
+        return value
+
+    @property
+    def hosts(self) -> list[str]:
+        """The stack's public hosts: ``public_domain`` and ``public_hosts``, lowercased, each once."""
+        domain = [self.public_domain.lower()] if self.public_domain else []
+        return list(dict.fromkeys([*domain, *self.public_hosts]))
 
 
 class HealthEndpoint(Section):
@@ -233,9 +255,9 @@ class Profile(Section):
         rules = self.env_file_rules
         if rules is not None and self.environment.env_file is None:
             raise ValueError("[env_file_rules] needs the env file it is about: set [environment] env_file")
-        if rules is not None and rules.uses_public_domain and not self.environment.public_domain:
-            raise ValueError("[env_file_rules] public_domain_in and public_url rules compare with the public domain: "
-                             "set [environment] public_domain")
+        if rules is not None and rules.uses_public_domain and not self.environment.hosts:
+            raise ValueError("[env_file_rules] public_domain_in and public_url rules compare with the stack's public "
+                             "hosts: set [environment] public_domain or public_hosts")
         if any(w.variables for w in self.webhook) and self.environment.env_file is None:
             raise ValueError("[[webhook]] variables are read from the stack's env file: set [environment] env_file")
         return self

@@ -84,11 +84,11 @@ class Stack:
 
     @cached_property
     def config(self) -> ConfigProbe:
-        """The stack's configuration files: the env file of ``[environment] env_file`` and the compose file
-        of ``[docker] compose_file`` (interpolated from that env file and this process's environment)."""
+        """The stack's configuration files: the env files of ``[environment] env_file`` and the compose file
+        of ``[docker] compose_file`` (interpolated from those env files and this process's environment)."""
         profile = self.env.profile
         compose_file = profile.docker.compose_file if profile.docker else None
-        return ConfigProbe(env_file=self.env.env_file,
+        return ConfigProbe(env_files=self.env.env_files,
                            compose_file=self.env.resolve_path(compose_file) if compose_file else None,
                            public=profile.environment.public_variables, profile_dir=self.env.path.parent,
                            environ=os.environ)

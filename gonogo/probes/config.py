@@ -1,7 +1,8 @@
-"""Configuration probe: the stack's env file and compose file, and the ``[env_file_rules]`` table.
+"""Configuration probe: the stack's env files and compose file, and the ``[env_file_rules]`` table.
 
-``stack.config`` is a :class:`ConfigProbe`: it reads the env file of ``[environment] env_file`` (and,
-for ``must_differ_from``, another environment's), and the compose file of ``[docker] compose_file``
+``stack.config`` is a :class:`ConfigProbe`: it reads the env files of ``[environment] env_file`` (one, or a
+list read in order as Compose reads a service's ``env_file`` list: a later file's value wins), and, for
+``must_differ_from``, another environment's; and the compose file of ``[docker] compose_file``
 (:mod:`gonogo.probes.compose`). Facts only: a missing, unreadable or odd file is an ``error`` of the
 fact. The values of an env file are secrets: facts never show them (only the variables in
 ``public_variables``, and values such as ``true`` that carry no information), and secrets are
@@ -16,7 +17,7 @@ import io
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -51,7 +52,8 @@ class VariableRule(Section):
     one_of: list[str] | None = None
     #: a regular expression the whole value must match
     pattern: str | None = None
-    #: the value is a URL, or a comma-separated list of URLs, whose host is ``[environment] public_domain``
+    #: the value is a URL, or a comma-separated list of URLs, on a public host (``[environment] public_domain``,
+    #: ``public_hosts``)
     public_url: bool = False
     severity: Literal["blocker", "critical", "warning"] = "critical"
 
@@ -90,7 +92,7 @@ class EnvFileRules(Section):
     compare: list[str] | None = None
     #: a rule per variable: ``[env_file_rules.rules] ENVIRONMENT = "production"``, ``FRONTEND_URL = { public_url = true }``
     rules: list[VariableRule] = Field(default_factory=list)
-    #: lists of hosts or origins (ALLOWED_HOSTS, CORS and CSRF origins) that must name the public domain
+    #: lists of hosts or origins (ALLOWED_HOSTS, CORS and CSRF origins) that must name a public host of the stack
     public_domain_in: list[str] = Field(default_factory=list)
 
     @field_validator("rules", mode="before")
@@ -122,7 +124,7 @@ class EnvFileRules(Section):
 
     @property
     def uses_public_domain(self) -> bool:
-        """Some rule needs ``[environment] public_domain``."""
+        """Some rule needs the stack's public hosts (``[environment] public_domain`` or ``public_hosts``)."""
         return bool(self.public_domain_in) or any(rule.public_url for rule in self.rules)
 
 
@@ -180,6 +182,11 @@ class EnvFileFact:
     def evidence_name(self) -> str:
         return masker.mask(f"{self.role} {self.path}")
 
+    @property
+    def summary(self) -> str:
+        """``<path>: 12 variables``, or the error (which names the path)."""
+        return self.error or f"{self.path}: {len(self.values)} variables"
+
     def evidence(self) -> str:
         if self.error:
             return masker.mask(f"{self.path}: {self.error}")
@@ -196,6 +203,94 @@ class EnvFileFact:
         return masker.mask(f"<{self.role} {self.path}: {len(self.values)} variables>")
 
 
+@dataclass(frozen=True)
+class EnvFilesFact:
+    """Env files read in order, as Compose reads a service's ``env_file`` list: a later file's value wins.
+    One file reads as it always did; with several, each value says which file it came from."""
+
+    files: tuple[EnvFileFact, ...]
+
+    @property
+    def read(self) -> bool:
+        return all(file.read for file in self.files)
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(file.error for file in self.files if file.error) or None
+
+    @property
+    def role(self) -> str:
+        """What the files are to the profile ("env file", "env files of staging")."""
+        role = self.files[0].role
+        return role.replace("env file", "env files", 1) if len(self.files) > 1 else role
+
+    @property
+    def public(self) -> frozenset[str]:
+        return self.files[0].public
+
+    @cached_property
+    def values(self) -> dict[str, str]:
+        """Every variable, a later file's value winning."""
+        return {name: value for file in self.files for name, value in file.values.items()}
+
+    def source(self, name: str) -> EnvFileFact | None:
+        """The file whose value of ``name`` is the one read (the last that sets it), or None."""
+        return next((file for file in reversed(self.files) if name in file.values), None)
+
+    def occurrences(self) -> list[tuple[EnvFileFact, str, str]]:
+        """Every variable of every file, one a later file overrides too: (file, name, value)."""
+        return [(file, name, value) for file in self.files for name, value in file.values.items()]
+
+    def label(self, file: EnvFileFact) -> str:
+        """How a message names one of the files: its name, or its path where two files share a name."""
+        names = [f.path.name for f in self.files]
+        return file.path.name if names.count(file.path.name) == 1 else str(file.path)
+
+    def named(self, name: str, file: EnvFileFact | None = None) -> str:
+        """``name``, with the file its value came from where there are several (``DEBUG in .django``)."""
+        file = file or self.source(name)
+        return f"{name} in {self.label(file)}" if len(self.files) > 1 and file is not None else name
+
+    def shown(self, name: str) -> str:
+        file = self.source(name)
+        return file.shown(name) if file is not None else "not set"
+
+    def digest(self, name: str) -> bytes | None:
+        file = self.source(name)
+        return file.digest(name) if file is not None else None
+
+    @property
+    def where(self) -> str:
+        return ", ".join(str(file.path) for file in self.files)
+
+    def where_of(self, name: str) -> str:
+        """The file to look at for ``name``: the one its value came from, else every file."""
+        file = self.source(name)
+        return str(file.path) if file is not None else self.where
+
+    @property
+    def evidence_name(self) -> str:
+        return masker.mask(f"{self.role} {self.where}")
+
+    def evidence(self) -> str:
+        if len(self.files) == 1:
+            return self.files[0].evidence()
+        lines = [f"{len(self.files)} env files, read in order (a later file's value wins; values of secrets are not "
+                 "shown):", *(f"{i}. {file.summary}" for i, file in enumerate(self.files, 1))]
+        for name in sorted(self.values):
+            holders = [self.label(f) for f in self.files if name in f.values]
+            value = self.values[name]
+            state = self.shown(name) if name in self.public else ("set" if value.strip() else "empty")
+            over = f"; overrides {', '.join(holders[:-1])}" if len(holders) > 1 else ""
+            lines.append(f"{name}: {state} ({holders[-1]}{over})")
+        return masker.mask("\n".join(lines))
+
+    def __repr__(self) -> str:
+        if len(self.files) == 1:
+            return repr(self.files[0])
+        return masker.mask(f"<{self.role} {', '.join(file.summary for file in self.files)}>")
+
+
 def read_env_file(path: Path, public: Iterable[str] = (), role: str = "env file") -> EnvFileFact:
     """Read an env file (``KEY=VALUE`` lines, as python-dotenv parses them, read literally); never raises."""
     start = time.perf_counter()
@@ -208,28 +303,29 @@ def read_env_file(path: Path, public: Iterable[str] = (), role: str = "env file"
 
 
 class ConfigProbe:
-    """The stack's configuration files (``stack.config``): its env file and its compose file, each read once."""
+    """The stack's configuration files (``stack.config``): its env files and its compose file, each read once."""
 
-    def __init__(self, *, env_file: Path | None, compose_file: Path | None, public: Iterable[str],
+    def __init__(self, *, env_files: Sequence[Path], compose_file: Path | None, public: Iterable[str],
                  profile_dir: Path, environ: Mapping[str, str] | None = None) -> None:
-        self.env_file_path = env_file
+        self.env_file_paths = tuple(env_files)
         self.compose_file_path = compose_file
         self.public = frozenset(public)
         self.profile_dir = profile_dir
         self.environ = dict(os.environ if environ is None else environ)
 
     def __repr__(self) -> str:
-        return masker.mask(f"<config probe {self.env_file_path} {self.compose_file_path}>")
+        files = ", ".join(map(str, self.env_file_paths)) or None
+        return masker.mask(f"<config probe {files} {self.compose_file_path}>")
 
-    def env_file(self) -> EnvFileFact:
-        """The env file of ``[environment] env_file`` (read once per session)."""
+    def env_file(self) -> EnvFilesFact:
+        """The env files of ``[environment] env_file``, each read (once per session)."""
         return self._env_file
 
     @cached_property
-    def _env_file(self) -> EnvFileFact:
-        if self.env_file_path is None:
+    def _env_file(self) -> EnvFilesFact:
+        if not self.env_file_paths:
             raise ValueError("no env file: [environment] env_file is not set")
-        return read_env_file(self.env_file_path, self.public)
+        return EnvFilesFact(tuple(read_env_file(path, self.public) for path in self.env_file_paths))
 
     def compose(self) -> ComposeFact:
         """The compose file of ``[docker] compose_file``, interpolated from the env file and the process
@@ -240,38 +336,37 @@ class ConfigProbe:
     def _compose(self) -> ComposeFact:
         if self.compose_file_path is None:
             raise ValueError("no compose file: [docker] compose_file is not set")
-        env_file = self.env_file() if self.env_file_path is not None else None
-        values = dict(env_file.values) if env_file is not None else {}
+        values = dict(self.env_file().values) if self.env_file_paths else {}
         return read_compose(self.compose_file_path, {**values, **self.environ})
 
-    def other_env_file(self, target: str) -> EnvFileFact:
-        """The env file ``must_differ_from`` names: an environment's (``staging``) or a path."""
+    def other_env_file(self, target: str) -> EnvFilesFact:
+        """The env files ``must_differ_from`` names: an environment's (``staging``: its one or several) or a path."""
         role = f"env file of {target}"
         if ENVIRONMENT_NAME.fullmatch(target):
-            path, error = self._env_file_of_environment(target)
-            if path is None:
-                return EnvFileFact(self.profile_dir / f"{target}.toml", 0.0, error=error, role=role)
+            paths, error = self._env_files_of_environment(target)
+            if not paths:
+                return EnvFilesFact((EnvFileFact(self.profile_dir / f"{target}.toml", 0.0, error=error, role=role),))
         else:
-            path = Path(target) if Path(target).is_absolute() else (self.profile_dir / target).resolve()
-        fact = read_env_file(path, role=role)
-        # the other file's secrets are masked like ours (not its plain settings: "staging" must stay readable)
-        masker.add_all(v for k, v in fact.values.items() if looks_secret(k, v))
+            paths = [Path(target) if Path(target).is_absolute() else (self.profile_dir / target).resolve()]
+        fact = EnvFilesFact(tuple(read_env_file(path, role=role) for path in paths))
+        # the other files' secrets are masked like ours (not their plain settings: "staging" must stay readable)
+        masker.add_all(v for _, k, v in fact.occurrences() if looks_secret(k, v))
         return fact
 
-    def _env_file_of_environment(self, name: str) -> tuple[Path | None, str]:
-        from gonogo.environment import ProfileError, env_file_of, file_problem  # environment imports this module
+    def _env_files_of_environment(self, name: str) -> tuple[list[Path], str]:
+        from gonogo.environment import ProfileError, env_files_of, file_problem  # environment imports this module
 
         profile = self.profile_dir / f"{name}.toml"
         problem = file_problem(profile)
         if problem:
-            return None, f"the profile of environment '{name}' ({profile}) {problem}"
+            return [], f"the profile of environment '{name}' ({profile}) {problem}"
         try:
-            path = env_file_of(profile, self.environ)
+            paths = env_files_of(profile, self.environ)
         except ProfileError as exc:
-            return None, str(exc)
-        if path is None:
-            return None, f"{profile} names no env file ([environment] env_file)"
-        return path, ""
+            return [], str(exc)
+        if not paths:
+            return [], f"{profile} names no env file ([environment] env_file)"
+        return paths, ""
 
 
 def _ms(start: float) -> float:

@@ -335,3 +335,38 @@ def test_checks_whose_node_id_holds_a_secret_are_judged_under_their_masked_id(ru
     assert run.gate["verdict"] == "GO", run.log
     assert sorted(run.gate["passed"]) == ["app.param[***-2]", "app.param[***]"], run.log
     assert run.gate["counts"]["collected"] == 2 and run.gate["left_out"] == {"checks": [], "uncollected": []}
+
+
+# -- issue 22, item 11: several env files, every value of every file masked -----------------------------
+
+LATE_TOKEN = "Late-File-Tok-4471/x"
+EARLY_TOKEN = "Early-Overridden-Tok-9032"
+SEVERAL_PROFILE = """
+[environment]
+release = "1.0"
+env_file = ["dev.env", "late.env"]
+"""
+SEVERAL_CHECKS = """
+def test_reads_each_file(gonogo_env, record_property):
+    late = gonogo_env.env_file_values["GX_TOKEN"]
+    first = gonogo_env.env_files[0].read_text().strip()
+    print(f"PRINT-MARK {late} {first}")
+    record_property("prop_mark", f"PROP-MARK {late} {first}")
+    assert late == "x", f"FAIL-MARK {late} {first}"
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_secret_of_a_second_env_file_and_a_value_it_overrides_reach_no_output(run_gate, pytester, workers):
+    """[environment] env_file = ["dev.env", "late.env"]: the token only in the second file (the one read) and the
+    first file's value it overrides (which a check reading each file sees) are masked in every output."""
+    (pytester.path / "environments").mkdir(exist_ok=True)
+    (pytester.path / "environments" / "dev.env").write_text(f"GX_TOKEN={EARLY_TOKEN}\n")
+    (pytester.path / "environments" / "late.env").write_text(f"GX_TOKEN={LATE_TOKEN}\n")
+    run = run_gate({"test_app.py": SEVERAL_CHECKS}, "-rA", "--junitxml=reports/junit.xml", *workers,
+                   profile=SEVERAL_PROFILE)
+
+    assert run.ids("failed") == ["app.reads_each_file"], run.log
+    assert_masked(run, (LATE_TOKEN, EARLY_TOKEN),
+                  {"stdout": ["PRINT-MARK *** GX_TOKEN=***", "FAIL-MARK *** GX_TOKEN=***"],
+                   "reports/junit.xml": ["FAIL-MARK *** GX_TOKEN=***"]})

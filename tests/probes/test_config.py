@@ -121,21 +121,21 @@ def two_environments(tmp_path, monkeypatch):
     (envs / "prod.toml").write_text('[environment]\nenv_file = "../prod/.env"\n')
     (envs / "staging.toml").write_text('[environment]\nenv_file = "${STAGE_DIR}/.env"\n')
     (envs / "bare.toml").write_text('[environment]\nrelease = "1"\n')
-    return ConfigProbe(env_file=tmp_path / "prod" / ".env", compose_file=None, public=(), profile_dir=envs,
+    return ConfigProbe(env_files=[tmp_path / "prod" / ".env"], compose_file=None, public=(), profile_dir=envs,
                        environ={"STAGE_DIR": str(tmp_path / "stage")})
 
 
 def test_other_environment_by_name(two_environments, tmp_path):
     other = timed(two_environments.other_env_file, "staging")
     ours = two_environments.env_file()
-    assert other.read and other.path == tmp_path / "stage" / ".env" and other.role == "env file of staging"
+    assert other.read and other.where == str(tmp_path / "stage" / ".env") and other.role == "env file of staging"
     assert ours.digest("SECRET_KEY") == other.digest("SECRET_KEY")
     assert ours.digest("DB_PASSWORD") != other.digest("DB_PASSWORD")
 
 
 def test_other_environment_by_path(two_environments, tmp_path):
     other = timed(two_environments.other_env_file, "../stage/.env")
-    assert other.read and other.path == tmp_path / "stage" / ".env"
+    assert other.read and other.where == str(tmp_path / "stage" / ".env")
 
 
 @pytest.mark.parametrize(("target", "error"), [
@@ -149,7 +149,7 @@ def test_other_environment_unusable(two_environments, tmp_path, target, error):
 
 
 def test_other_environment_whose_variable_is_unset(two_environments):
-    probe = ConfigProbe(env_file=None, compose_file=None, public=(), profile_dir=two_environments.profile_dir,
+    probe = ConfigProbe(env_files=(), compose_file=None, public=(), profile_dir=two_environments.profile_dir,
                         environ={})
     other = timed(probe.other_env_file, "staging")
     assert other.error and "uses ${STAGE_DIR}, which is not set" in other.error
@@ -174,8 +174,8 @@ def test_rules_validation(rules, message):
     ('[env_file_rules]\nrequired = ["SECRET_KEY"]\n',
      "[env_file_rules] needs the env file it is about: set [environment] env_file"),
     ('[environment]\nenv_file = "../stack.env"\n[env_file_rules]\npublic_domain_in = ["ALLOWED_HOSTS"]\n',
-     "[env_file_rules] public_domain_in and public_url rules compare with the public domain: "
-     "set [environment] public_domain"),
+     "[env_file_rules] public_domain_in and public_url rules compare with the stack's public hosts: "
+     "set [environment] public_domain or public_hosts"),
     ('[environment]\nenv_file = "../stack.env"\n[env_file_rules.rules]\nDEBUG = { equal = "False" }\n',
      "unknown key 'equal' in [env_file_rules.rules #1]; did you mean 'equals'?"),
     ('[environment]\nenv_file = "../stack.env"\n[env_file_rules]\nforbidden_values = ["CHANGE_ME"]\n',
@@ -299,7 +299,7 @@ def test_missing_required_variable_is_a_finding(tmp_path):
 def test_process_environment_wins_over_the_env_file(tmp_path):
     env = write(tmp_path, "TAG=from-file\nOTHER=file-only\n", ".env")
     compose = write(tmp_path, "services:\n  web:\n    image: shop/web:${TAG}-${OTHER}\n")
-    probe = ConfigProbe(env_file=env, compose_file=compose, public=(), profile_dir=tmp_path,
+    probe = ConfigProbe(env_files=[env], compose_file=compose, public=(), profile_dir=tmp_path,
                         environ={"TAG": "from-process"})
     assert probe.compose().service("web").image == "shop/web:from-process-file-only"
 
@@ -486,3 +486,262 @@ def test_failures_name_the_file_and_the_variable_never_the_value(run_gate, pytes
         p.read_text(errors="replace") for p in run.allure_dir.iterdir())
     assert SECRET not in everything and "CHANGE_ME_DB_PASSWORD" not in everything
     assert not any("***" in reason for reason in reasons.values()), "a reason needed masking: it quoted a value"
+
+
+# ---- several public hosts (issue 22, item 4): [environment] public_hosts, or a parent domain
+
+
+def load_profile(tmp_path: Path, text: str, environ: dict[str, str] | None = None):
+    """environments/prod.toml (``text``) loaded as a run loads it."""
+    from gonogo.environment import load
+
+    (tmp_path / "environments").mkdir(exist_ok=True)
+    (tmp_path / "environments" / "prod.toml").write_text(text)
+    return timed(load, "prod", "--env", tmp_path / "environments", tmp_path, environ or {})
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('["https://dashboard.example.org"]',
+     "'https://dashboard.example.org' is a URL: write its host alone ('dashboard.example.org')"),
+    ('["api.example.org", "*.example.org"]',
+     "'*.example.org' is a wildcard: write a parent domain as '.example.org' (the domain and its subdomains)"),
+    ('["*"]', "'*' is a wildcard: list the hosts themselves, or a parent domain as '.example.org' (the domain and its "
+              "subdomains)"),
+    ('["dashboard.example.org:8443"]', "'dashboard.example.org:8443' is not a host name: a host alone (no scheme, "
+                                       "port or path), or '.example.org' for a domain and its subdomains"),
+    ('"api.example.org"', "input should be a valid list (got 'api.example.org')"),
+], ids=["url", "wildcard", "star", "port", "not-a-list"])
+def test_public_hosts_that_are_no_hosts_are_one_profile_line_naming_the_key(tmp_path, value, message):
+    from gonogo.environment import ProfileError
+
+    with pytest.raises(ProfileError) as caught:
+        load_profile(tmp_path, f'[environment]\nrelease = "1"\npublic_hosts = {value}\n')
+    assert str(caught.value) == f"environments/prod.toml: [environment] public_hosts: {message}"
+
+
+def test_public_hosts_with_the_public_domain_are_the_stack_hosts(tmp_path):
+    env = load_profile(tmp_path, '[environment]\nrelease = "1"\npublic_domain = "API.example.org"\n'
+                                 'public_hosts = ["Dashboard.Example.org.", ".example.net", "api.example.org", "[::1]"]\n')
+    assert env.profile.environment.hosts == ["api.example.org", "dashboard.example.org", ".example.net", "::1"]
+
+
+PUBLIC_HOSTS_PROFILE = """
+[environment]
+release = "1.4.2"
+public_hosts = {hosts}
+env_file = "../stack.env"
+public_variables = ["ALLOWED_HOSTS"]
+
+[env_file_rules]
+required = ["SECRET_KEY"]
+public_domain_in = ["ALLOWED_HOSTS", "CORS_ORIGINS"]
+
+[env_file_rules.rules]
+FRONTEND_URL = {{ public_url = true }}
+API_URL = {{ public_url = true }}
+"""
+
+
+def public_hosts_run(run_gate, pytester, hosts: str, env: str):
+    (pytester.path / "stack.env").write_text(f"SECRET_KEY={SECRET}\n{env}")
+    return run_gate({"test_config.py": CHECKS.read_text()}, "-m", "predeploy",
+                    profile=PUBLIC_HOSTS_PROFILE.format(hosts=hosts))
+
+
+DASHBOARD_ENV = """\
+ALLOWED_HOSTS=api.example.org
+CORS_ORIGINS=https://dashboard.example.org
+FRONTEND_URL=https://dashboard.example.org/
+API_URL=https://api.example.org/v1,https://dashboard.example.org/api
+"""
+
+
+@pytest.mark.parametrize("hosts", ['["api.example.org", "dashboard.example.org"]', '[".example.org"]'],
+                         ids=["hosts", "parent-domain"])
+def test_origins_and_urls_on_any_public_host_pass(run_gate, pytester, hosts):
+    """The API on api.example.org, its CORS origin and frontend URL on dashboard.example.org: GO, the hosts listed
+    or their parent domain."""
+    run = public_hosts_run(run_gate, pytester, hosts, DASHBOARD_ENV)
+
+    assert run.gate["verdict"] == "GO", run.log
+    assert run.gate["counts"]["passed"] == 6, run.gate["counts"]  # readable, required, placeholders, 2 rules, hosts
+
+
+def test_origins_and_urls_on_another_domain_fail(run_gate, pytester):
+    env = ("ALLOWED_HOSTS=api.example.org\nCORS_ORIGINS=https://dashboard.example.com\n"
+           "FRONTEND_URL=https://dashboard.example.org.evil.test/\nAPI_URL=https://api.example.org/v1,https://cdn.example.net/\n")
+    run = public_hosts_run(run_gate, pytester, '["api.example.org", "dashboard.example.org"]', env)
+
+    reasons = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert run.gate["verdict"] == "NO-GO", run.log
+    assert reasons == {
+        "config.public_domain_allowed": "public domain: expected one of api.example.org, dashboard.example.org named "
+                                        "in ALLOWED_HOSTS, CORS_ORIGINS, got not named in CORS_ORIGINS (a secret value)",
+        "config.variable_rule[FRONTEND_URL]": "FRONTEND_URL: expected a URL on one of api.example.org, "
+                                              "dashboard.example.org, got a secret value (points at another host)",
+        "config.variable_rule[API_URL]": "API_URL: expected a URL on one of api.example.org, dashboard.example.org, "
+                                         "got a secret value (points at another host)",
+    }, reasons
+
+
+# ---- several env files (issue 22, item 11): [environment] env_file = [a, b], read in order, later wins
+
+BASE_SECRET = "base-Only-Secret-5c1d9e-value"
+LATE_SECRET = "late-Only-Secret-77ab31-value"
+OVERRIDDEN = "overridden-Secret-19f0aa-value"
+
+
+def test_several_env_files_are_read_in_order_the_later_winning(tmp_path):
+    from gonogo.secrets import masker
+
+    (tmp_path / "base.env").write_text(f"SHARED={OVERRIDDEN}\nBASE_ONLY={BASE_SECRET}\nPORT=8000\n")
+    (tmp_path / "late.env").write_text(f"SHARED=from-late-file-value\nLATE_ONLY={LATE_SECRET}\nPORT=9000\n")
+    env = load_profile(tmp_path, '[environment]\nrelease = "${LATE_ONLY}"\nenv_file = ["../base.env", "../late.env"]\n'
+                                 'description = "${BASE_ONLY} ${PORT}"\npublic_variables = ["PORT"]\n',
+                       environ={"PORT": "7000"})
+
+    assert env.env_files == (tmp_path / "base.env", tmp_path / "late.env")
+    assert env.env_file_values == {"SHARED": "from-late-file-value", "BASE_ONLY": BASE_SECRET, "PORT": "9000",
+                                   "LATE_ONLY": LATE_SECRET}
+    # ${VAR} reads every file (and the process environment wins over them, as with Compose)
+    assert env.profile.environment.release == LATE_SECRET
+    assert env.profile.environment.description == f"{BASE_SECRET} 7000"
+    # every value of every file is masked, one the later file overrides too
+    for value in (BASE_SECRET, LATE_SECRET, OVERRIDDEN, "from-late-file-value"):
+        assert masker.mask(f"x {value} y") == "x *** y", value
+
+
+def fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(("second", "message"), [
+    (None, "{late} does not exist"),
+    (lambda path: path.mkdir(), "{late} is a directory, not a regular file"),
+    (fifo, "{late} is a FIFO, not a regular file"),
+    (lambda path: path.write_text("A=" + "x" * 1_100_000 + "\n"), "{late} is larger than 1000 kB"),
+    (lambda path: path.write_text("".join(f"V{i}=x\n" for i in range(1001))),
+     "{late} holds 1001 variables, more than 1000"),
+], ids=["missing", "directory", "fifo", "over-1-MB", "over-1000-variables"])
+def test_each_env_file_is_checked_on_its_own(tmp_path, second, message):
+    """The second file goes through the same bounded helper and limits as the first (a FIFO is never waited on),
+    and the error names it (#2) with its path."""
+    from gonogo.environment import ProfileError
+
+    (tmp_path / "base.env").write_text("A=1\n" + "".join(f"B{i}=x\n" for i in range(900)))  # 901: under the limit
+    if second:
+        second(tmp_path / "late.env")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(tmp_path, '[environment]\nrelease = "1"\nenv_file = ["../base.env", "../late.env"]\n')
+    expected = message.format(late=tmp_path / "late.env")
+    assert str(caught.value).startswith(f"environments/prod.toml: [environment] env_file #2: {expected}"), caught.value
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[]", "[environment] env_file must be a string (a path) or a list of paths, got an empty list"),
+    ('["../base.env", 3]', "[environment] env_file must be a string (a path) or a list of paths, got int"),
+], ids=["empty", "not-a-path"])
+def test_an_env_file_list_that_names_no_file_is_a_profile_error(tmp_path, value, message):
+    from gonogo.environment import ProfileError
+
+    (tmp_path / "base.env").write_text("A=1\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(tmp_path, f'[environment]\nrelease = "1"\nenv_file = {value}\n')
+    assert str(caught.value) == f"environments/prod.toml: {message}"
+
+
+def test_the_facts_of_several_env_files_name_the_file_of_each_value_never_the_value(tmp_path):
+    (tmp_path / "base.env").write_text(f"SHARED={OVERRIDDEN}\nDEBUG=False\nBASE_ONLY={BASE_SECRET}\n")
+    (tmp_path / "late.env").write_text(f"SHARED={LATE_SECRET}\nDEBUG=True\n")
+    probe = ConfigProbe(env_files=[tmp_path / "base.env", tmp_path / "late.env"], compose_file=None,
+                        public=["DEBUG"], profile_dir=tmp_path)
+
+    fact = timed(probe.env_file)
+
+    assert fact.read and fact.values == {"SHARED": LATE_SECRET, "DEBUG": "True", "BASE_ONLY": BASE_SECRET}
+    assert fact.named("DEBUG") == "DEBUG in late.env" and fact.named("BASE_ONLY") == "BASE_ONLY in base.env"
+    assert fact.where_of("SHARED") == str(tmp_path / "late.env")
+    assert [(f.path.name, name) for f, name, _ in fact.occurrences()] == [
+        ("base.env", "SHARED"), ("base.env", "DEBUG"), ("base.env", "BASE_ONLY"), ("late.env", "SHARED"),
+        ("late.env", "DEBUG")]
+    evidence = fact.evidence()
+    assert evidence.splitlines()[1:3] == [f"1. {tmp_path / 'base.env'}: 3 variables",
+                                          f"2. {tmp_path / 'late.env'}: 2 variables"]
+    assert "DEBUG: 'True' (late.env; overrides base.env)" in evidence and "BASE_ONLY: set (base.env)" in evidence
+    shown = evidence + repr(fact) + fact.evidence_name
+    assert not any(value in shown for value in (BASE_SECRET, LATE_SECRET, OVERRIDDEN)), shown
+
+
+def test_must_differ_from_reads_every_env_file_of_the_other_environment(tmp_path):
+    envs = tmp_path / "environments"
+    envs.mkdir()
+    (tmp_path / "base.env").write_text("SECRET_KEY=prod-secret-key-value-1\n")
+    (tmp_path / "late.env").write_text(f"DB_PASSWORD={LATE_SECRET}\n")
+    (tmp_path / "stage-base.env").write_text("SECRET_KEY=stage-secret-key-value-2\n")
+    (tmp_path / "stage-late.env").write_text(f"DB_PASSWORD={LATE_SECRET}\n")
+    (envs / "staging.toml").write_text('[environment]\nenv_file = ["../stage-base.env", "../stage-late.env"]\n')
+    probe = ConfigProbe(env_files=[tmp_path / "base.env", tmp_path / "late.env"], compose_file=None, public=(),
+                        profile_dir=envs)
+
+    other = timed(probe.other_env_file, "staging")
+
+    assert other.read and other.role == "env files of staging", other
+    assert other.where == f"{tmp_path / 'stage-base.env'}, {tmp_path / 'stage-late.env'}"
+    ours = probe.env_file()
+    assert ours.digest("DB_PASSWORD") == other.digest("DB_PASSWORD") is not None
+    assert ours.digest("SECRET_KEY") != other.digest("SECRET_KEY")
+
+
+SEVERAL_PROFILE = """
+[environment]
+release = "1.4.2"
+public_domain = "shop.example.test"
+env_file = ["../base.env", "../secrets.env"]
+public_variables = ["ENVIRONMENT", "DEBUG", "ALLOWED_HOSTS"]
+
+[env_file_rules]
+required = ["SECRET_KEY", "DATABASE_URL", "SMTP_PASSWORD"]
+no_debug = ["DEBUG"]
+public_domain_in = ["ALLOWED_HOSTS"]
+must_differ_from = "staging"
+
+[env_file_rules.rules]
+ENVIRONMENT = "production"
+"""
+
+SEVERAL_STAGING = """
+[environment]
+env_file = ["../staging-base.env", "../staging-secrets.env"]
+"""
+
+
+def test_several_env_files_end_to_end(run_gate, pytester):
+    """A Compose service's two env files: the base (placeholders a later file fills in, DEBUG=True it turns off)
+    and the secrets (a placeholder left in it, a secret shared with staging's second file). Every file checked and
+    named; the secret only in the second file is never shown."""
+    (pytester.path / "base.env").write_text("ENVIRONMENT=production\nDEBUG=True\nALLOWED_HOSTS=shop.example.test\n"
+                                            "SECRET_KEY=CHANGE_ME_LATER\nDATABASE_URL=postgresql://shop@db/shop\n")
+    (pytester.path / "secrets.env").write_text(f"DEBUG=False\nSECRET_KEY={LATE_SECRET}\n"
+                                               "SMTP_PASSWORD=CHANGE_ME_SMTP\n")
+    (pytester.path / "staging-base.env").write_text("SECRET_KEY=staging-secret-key-value\n")
+    (pytester.path / "staging-secrets.env").write_text(f"SECRET_KEY={LATE_SECRET}\n")
+
+    run = run_gate({"test_config.py": CHECKS.read_text()}, "-m", "predeploy",
+                   profile={"dev": SEVERAL_PROFILE, "staging": SEVERAL_STAGING})
+
+    reasons = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert run.gate["verdict"] == "NO-GO" and run.gate["errored"] == [], run.log
+    assert reasons == {
+        "config.no_placeholders": "placeholders: expected no value matching CHANGE_ME*, CHANGEME*, REPLACE_ME*, "
+                                  "<*>, TODO, TODO[: ]*, FIXME*, got placeholders left in SECRET_KEY in base.env "
+                                  "(matches 'CHANGE_ME*'), SMTP_PASSWORD in secrets.env (matches 'CHANGE_ME*')",
+        "config.secrets_differ": "secrets shared with staging: expected different values (by SHA-256 digest) for "
+                                 "SECRET_KEY, SMTP_PASSWORD, got the same value in both files: SECRET_KEY in "
+                                 "secrets.env",
+    }, reasons
+    assert run.gate["counts"]["passed"] == 5, run.gate["counts"]  # readable, required, debug off, the rule, the host
+    files = f"{pytester.path / 'base.env'}, {pytester.path / 'secrets.env'}"
+    assert f"look at: {files}" in run.out, run.out
+    everything = run.out + run.err + json.dumps(run.gate) + "".join(
+        p.read_text(errors="replace") for p in run.allure_dir.iterdir())
+    assert LATE_SECRET not in everything and "CHANGE_ME_SMTP" not in everything
