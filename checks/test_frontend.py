@@ -5,7 +5,8 @@ Runbook steps: RCY-4.3 (the frontend answers through Traefik), RBK-3.3 (and agai
 BTQ-3.4 (static files collected and served: after a deploy or a rollback, each release's pages name
 its own content-hashed files), SMK-9 (``nginx -t``: the proxy configuration is valid). Each page of
 ``[frontend] pages`` is one check of each kind (``frontend.page_served[home]``); the assets check is
-dependent on the page.
+dependent on the page. Assets on another host than the page's (a public CDN) are fetched only when
+``[frontend] asset_hosts`` names that host: the others are listed in the evidence, never asked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 
 import pytest
 
-from gonogo import dependent, judge, skips
+from gonogo import dependent, evidence, judge, skips
 from gonogo.probes.frontend import AssetFact, FrontendPage
 from gonogo.probes.http import HttpFact
 from gonogo.stack import Stack
@@ -96,14 +97,22 @@ def test_page_served(page: FrontendPage, stack: Stack) -> None:
 @pytest.mark.runbook("BTQ-3.4")
 @pytest.mark.each("frontend.pages", "page")
 def test_assets_served(page: FrontendPage, stack: Stack) -> None:
-    """Every stylesheet, script and image the page references answers 200 with a content type that fits it."""
+    """Every stylesheet, script and image the page references on its own host (and ``asset_hosts``) answers 200
+    with a content type that fits it."""
     fact = stack.frontend.page(page)
     if fact.status != page.status:
         dependent(f"frontend.page_served[{page.name}]", f"{page.url} answered {fact.status_text}")
     assets = stack.frontend.assets(page, fact)
+    others = ", ".join(assets.other_hosts)
+    elsewhere = f" ({len(assets.elsewhere)} on {others}, not fetched)" if assets.elsewhere else ""
+    if assets.elsewhere and not assets.assets:
+        evidence.attach_fact(assets)
+        skips.not_applicable(f"not applicable: every asset {page.url} references is on another host{elsewhere}: "
+                             "[frontend] asset_hosts names the hosts whose assets are fetched")
     problems = [f"{asset.url}: {problem}" for asset in assets.assets if (problem := asset_problem(asset))]
     judge(f"{page.name} assets", not problems,
-          expected=f"200 and a fitting content type for each of the {len(assets.assets)} asset(s) the page references",
+          expected=f"200 and a fitting content type for each of the {len(assets.assets)} asset(s) the page "
+                   f"references{elsewhere}",
           actual=f"{len(problems)} failing: " + "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else ""),
           where=page.url, fact=assets)
 

@@ -3,7 +3,9 @@ its server's own configuration test (``nginx -t``), and the ``[frontend]`` table
 
 ``stack.frontend`` is a :class:`FrontendProbe`. Every request goes through ``stack.http`` (the
 profile's resolve map and CA: through the proxy, as a browser would); each asset is one bounded
-request, several at once. The configuration test runs in the frontend service's running container
+request, several at once. Only the assets on the page's own host (and on ``asset_hosts``) are
+fetched: one on a public CDN is listed, never asked (the gate's machine may not reach it, and its
+outage is not the release's). The configuration test runs in the frontend service's running container
 through ``stack.commands``. Facts only: an asset that does not answer is an :class:`AssetFact` with
 an ``error``, never an exception.
 """
@@ -19,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
+from gonogo import hosts
 from gonogo.model import Section
 from gonogo.probes.commands import CommandEntry, CommandFact, CommandProbe
 from gonogo.probes.http import BODY_LIMIT, HttpFact, HttpProbe
@@ -75,6 +78,19 @@ class FrontendSection(Section):
     config_timeout_s: float = Field(default=30, gt=0)
     #: at most this many assets per page are fetched; the others are listed as not checked
     max_assets: int = Field(default=100, ge=1)
+    #: hosts whose assets are fetched besides each page's own (``.example.org``: a domain and its subdomains;
+    #: ``*``: every host); an asset elsewhere (a public CDN) is listed as not fetched
+    asset_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("asset_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return [hosts.pattern(item, any_host=True) for item in value]
+
+    def fetched_from(self, page: FrontendPage, url: str) -> bool:
+        """An asset at ``url`` is fetched: it is on the page's own host, or on one of ``asset_hosts``."""
+        host = urlsplit(url).hostname or ""
+        return host == (urlsplit(page.url).hostname or "") or hosts.matches_any(host, self.asset_hosts)
 
 
 @dataclass(frozen=True)
@@ -168,8 +184,15 @@ class AssetsFact:
     assets: tuple[AssetFact, ...]
     #: referenced, but over ``max_assets``: not fetched
     not_fetched: tuple[str, ...] = ()
+    #: referenced, on a host neither the page's nor in ``asset_hosts`` (a CDN): not fetched
+    elsewhere: tuple[str, ...] = ()
     #: the page's body was cut at the probe's limit: assets referenced after it were not seen
     page_truncated: bool = False
+
+    @property
+    def other_hosts(self) -> list[str]:
+        """The hosts of the assets not fetched because they are elsewhere (a CDN), each once."""
+        return sorted({urlsplit(url).hostname or url for url in self.elsewhere})
 
     @property
     def evidence_name(self) -> str:
@@ -181,6 +204,9 @@ class AssetsFact:
                  *(asset.line() for asset in self.assets)]
         if self.not_fetched:
             lines += ["", f"not fetched (over max_assets): {len(self.not_fetched)}", *self.not_fetched]
+        if self.elsewhere:
+            lines += ["", f"not fetched (on another host than the page's and [frontend] asset_hosts): "
+                          f"{len(self.elsewhere)}", *self.elsewhere]
         if self.page_truncated:
             lines += ["", f"the page is longer than {BODY_LIMIT // 1024} KiB: assets referenced after that were not seen"]
         return masker.mask("\n".join(lines))
@@ -209,14 +235,16 @@ class FrontendProbe:
         return self._pages[page.name]
 
     def assets(self, page: FrontendPage, fact: HttpFact) -> AssetsFact:
-        """Fetch every asset the page's body references (several at once, each bounded by the page's
-        ``timeout_s``); never raises."""
+        """Fetch every asset the page's body references on its own host or ``asset_hosts`` (several at once, each
+        bounded by the page's ``timeout_s``); never raises."""
         found = references(fact.body, page.url)
+        elsewhere = tuple(asset.url for asset in found if not self.section.fetched_from(page, asset.url))
+        found = [asset for asset in found if self.section.fetched_from(page, asset.url)]
         wanted, over = found[:self.section.max_assets], found[self.section.max_assets:]
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
             fetched = list(pool.map(lambda asset: AssetFact.of(asset, self.http.get(asset.url, timeout_s=page.timeout_s)),
                                     wanted))
-        return AssetsFact(page.url, tuple(fetched), tuple(asset.url for asset in over),
+        return AssetsFact(page.url, tuple(fetched), tuple(asset.url for asset in over), elsewhere,
                           page_truncated=len(fact.body.encode("utf-8")) >= BODY_LIMIT)
 
     def config_test(self) -> CommandFact:

@@ -335,3 +335,182 @@ def test_a_configuration_test_without_docker_says_so(run_gate: Any, nginx: Nginx
     assert failed["frontend.config_valid"] == (
         "configuration test ran: expected `nginx -t` to end within 30 s, got the profile has no [docker] table: "
         "gonogo cannot reach the service's container"), failed
+
+
+# ------------------------------------------------------------------------------------ assets on other hosts (issue 22, item 12)
+
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+#: a second loopback address (Linux routes all of 127.0.0.0/8 to lo): another host than the page's 127.0.0.1
+CDN_ADDRESS = "127.0.0.2"
+
+
+@dataclass
+class Cdn:
+    """A real HTTP server on another host than the page's, recording every request it receives."""
+
+    port: int
+    paths: list[str]
+
+    def url(self, path: str, host: str = CDN_ADDRESS) -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+@pytest.fixture
+def cdn() -> Iterator[Cdn]:
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            paths.append(self.path)
+            body = b"console.log('cdn');\n" if self.path.endswith(".js") else b"body {}\n"
+            self.send_response(404 if "missing" in self.path else 200)
+            self.send_header("Content-Type", "text/javascript" if self.path.endswith(".js") else "text/css")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((CDN_ADDRESS, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Cdn(server.server_address[1], paths)
+    server.shutdown()
+    server.server_close()
+
+
+def cdn_page(nginx: Nginx, cdn: Cdn, name: str, own: bool = True, host: str = CDN_ADDRESS) -> str:
+    """A page of nginx's that loads a script and a stylesheet from ``cdn`` (and, with ``own``, its own stylesheet)."""
+    html = ('<link rel="stylesheet" href="style.css">' if own else "") + (
+        f'<script src="{cdn.url("/lib/jquery.min.js", host)}"></script>'
+        f'<link rel="stylesheet" href="{cdn.url("/lib/theme.css", host)}"><p data-testid="front-page">Hi</p>')
+    folder = nginx.root / "site" / name
+    folder.mkdir(exist_ok=True)
+    (folder / "index.html").write_text(html)
+    (folder / "style.css").write_text("p { margin: 0; }\n")
+    return nginx.url(f"/{name}/")
+
+
+def assets_of(url: str, asset_hosts: list[str], resolve: dict[str, str] | None = None) -> Any:
+    p = page(url)
+    frontend = FrontendProbe(FrontendSection(pages=[p], asset_hosts=asset_hosts), HttpProbe(resolve=resolve or {}),
+                             CommandProbe(Path("."), None))
+    return frontend.assets(p, frontend.page(p))
+
+
+def test_assets_on_another_host_are_listed_never_fetched(nginx: Nginx, cdn: Cdn) -> None:
+    url = cdn_page(nginx, cdn, "cdn")
+
+    assets = assets_of(url, [])
+
+    assert [a.url for a in assets.assets] == [nginx.url("/cdn/style.css")], assets
+    assert assets.elsewhere == (cdn.url("/lib/jquery.min.js"), cdn.url("/lib/theme.css"))
+    assert assets.other_hosts == [CDN_ADDRESS]
+    evidence = assets.evidence()
+    assert "not fetched (on another host than the page's and [frontend] asset_hosts): 2" in evidence, evidence
+    assert cdn.url("/lib/jquery.min.js") in evidence and cdn.url("/lib/theme.css") in evidence
+    assert cdn.paths == [], "the other host received a request"
+
+
+@pytest.mark.parametrize(("asset_hosts", "host", "resolve"), [
+    ([CDN_ADDRESS], CDN_ADDRESS, None),
+    (["*"], CDN_ADDRESS, None),
+    ([".cdn.gonogo.test"], "static.cdn.gonogo.test", {"static.cdn.gonogo.test": CDN_ADDRESS}),
+    (["static.cdn.gonogo.test"], "static.cdn.gonogo.test", {"static.cdn.gonogo.test": CDN_ADDRESS}),
+], ids=["host", "every-host", "parent-domain", "name"])
+def test_assets_on_a_listed_host_are_fetched(nginx: Nginx, cdn: Cdn, asset_hosts, host, resolve) -> None:
+    url = cdn_page(nginx, cdn, "cdn-listed", host=host)
+
+    assets = assets_of(url, asset_hosts, resolve)
+
+    assert [(a.url, a.status) for a in assets.assets] == [
+        (nginx.url("/cdn-listed/style.css"), 200), (cdn.url("/lib/jquery.min.js", host), 200),
+        (cdn.url("/lib/theme.css", host), 200)], assets
+    assert assets.elsewhere == ()
+    assert sorted(cdn.paths) == ["/lib/jquery.min.js", "/lib/theme.css"]
+
+
+def test_a_parent_domain_does_not_cover_a_lookalike(nginx: Nginx, cdn: Cdn) -> None:
+    url = cdn_page(nginx, cdn, "cdn-lookalike", host="cdn.gonogo.test.evil")
+
+    assets = assets_of(url, [".gonogo.test"], {"cdn.gonogo.test.evil": CDN_ADDRESS})
+
+    assert len(assets.elsewhere) == 2 and cdn.paths == [], assets
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('["https://cdn.example.org"]', "'https://cdn.example.org' is a URL: write its host alone ('cdn.example.org')"),
+    ('["*.example.org"]', "'*.example.org' is a wildcard: write a parent domain as '.example.org' (the domain and "
+                          "its subdomains); or '*' alone for every host"),
+    ('["cdn.example.org/lib"]', "'cdn.example.org/lib' is not a host name: a host alone (no scheme, port or path), "
+                                "or '.example.org' for a domain and its subdomains"),
+], ids=["url", "wildcard", "path"])
+def test_asset_hosts_that_are_no_hosts_are_one_profile_line_naming_the_key(tmp_path: Path, value: str,
+                                                                           message: str) -> None:
+    from gonogo.environment import ProfileError, load
+
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "prod.toml").write_text(
+        f'[environment]\nrelease = "1"\n[frontend]\npages = [{{ name = "home", url = "https://shop.example.org/" }}]\n'
+        f"asset_hosts = {value}\n")
+    with pytest.raises(ProfileError) as caught:
+        load("prod", "--env", tmp_path / "environments", tmp_path, {})
+    assert str(caught.value) == f"environments/prod.toml: [frontend] asset_hosts: {message}"
+
+
+CDN_PROFILE = """
+[environment]
+release = "2.0.0"
+public_variables = ["FRONT_URL"]
+
+[frontend]
+pages = [{{ name = "front", url = "${{FRONT_URL}}", timeout_s = 2 }}]
+{asset_hosts}
+"""
+
+
+def cdn_gate(run_gate: Any, url: str, asset_hosts: str = "") -> Any:
+    return run_gate({"test_frontend.py": CHECKS}, "-m", "postdeploy", profile=CDN_PROFILE.format(asset_hosts=asset_hosts),
+                    environ={"FRONT_URL": url})
+
+
+def test_the_gate_judges_the_page_own_assets_and_never_asks_the_cdn(run_gate: Any, nginx: Nginx, cdn: Cdn) -> None:
+    """A page with its own stylesheet and a CDN's script and theme: GO on its own asset; the CDN (another host,
+    whose outage is not the release's) receives no request, and is listed in the evidence."""
+    run = cdn_gate(run_gate, cdn_page(nginx, cdn, "cdn-gate"))
+
+    assert run.gate["verdict"] == "GO", run.log
+    assert run.gate["counts"]["passed"] == 2, run.gate["counts"]
+    assert cdn.paths == [], "the CDN received a request"
+    evidence = "".join(p.read_text(errors="replace") for p in run.allure_dir.iterdir() if p.suffix == ".txt")
+    assert "not fetched (on another host than the page's and [frontend] asset_hosts): 2" in evidence
+
+
+def test_a_page_whose_assets_are_all_elsewhere_says_so(run_gate: Any, nginx: Nginx, cdn: Cdn) -> None:
+    run = cdn_gate(run_gate, cdn_page(nginx, cdn, "cdn-only", own=False))
+
+    skipped = {e["id"]: e for e in run.gate["skipped"]}
+    assert skipped["frontend.assets_served[front]"]["status"] == "not-applicable", run.log
+    assert skipped["frontend.assets_served[front]"]["reason"] == (
+        f"not applicable: every asset {nginx.url('/cdn-only/')} references is on another host (2 on {CDN_ADDRESS}, "
+        "not fetched): [frontend] asset_hosts names the hosts whose assets are fetched"), run.log
+    assert cdn.paths == []
+
+
+def test_the_gate_fetches_a_listed_cdn_and_judges_its_assets(run_gate: Any, nginx: Nginx, cdn: Cdn) -> None:
+    """With the CDN in asset_hosts, its assets are judged like the page's own: one it does not have fails."""
+    url = cdn_page(nginx, cdn, "cdn-listed-gate")
+    html = nginx.root / "site" / "cdn-listed-gate" / "index.html"
+    html.write_text(html.read_text() + f'<script src="{cdn.url("/lib/missing.js")}"></script>')
+
+    run = cdn_gate(run_gate, url, f'asset_hosts = ["{CDN_ADDRESS}"]')
+
+    assert sorted(cdn.paths) == ["/lib/jquery.min.js", "/lib/missing.js", "/lib/theme.css"], run.log
+    failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
+    assert list(failed) == ["frontend.assets_served[front]"], run.log
+    assert failed["frontend.assets_served[front]"].startswith(
+        "front assets: expected 200 and a fitting content type for each of the 4 asset(s) the page references, "
+        f"got 1 failing: {cdn.url('/lib/missing.js')}: "), failed
