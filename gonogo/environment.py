@@ -68,6 +68,8 @@ class LoadedEnvironment:
     env_files: tuple[Path, ...] = ()
     #: their variables, a later file's value winning (secrets: never print them)
     env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the suite's folder (pytest's rootdir): where the files that ship with the suite are
+    rootdir: Path | None = None
 
     @property
     def env_file(self) -> Path | None:
@@ -77,6 +79,10 @@ class LoadedEnvironment:
     def resolve_path(self, path: Path) -> Path:
         """A path written in the profile, made absolute relative to the profile's folder."""
         return path if path.is_absolute() else (self.path.parent / path).resolve()
+
+    def suite_path(self, path: Path) -> Path:
+        """A file that ships with the suite (``fixtures/smoke.toml``), relative to the rootdir."""
+        return path if path.is_absolute() else ((self.rootdir or Path.cwd()) / path).resolve()
 
     @property
     def ca_path(self) -> Path | None:
@@ -155,6 +161,7 @@ def load(name: str, source: str, directory: Path, rootdir: Path, environ: dict[s
         profile=profile,
         env_files=tuple(Path(file) for file, _ in env_files),
         env_file_values=file_values,
+        rootdir=rootdir,
     )
 
 

@@ -31,7 +31,7 @@ from gonogo.probes.logs import LogsProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.rollback import RollbackProbe
-from gonogo.probes.smoke import SmokeConfig, load_config
+from gonogo.probes.smoke import SUITE_DEFAULTS, SmokeConfig, load_config
 from gonogo.probes.tls import TlsProbe
 from gonogo.probes.webhooks import WebhookProbe
 from gonogo.probes.websocket import WebsocketProbe
@@ -173,13 +173,15 @@ class Stack:
 
     @cached_property
     def smoke(self) -> SmokeConfig:
-        """The smoke flows' settings: ``[smoke]`` merged over its defaults file (selectors, flow data), the
-        Chromium to launch, and the resolve map and CA file for the browser."""
+        """The smoke flows' settings: ``[smoke]`` merged over its defaults file (``[smoke] defaults``, relative to
+        the profile; else the suite's own, relative to the rootdir), the Chromium to launch, and the resolve map
+        and CA file for the browser."""
         section = self.section("smoke")
         if section.chromium is not None:
             section = section.model_copy(update={"chromium": self.env.resolve_path(section.chromium)})
-        return load_config(section, self.env.resolve_path(section.defaults), dict(self.env.profile.environment.resolve),
-                           self.env.ca_path, dict(os.environ))
+        defaults = self.env.resolve_path(section.defaults) if section.defaults else self.env.suite_path(SUITE_DEFAULTS)
+        return load_config(section, defaults, dict(self.env.profile.environment.resolve), self.env.ca_path,
+                           dict(os.environ))
 
     @cached_property
     def tls(self) -> TlsProbe:

@@ -24,6 +24,8 @@ from gonogo.probes.files import read_text
 from gonogo.secrets import masker
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+#: the defaults that ship with the suite (relative to its rootdir), wherever the profile lives
+SUITE_DEFAULTS = Path("fixtures/smoke.toml")
 
 
 class SmokeSection(Section):
@@ -39,8 +41,9 @@ class SmokeSection(Section):
     tag: str = Field(default="gonogo-smoke", min_length=8)
     #: Chromium's executable (else CHROMIUM_PATH, else /usr/bin/chromium); never downloaded
     chromium: Path | None = None
-    #: the defaults for selectors and flow data (relative to the profile)
-    defaults: Path = Path("../fixtures/smoke.toml")
+    #: the defaults for selectors and flow data: a path set here is relative to the profile; without it, the
+    #: suite's own ``fixtures/smoke.toml`` (relative to the rootdir, wherever the profile lives)
+    defaults: Path | None = None
     #: override selectors of the defaults (name -> data-testid)
     selectors: dict[str, str] = Field(default_factory=dict)
     #: override flow data of the defaults (products, amounts...)

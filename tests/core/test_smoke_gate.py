@@ -96,3 +96,21 @@ def test_a_missing_chromium_is_an_error_that_says_so(run_gate, with_flows, tmp_p
         assert f"Chromium not found at {chromium} ([smoke] chromium)" in reason
         assert "apt-get install chromium" in reason
     assert "s3cret-smoke-pass" not in run.out + run.err
+
+
+def test_a_profile_outside_the_project_uses_the_suite_defaults(run_gate, with_flows, tmp_path_factory):
+    """Issue 22, item 9: a profile in /etc/gonogo (a tmp dir outside the project, --environments-dir): the flows'
+    defaults are the suite's fixtures/smoke.toml (under the rootdir), not a fixtures/ beside the profile. Not
+    allowed here, so no browser opens: the flows are "not run" for that reason, not errored on a missing file."""
+    outside = tmp_path_factory.mktemp("etc") / "gonogo"
+    outside.mkdir()
+    (outside / "prod.toml").write_text(_profile("allowed = false"))
+
+    run = run_gate({"test_app.py": OTHER}, "-m", "postdeploy", f"--environments-dir={outside}", profile=None,
+                   env="prod")
+
+    gate = run.gate
+    assert gate["errored"] == [] and gate["verdict"] == "GO", run.log
+    skipped = {entry["id"]: entry for entry in gate["skipped"]}
+    assert set(skipped) == FLOWS, gate["skipped"]
+    assert all("[smoke] allowed = false" in entry["reason"] for entry in skipped.values()), gate["skipped"]

@@ -115,3 +115,58 @@ def test_a_defaults_file_that_is_no_toml_file_is_an_error_at_once(tmp_path: Path
         bounded(lambda: load_config(_section(), defaults, {}, None, {}), 5)  # a FIFO would block: TimeoutError
 
     assert str(caught.value).startswith(f"[smoke] defaults {defaults}: ") and expected in str(caught.value)
+
+
+# ---- where the defaults are (issue 22, item 9): the suite's own, wherever the profile lives
+
+SMOKE_PROFILE = """
+[environment]
+release = "1.4.2"
+
+[smoke]
+base_url = "https://shop.example.test"
+user = "demo"
+password = "pw-smoke-7781"
+selectors = { sale_total = "total-amount" }
+"""
+
+
+def test_a_profile_outside_the_repository_finds_the_suite_defaults(tmp_path: Path) -> None:
+    """A profile in /etc/gonogo (here a tmp dir, chosen with --environments-dir) loaded as a run loads it, with
+    the repository as the rootdir: the defaults are the suite's fixtures/smoke.toml, the profile's overrides on top."""
+    import tomllib
+
+    from gonogo.environment import load
+    from gonogo.stack import Stack
+
+    outside = tmp_path / "etc" / "gonogo"
+    outside.mkdir(parents=True)
+    (outside / "prod.toml").write_text(SMOKE_PROFILE)
+    assert not (tmp_path / "etc" / "fixtures").exists()  # where the defaults were looked for (beside the profile)
+
+    config = Stack(load("prod", "--env", outside, REPO, {})).smoke
+
+    defaults = tomllib.loads(DEFAULTS.read_text())
+    assert config.testid("sale_total") == "total-amount"
+    assert config.testid("sale_number") == defaults["selectors"]["sale_number"]
+    assert config.data.payment == defaults["data"]["payment"]
+
+
+def test_defaults_set_in_the_profile_are_relative_to_the_profile(tmp_path: Path) -> None:
+    from gonogo.environment import load
+    from gonogo.stack import Stack
+
+    outside = tmp_path / "etc" / "gonogo"
+    outside.mkdir(parents=True)
+    team = DEFAULTS.read_text().replace('sale_number = "sale-number"', 'sale_number = "team-sale-number"')
+    assert team != DEFAULTS.read_text()
+    (outside / "team-smoke.toml").write_text(team)
+    (outside / "prod.toml").write_text(SMOKE_PROFILE.replace("[smoke]\n", '[smoke]\ndefaults = "team-smoke.toml"\n'))
+
+    config = Stack(load("prod", "--env", outside, REPO, {})).smoke
+
+    assert config.testid("sale_number") == "team-sale-number" and config.testid("sale_total") == "total-amount"
+    missing = SMOKE_PROFILE.replace("[smoke]\n", '[smoke]\ndefaults = "none.toml"\n')
+    (outside / "prod.toml").write_text(missing)
+    with pytest.raises(SmokeConfigError, match=f"defaults {outside / 'none.toml'}: cannot read it"):
+        Stack(load("prod", "--env", outside, REPO, {})).smoke
