@@ -117,7 +117,9 @@ def deciding_properties(document: dict[str, Any]) -> dict[str, str]:
 
 def _by_cause(document: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[list[causes.Group], str]:
     """The failed and errored ``entries`` grouped by cause (gonogo.causes), then the others' ids, as one property."""
-    judged = [e for e in entries if e["status"] in ("failed", "errored")]
+    # by the list an entry is in (a merged gate file's entry need not say its status)
+    listed = {id(e) for e in document["failed"] + document["errored"]}
+    judged = [e for e in entries if id(e) in listed]
     groups, _ = causes.failure_groups(document, judged)
     items = [causes.said(g) for g in groups] + [str(e.get("id")) for e in entries if e not in judged]
     return groups, "; ".join(items)
