@@ -140,7 +140,8 @@ class Stack:
     @cached_property
     def migrations(self) -> MigrationsProbe:
         """The migration state of ``[database] migrations``: its table, read through ``stack.db``, against the
-        release's migrations (files relative to the profile, or a command in a service's container through ``[docker]``)."""
+        release's migrations (files relative to the profile, or Django's command in a service's container through
+        ``[docker]`` or, with ``host = true``, on the gate's host)."""
         database = self.section("database")
         if database.migrations is None:
             skips.not_configured(not_configured(self.env, "[database] migrations"))
