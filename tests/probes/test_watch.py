@@ -22,16 +22,17 @@ def test_a_window_cut_short_before_its_first_round_read_no_log() -> None:
     assert window.logs_read == {} and "logs read: web: never read; worker: never read" in window.evidence()
 
 
-def test_a_window_without_docker_reads_no_log_so_no_critical_log_is_not_configured(run_gate: Any) -> None:
-    """No [docker]: the window can read no service's log. watch.no_critical_log is "not configured" (never a pass),
-    saying it needs [docker]; the rest of the window is judged."""
+def test_a_window_without_docker_reads_no_log_so_no_critical_log_is_not_applicable(run_gate: Any) -> None:
+    """No [docker]: the window can read no service's log. watch.no_critical_log is "not applicable: needs [docker]"
+    (never a pass; issue 22, item 2: it reads its subject through another subject's table), naming the profile;
+    the rest of the window is judged."""
     run = run_gate(WATCH, "-m", "postdeploy", "--watch", "1s", "--every", "0.5s",
                    profile='[environment]\nrelease = "1.4.2"\n')
 
     skipped = {e["id"]: (e["status"], e["reason"]) for e in run.gate["skipped"]}
     assert "watch.no_critical_log" not in run.gate["passed"], run.gate
     status, reason = skipped["watch.no_critical_log"]
-    assert status == "not-configured" and "no [docker] table" in reason and "environments/dev.toml" in reason, reason
+    assert status == "not-applicable" and "needs [docker]" in reason and "environments/dev.toml" in reason, reason
     assert "watch.window_complete" in run.gate["passed"], run.gate
 
 
