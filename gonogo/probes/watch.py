@@ -10,10 +10,14 @@ short, judged on what was seen). :class:`Window` is the fact: every round, as a 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Callable
 
 from pydantic import Field, field_validator
@@ -239,41 +243,72 @@ def run_window(stack: Stack, section: WatchSection, duration_s: float, every_s: 
     counted = metrics_url(stack, profile.diff) is not None  # Traefik's counters, when there is somewhere to read them
     window.traffic_start = traffic_now(stack, profile.diff) if counted else None
     seen: set[tuple[str, str]] = set()
-    try:
-        while True:
-            round_start = clock()
-            silence.forget()  # each round asks every target afresh: a timeout is that round's, not the window's
-            probes = []
-            for endpoint in endpoints:
-                fact = stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)
-                problems = body_problems(endpoint, fact) if fact.status == endpoint.status else []
-                text = fact.status_text + (f": {'; '.join(problems)}" if problems else "")
-                probes.append(Probe(endpoint.name, fact.status == endpoint.status and not problems, text, fact.elapsed_ms))
-            matches, errors, reads = [], [], []
-            if services and patterns:
-                # the lines written since the previous round began (a line seen in an earlier round is not new)
-                since = wall_start + (window.rounds[-1].at_s if window.rounds else 0.0) - 1.0
-                for service in services:
-                    scan = stack.logs.scan(service, patterns, since=max(since, wall_start))
-                    fresh = [m for m in scan.matches if (m.container, m.line) not in seen]
-                    seen.update((m.container, m.line) for m in fresh)
-                    matches.extend(fresh)
-                    if scan.error or not scan.containers:  # not read: the engine's error, or no container
-                        errors.append(scan.error or no_container(scan.project, service))
-                    else:
-                        reads.append(LogRead(service, scan.containers, scan.lines_read))
-            window.rounds.append(Round(round_start - start, tuple(probes), tuple(matches), tuple(errors), tuple(reads)))
-            window.elapsed_s = clock() - start
-            progress(window)
-            if window.elapsed_s >= duration_s:
-                break
-            next_round = start + min(len(window.rounds) * every_s, duration_s)
-            sleep(max(0.0, next_round - clock()))
-    except KeyboardInterrupt:
-        window.cut_short = True
+    with _ctrl_c() as stopped:
+        try:
+            while True:
+                round_start = clock()
+                silence.forget()  # each round asks every target afresh: a timeout is that round's, not the window's
+                probes = []
+                for endpoint in endpoints:
+                    fact = stack.http.get(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s)
+                    problems = body_problems(endpoint, fact) if fact.status == endpoint.status else []
+                    text = fact.status_text + (f": {'; '.join(problems)}" if problems else "")
+                    probes.append(Probe(endpoint.name, fact.status == endpoint.status and not problems, text, fact.elapsed_ms))
+                matches, errors, reads = [], [], []
+                if services and patterns:
+                    # the lines written since the previous round began (a line seen in an earlier round is not new)
+                    since = wall_start + (window.rounds[-1].at_s if window.rounds else 0.0) - 1.0
+                    for service in services:
+                        scan = stack.logs.scan(service, patterns, since=max(since, wall_start))
+                        fresh = [m for m in scan.matches if (m.container, m.line) not in seen]
+                        seen.update((m.container, m.line) for m in fresh)
+                        matches.extend(fresh)
+                        if scan.error or not scan.containers:  # not read: the engine's error, or no container
+                            errors.append(scan.error or no_container(scan.project, service))
+                        else:
+                            reads.append(LogRead(service, scan.containers, scan.lines_read))
+                window.rounds.append(Round(round_start - start, tuple(probes), tuple(matches), tuple(errors), tuple(reads)))
+                window.elapsed_s = clock() - start
+                progress(window)
+                if window.elapsed_s >= duration_s:
+                    break
+                next_round = start + min(len(window.rounds) * every_s, duration_s)
+                if stopped.is_set():
+                    raise KeyboardInterrupt
+                if sleep is time.sleep:
+                    stopped.wait(max(0.0, next_round - clock()))  # Ctrl-C ends the wait at once
+                else:
+                    sleep(max(0.0, next_round - clock()))
+                if stopped.is_set():
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            window.cut_short = True
     window.elapsed_s = clock() - start
     window.traffic_end = traffic_now(stack, profile.diff) if counted else None
     return window
+
+
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """An event Ctrl-C (SIGINT) sets while the window runs, in the main thread: the window ends at its next step
+    rather than where a KeyboardInterrupt would land (one raised where the loop cannot see it, inside code that
+    catches or ignores it, was lost in a CI run: the window went on after Ctrl-C). A second Ctrl-C interrupts as
+    usual."""
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 __all__ = ["LogRead", "Probe", "Round", "Traffic", "WatchSection", "Window", "parse_duration", "run_window", "show"]
