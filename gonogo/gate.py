@@ -135,14 +135,18 @@ def waiver_subjects(pattern: str, checks: Iterable[CheckInfo]) -> list[str]:
     return sorted({c.subject for c in checks if selector_matches(pattern, c)})
 
 
+def _shown(subjects: list[str]) -> str:
+    """The subjects a catch-all pattern matches, as a refusal lists them (six at most, then how many more)."""
+    return ", ".join(subjects[:6]) + (f" and {len(subjects) - 6} more" if len(subjects) > 6 else "")
+
+
 def waiver_problem(index: int, waiver: Waiver, checks: Iterable[CheckInfo], profile_file: str) -> str | None:
     """Why a waiver is refused: it matches the checks of more than one subject (a catch-all), or None."""
     subjects = waiver_subjects(waiver.check, checks)
     if len(subjects) <= 1:
         return None
-    shown = ", ".join(subjects[:6]) + (f" and {len(subjects) - 6} more" if len(subjects) > 6 else "")
     return (f"{profile_file}: [gate.waivers #{index + 1}] check = '{waiver.check}' matches checks of {len(subjects)} "
-            f"subjects ({shown}): a waiver names the checks of one subject (e.g. 'tls.certificate_trusted'); it waived nothing")
+            f"subjects ({_shown(subjects)}): a waiver names the checks of one subject (e.g. 'tls.certificate_trusted'); it waived nothing")
 
 
 def _of_inventory(pattern: str) -> str:
@@ -161,8 +165,7 @@ def decision_problem(index: int, decision: NotApplicableDecision, checks: Iterab
     matched = [c for c in checks if selector_matches(_of_inventory(decision.check), c)]
     subjects = sorted({c.subject for c in matched})
     if len(subjects) > 1:
-        shown = ", ".join(subjects[:6]) + (f" and {len(subjects) - 6} more" if len(subjects) > 6 else "")
-        return (f"{where} matches checks of {len(subjects)} subjects ({shown}): a decision that checks do not apply "
+        return (f"{where} matches checks of {len(subjects)} subjects ({_shown(subjects)}): a decision that checks do not apply "
                 f"names the checks of one subject (e.g. 'traefik.service_health_checked')")
     if not matched:
         return f"{where} matches no check of the suite: name a check id (e.g. 'traefik.service_health_checked')"

@@ -133,6 +133,11 @@ class HealthEndpoint(Section):
         return self
 
 
+def matches_every_check(pattern: str) -> bool:
+    """A check pattern of wildcards and separators alone (``*``, ``*.*``, ``[?]``): it names no check."""
+    return not pattern.translate(str.maketrans("", "", "*?.[] "))
+
+
 class Waiver(Section):
     """Accept a known failure of named checks until a date (never an error or a missing check)."""
 
@@ -143,7 +148,7 @@ class Waiver(Section):
     @field_validator("check")
     @classmethod
     def _names_checks(cls, value: str) -> str:
-        if not value.translate(str.maketrans("", "", "*?.[] ")):
+        if matches_every_check(value):
             raise ValueError(f"'{value}' matches every check: a waiver must name the checks it accepts "
                              "(a subject, a check id, or a pattern with a name in it)")
         return value
@@ -168,7 +173,7 @@ class NotApplicableDecision(Section):
     @field_validator("check")
     @classmethod
     def _names_checks(cls, value: str) -> str:
-        if not value.translate(str.maketrans("", "", "*?.[] ")):
+        if matches_every_check(value):
             raise ValueError(f"'{value}' matches every check: a decision that a check does not apply names that check "
                              "(a check id, e.g. 'traefik.service_health_checked')")
         return value
