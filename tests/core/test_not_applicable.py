@@ -14,15 +14,10 @@ for a catch-all, a typo, a required check (exit 4) and a blocker (NO-GO).
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-import dns.exception
-import dns.nameserver
-import dns.resolver
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,7 +30,6 @@ from gonogo.outcomes import FAILED, NOT_APPLICABLE, PASSED, Outcome
 from gonogo.profile import GateSection, NotApplicableDecision
 
 ROOT = Path(__file__).resolve().parents[2]
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 
 # ------------------------------------------------------------------ item 2: "not applicable: needs [docker]"
@@ -47,32 +41,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _answers(port: int, name: str) -> bool:
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver("127.0.0.1", port)]
-    resolver.lifetime = 0.2
-    try:
-        resolver.resolve(name, "A")
-        return True
-    except dns.exception.DNSException:
-        return False
-
-
 @pytest.fixture
-def nameserver(tmp_path: Path):
-    """A real dnsmasq (no upstream) answering shop.example.test with 127.0.0.1; yields its port."""
-    port = _free_port()
-    log = (tmp_path / "dnsmasq.log").open("wb")
-    proc = subprocess.Popen([DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=", "--no-resolv",
-                             "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces", f"--port={port}",
-                             "--log-facility=-", "--address=/shop.example.test/127.0.0.1"], stdout=log,
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while not _answers(port, "shop.example.test"):
-        assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "dnsmasq.log").read_text()
-    yield port
-    proc.terminate()
-    proc.wait(timeout=5)
+def nameserver(dnsmasq: Callable[..., int]) -> int:
+    """A real dnsmasq (no upstream) answering shop.example.test with 127.0.0.1; its port."""
+    return dnsmasq({"shop.example.test": ["127.0.0.1"]})
 
 
 SUITE = {  # the suite's own modules: the checks under test are the real ones

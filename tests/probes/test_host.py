@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,9 +23,6 @@ import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import dns.exception
-import dns.nameserver
-import dns.resolver
 import psutil
 import pytest
 from pydantic import ValidationError
@@ -34,7 +30,6 @@ from pydantic import ValidationError
 from gonogo.probes.docker import DockerProbe, DockerSection
 from gonogo.probes.host import Artefact, DiskPath, HostProbe, HostSection, PortRule, bounded
 
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SLACK_S = 1.0  # what a bounded call may take beyond its timeout (thread start, scheduling)
 
 
@@ -61,42 +56,6 @@ def process_name(pid: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------- DNS
-
-
-def _answers(address: str, port: int, name: str) -> bool:
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port)]
-    resolver.lifetime = 0.2
-    try:
-        resolver.resolve(name, "A")
-        return True
-    except dns.exception.DNSException:
-        return False
-
-
-@pytest.fixture
-def dnsmasq(tmp_path: Path) -> Iterator[Callable[..., int]]:
-    """Start a real dnsmasq (no upstream) answering ``{domain: [addresses]}``; returns its port."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(answers: dict[str, list[str]], address: str = "127.0.0.1", port: int | None = None) -> int:
-        port = port or free_port()
-        argv = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=", "--no-resolv", "--no-hosts",
-                f"--listen-address={address}", "--bind-interfaces", f"--port={port}", "--log-facility=-"]
-        argv += [f"--address=/{name}/{a}" for name, addresses in answers.items() for a in addresses]
-        log = (tmp_path / f"dnsmasq-{port}.log").open("wb")
-        started.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
-        first = next(iter(answers))
-        deadline = time.monotonic() + 10
-        while not _answers(address, port, first):  # each try waits up to 0.2 s for an answer
-            assert time.monotonic() < deadline and started[-1].poll() is None, Path(log.name).read_text()
-        assert started[-1].poll() is None, "another server answers there: " + Path(log.name).read_text()
-        return port
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=5)
 
 
 def test_dns_answer_through_the_profile_nameserver(dnsmasq: Callable[..., int]) -> None:
