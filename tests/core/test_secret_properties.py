@@ -122,7 +122,9 @@ def _plain_search(values: list[str], text: str) -> str:
 single_line = secrets.filter(lambda v: "://" not in v and not any(c in LINE_BREAKS for c in v))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# single_line keeps the values of `secrets` that are neither URL-shaped nor multi-line, which it makes often by
+# design: Hypothesis' filter_too_much health check failed the test now and then (50 filtered for 8 kept)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.lists(single_line, min_size=1, max_size=4), st.data())
 def test_the_automaton_masks_what_a_plain_search_finds(values, data):
     """Several secrets (one inside another, overlapping) in a text of their forms, unicode and filler."""
