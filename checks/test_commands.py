@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import judge
-from gonogo.probes.commands import CommandEntry
+from gonogo.sections.commands import CommandEntry
 from gonogo.stack import Stack
 
 

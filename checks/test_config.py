@@ -23,8 +23,9 @@ import pytest
 from gonogo import hosts, judge, skips
 from gonogo.environment import not_configured
 from gonogo.probes.compose import ComposeFact, ServiceFact
-from gonogo.probes.config import EnvFilesFact, EnvFileRules, VariableRule, looks_secret, placeholder_in
-from gonogo.probes.docker import DockerSection
+from gonogo.probes.config import EnvFilesFact, looks_secret, placeholder_in
+from gonogo.sections.config import EnvFileRules, VariableRule
+from gonogo.sections.docker import DockerSection
 from gonogo.stack import Stack
 
 #: values that say a debug flag is off

@@ -19,7 +19,7 @@ import pytest
 from gonogo import evidence, judge, skips
 from gonogo.fixtures import Converge
 from gonogo.probes.containers import ServiceFact, UsageFact
-from gonogo.probes.docker import DockerSection
+from gonogo.sections.docker import DockerSection
 from gonogo.stack import Stack
 from gonogo.waiting import Convergence, wait_until
 

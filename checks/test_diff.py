@@ -22,9 +22,10 @@ import pytest
 from gonogo import evidence, judge, skips
 from gonogo.plugin import baseline_file
 from gonogo.probes import diff as releasediff
-from gonogo.probes.diff import Change, DiffSection, ReleaseDiff, Snapshot
+from gonogo.probes.diff import Change, ReleaseDiff, Snapshot
+from gonogo.sections.diff import DiffSection
 from gonogo.selection import Scope
-from gonogo.profile import HealthEndpoint
+from gonogo.sections.health import HealthEndpoint
 from gonogo.stack import Stack
 
 

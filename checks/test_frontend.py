@@ -17,7 +17,8 @@ import re
 import pytest
 
 from gonogo import dependent, evidence, judge, skips
-from gonogo.probes.frontend import AssetFact, FrontendPage
+from gonogo.probes.frontend import AssetFact
+from gonogo.sections.frontend import FrontendPage
 from gonogo.probes.http import HttpFact
 from gonogo.stack import Stack
 

@@ -21,7 +21,8 @@ from gonogo import dependent, judge
 from gonogo.fixtures import Converge
 from gonogo.probes.health import body_problems, healthy
 from gonogo.probes.http import HttpFact
-from gonogo.profile import HealthEndpoint, Profile
+from gonogo.profile import Profile
+from gonogo.sections.health import HealthEndpoint
 from gonogo.stack import Stack
 from gonogo.waiting import SideBySide, Wait
 

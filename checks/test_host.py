@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import judge, skips
-from gonogo.probes.host import Artefact, DiskPath, DnsName, HostSection, PortRule
+from gonogo.sections.host import Artefact, DiskPath, DnsName, HostSection, PortRule
 from gonogo.stack import Stack
 
 

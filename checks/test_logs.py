@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import judge
-from gonogo.probes.docker import DockerSection
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.logs import LogScan
 from gonogo.stack import Stack
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import pytest
 
 from gonogo import judge, skips
-from gonogo.probes.rollback import AFTER, BEFORE, Moment, RollbackRecord, RunningRelease, infer_moment
+from gonogo.probes.rollback import Moment, RollbackRecord, RunningRelease, infer_moment
+from gonogo.sections.rollback import AFTER, BEFORE
 from gonogo.stack import Stack
 
 #: statuses of a rollback that went through (recyclic writes "success")

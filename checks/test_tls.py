@@ -14,7 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
-from gonogo.probes.tls import CertFact, TlsEndpoint
+from gonogo.probes.tls import CertFact
+from gonogo.sections.tls import TlsEndpoint
 from gonogo.profile import Profile
 from gonogo.stack import Stack
 

@@ -40,10 +40,10 @@ from gonogo.probes.traefik import (
     RouterFact,
     ServiceFact,
     TraefikProbe,
-    TraefikRoute,
     labels,
     network,
 )
+from gonogo.sections.traefik import TraefikRoute
 from gonogo.profile import Profile
 from gonogo.stack import Stack
 

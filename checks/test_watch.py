@@ -14,7 +14,8 @@ import pytest
 
 from gonogo import evidence, judge, skips
 from gonogo.probes.diff import over_rate
-from gonogo.probes.watch import Window, WatchSection, run_window, show
+from gonogo.probes.watch import Window, run_window
+from gonogo.sections.watch import WatchSection, show
 from gonogo.stack import Stack
 
 

@@ -19,8 +19,10 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
-from gonogo.probes.config import DEFAULT_PLACEHOLDERS, EnvFilesFact, placeholder_in
-from gonogo.probes.webhooks import Attempt, WebhookEndpoint, WebhookFact
+from gonogo.probes.config import EnvFilesFact, placeholder_in
+from gonogo.sections.config import DEFAULT_PLACEHOLDERS
+from gonogo.probes.webhooks import Attempt, WebhookFact
+from gonogo.sections.webhooks import WebhookEndpoint
 from gonogo.profile import Profile
 from gonogo.stack import Stack
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
-from gonogo.probes.websocket import WebsocketEndpoint, WebsocketFact
+from gonogo.probes.websocket import WebsocketFact
+from gonogo.sections.websocket import WebsocketEndpoint
 from gonogo.stack import Stack
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.runbook("SMK-10")]

@@ -13,7 +13,8 @@ import pytest
 
 from gonogo import dependent, judge
 from gonogo.environment import not_configured
-from gonogo.probes.workers import BeatSection, WorkersFact
+from gonogo.probes.workers import WorkersFact
+from gonogo.sections.workers import BeatSection
 from gonogo.skips import not_configured as skip_not_configured
 from gonogo.stack import Stack
 

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from gonogo import skips
 from gonogo.interpolation import SUPPORTED, Interpolated, MissingVariable, UnsupportedReference, interpolate
-from gonogo.probes import files
-from gonogo.probes.files import too_deep
+from gonogo import files
+from gonogo.files import too_deep
 from gonogo.profile import Profile
 from gonogo.secrets import is_secret_key, masker
 

@@ -9,6 +9,7 @@ import pytest
 
 from gonogo import evidence
 from gonogo.environment import LoadedEnvironment
+from gonogo.keys import ENVIRONMENT
 from gonogo.profile import Profile
 from gonogo.stack import Stack
 from gonogo.waiting import Convergence, expect, wait_until
@@ -19,8 +20,6 @@ CONVERGENCE_PROPERTY = "gonogo_convergence"
 @pytest.fixture(scope="session")
 def gonogo_env(pytestconfig: pytest.Config) -> LoadedEnvironment:
     """The chosen environment: name, where the choice came from, profile path and profile."""
-    from gonogo.plugin import ENVIRONMENT
-
     env = pytestconfig.stash.get(ENVIRONMENT, None)
     if env is None:
         pytest.skip("gonogo is off (--no-gate): no environment is loaded")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import evidence
-from gonogo.probes import Fact
+from gonogo.fact import Fact
 
 
 def judge(what: str, ok: bool, *, expected: object, actual: object, where: str | None = None,

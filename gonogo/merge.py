@@ -43,8 +43,8 @@ from jsonschema.exceptions import best_match
 from gonogo import allure_results, coverage, quality_gate, verdict_result
 from gonogo.environment import one_line
 from gonogo.gate import GO, GO_WITH_WARNINGS, NO_GO
-from gonogo.probes import files
-from gonogo.probes.files import too_deep
+from gonogo import files
+from gonogo.files import too_deep
 from gonogo.verdict_file import SCHEMA, writable_problem
 
 #: the largest input read (a gate file of a run of 10,000 checks is about 5 MB; an Allure result a few kB)

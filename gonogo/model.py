@@ -1,7 +1,8 @@
 """The base of every profile table: unknown keys are errors, values are frozen.
 
-Each subject's table is declared beside its probe (``gonogo/probes/<subject>.py``) on this base;
-:mod:`gonogo.profile` assembles them into the whole profile.
+Each subject's table is declared on this base in its own section module (``gonogo/sections/<subject>.py``),
+apart from its probe (``gonogo/probes/<subject>.py``), so that loading a profile imports no probe and no client
+library; :mod:`gonogo.profile` assembles them into the whole profile.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ masking and fixtures), runs checks and sends its collection back.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -32,15 +33,15 @@ from gonogo.checks import MARKERS, CheckInfo, MarkerError, describe, subject_of
 from gonogo.environment import LoadedEnvironment, ProfileError, available, choose, load
 from gonogo.gate import (NO_GO, SessionFacts, Verdict, decide, decided_reason, decision_for, decision_problem,
                          inventory_checks, waiver_problem)
+from gonogo.keys import ENVIRONMENT
 from gonogo.outcomes import PhaseReport, Recorder
 from gonogo.probes import silence
-from gonogo.probes.rollback import MOMENTS
 from gonogo.profile import GateSection
 from gonogo.secrets import masker
+from gonogo.sections.rollback import MOMENTS
+from gonogo.sections.watch import parse_duration
 from gonogo.selection import Scope
 
-#: the loaded environment, for the fixtures in gonogo.fixtures
-ENVIRONMENT = pytest.StashKey[LoadedEnvironment | None]()
 DEFAULT_ALLURE_DIR = usage.DEFAULT_ALLURE_DIR
 USER_PROPERTY = "gonogo_check"
 CONVERGENCE_PROPERTY = fixtures.CONVERGENCE_PROPERTY
@@ -103,10 +104,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _duration(text: str) -> float:
-    import argparse
-
-    from gonogo.probes.watch import parse_duration
-
     try:
         return parse_duration(text)
     except ValueError as exc:

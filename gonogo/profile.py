@@ -1,7 +1,8 @@
 """The typed model of an environment profile (``environments/<name>.toml``).
 
-Each subject's table is declared beside its probe (``gonogo/probes/<subject>.py``, e.g.
-:class:`~gonogo.probes.docker.DockerSection`) and assembled here. Every table forbids unknown
+Each subject's table is declared in its section module (``gonogo/sections/<subject>.py``, e.g.
+:class:`~gonogo.sections.docker.DockerSection`), apart from its probe, and assembled here: loading a
+profile imports no probe and no client library (``tests/core/test_structure.py``). Every table forbids unknown
 keys, so a typo is an error that names the key. Secret fields (DSNs, passwords, cookies) are
 ``SecretStr``: their repr is masked by construction, and code that needs the text asks for it with
 ``.get_secret_value()`` (the masker still hides it wherever it is printed). Sections other than
@@ -13,30 +14,29 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from gonogo import hosts
 from gonogo.model import Section
-from gonogo.probes.backups import BackupsSection
-from gonogo.probes.commands import CommandEntry
-from gonogo.probes.config import EnvFileRules
-from gonogo.probes.database import DatabaseSection
-from gonogo.probes.diff import DiffSection
-from gonogo.probes.docker import DockerSection
-from gonogo.probes.frontend import FrontendSection
-from gonogo.probes.host import HostSection
-from gonogo.probes.isolation import IsolationSection
-from gonogo.probes.rollback import RollbackSection
-from gonogo.probes.smoke import SmokeSection
-from gonogo.probes.tls import TlsEndpoint, TlsSection
-from gonogo.probes.webhooks import WebhookEndpoint
-from gonogo.probes.websocket import WebsocketEndpoint
-from gonogo.probes.traefik import TraefikSection
-from gonogo.probes.watch import WatchSection
-from gonogo.probes.workers import WorkersSection
-
+from gonogo.sections.backups import BackupsSection
+from gonogo.sections.commands import CommandEntry
+from gonogo.sections.config import EnvFileRules
+from gonogo.sections.database import DatabaseSection
+from gonogo.sections.diff import DiffSection
+from gonogo.sections.docker import DockerSection
+from gonogo.sections.frontend import FrontendSection
+from gonogo.sections.health import HealthEndpoint
+from gonogo.sections.host import HostSection
+from gonogo.sections.isolation import IsolationSection
+from gonogo.sections.rollback import RollbackSection
+from gonogo.sections.smoke import SmokeSection
+from gonogo.sections.tls import TlsEndpoint, TlsSection
+from gonogo.sections.traefik import TraefikSection
+from gonogo.sections.watch import WatchSection
+from gonogo.sections.webhooks import WebhookEndpoint
+from gonogo.sections.websocket import WebsocketEndpoint
+from gonogo.sections.workers import WorkersSection
 
 class EnvironmentSection(Section):
     """Who the stack is: its name, domain, release and where its env file lives."""
@@ -77,60 +77,6 @@ class EnvironmentSection(Section):
         """The stack's public hosts: ``public_domain`` and ``public_hosts``, lowercased, each once."""
         domain = [self.public_domain.lower()] if self.public_domain else []
         return list(dict.fromkeys([*domain, *self.public_hosts]))
-
-
-class HealthEndpoint(Section):
-    """One ``[[health]]`` entry: the status its URL must answer, what its body must say, its latency budget."""
-
-    name: str
-    url: str
-    method: Literal["GET", "HEAD"] = "GET"
-    status: int = 200
-    #: keys the JSON body must hold with these values (dotted keys reach into objects)
-    json_body: dict[str, Any] = Field(default_factory=dict, alias="json")
-    #: the whole body as JSON must be this value, of any type (``true``, ``"ok"``, ``[1, 2]``, a table)
-    json_value: Any = None
-    #: a regular expression searched in the body's text (Python ``re.search``)
-    body: str | None = None
-    #: every component under this key of the body must say ok (e.g. "components")
-    components_key: str | None = None
-    max_ms: int | None = None
-    #: a latency over ``max_ms``: blocker, critical or warning
-    max_ms_severity: Literal["blocker", "critical", "warning"] = "warning"
-    ready_within_s: float = 0
-    timeout_s: float = 5
-    #: the runbook steps this endpoint's checks encode (e.g. SMK-6.2)
-    runbook: list[str] = Field(default_factory=list)
-    #: a failure of this endpoint: blocker, critical or warning
-    severity: Literal["blocker", "critical", "warning"] = "blocker"
-
-    @field_validator("body")
-    @classmethod
-    def _body_pattern(cls, value: str | None) -> str | None:
-        import re
-
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _one_reading_of_the_body(self) -> HealthEndpoint:
-        """Keys that contradict each other: a whole JSON value and keys of an object, a HEAD answer's body."""
-        said = f"[[health]] {self.name}:"
-        if self.json_value is not None and self.json_body:
-            raise ValueError(f"{said} json_value compares the whole body, json the keys of an object: give one of them")
-        if self.json_value is not None and self.components_key:
-            raise ValueError(f"{said} json_value compares the whole body, components_key reads an object: "
-                             "give one of them")
-        body_keys = [k for k, v in (("json", self.json_body), ("json_value", self.json_value is not None),
-                                    ("body", self.body is not None), ("components_key", self.components_key)) if v]
-        if self.method == "HEAD" and body_keys:
-            raise ValueError(f"{said} method = \"HEAD\" gets no body, so {', '.join(body_keys)} can never hold: "
-                             "use GET, or drop them")
-        return self
 
 
 def matches_every_check(pattern: str) -> bool:

@@ -31,7 +31,8 @@ from gonogo.probes.logs import LogsProbe
 from gonogo.probes.migrations import MigrationsProbe
 from gonogo.probes.restore import RestoreProbe
 from gonogo.probes.rollback import RollbackProbe
-from gonogo.probes.smoke import SUITE_DEFAULTS, SmokeConfig, load_config
+from gonogo.probes.smoke import SmokeConfig, load_config
+from gonogo.sections.smoke import SUITE_DEFAULTS
 from gonogo.probes.tls import TlsProbe
 from gonogo.probes.webhooks import WebhookProbe
 from gonogo.probes.websocket import WebsocketProbe

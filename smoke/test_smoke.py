@@ -21,7 +21,8 @@ from playwright.sync_api import Page, WebSocket
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from gonogo import judge, skips
-from gonogo.probes.smoke import Line, read_pdf
+from gonogo.probes.smoke import read_pdf
+from gonogo.sections.smoke import Line
 from smoke.pages import (CustomerPage, InvoicePage, LoginPage, ProductsPage, ReportsPage, SalePage, SalesListPage,
                          ShopPage, fetch, money)
 from smoke.session import Flow, Observed, RecordedSale, SmokeRun, step

@@ -1,24 +1,8 @@
-"""Probes observe facts (an HTTP answer, a router's status, a file's digest). They never assert.
+"""Probes observe the stack: one module per subject (``gonogo/probes/<subject>.py``), each returning facts
+(:class:`gonogo.fact.Fact`) and never asserting.
 
-Each probe returns a small frozen dataclass whose ``repr`` reads well in a failed assertion and
-which can render its own evidence (``evidence()``, named by ``evidence_name``) for the report.
-Unreachable, refused, timed out: these are facts too. Every network call has a timeout.
+What the profile says about a subject is its section, :mod:`gonogo.sections.<subject>`; which probe
+``stack.<name>`` gives is the registry, :mod:`gonogo.subjects`. A probe module imports its client library
+(docker-py, psycopg, redis-py...) through :mod:`gonogo.lazy`, so importing it costs nothing until a probe
+talks to its component.
 """
-
-from __future__ import annotations
-
-from typing import Protocol, runtime_checkable
-
-
-@runtime_checkable
-class Fact(Protocol):
-    """What every probe returns: a frozen observation that can show its evidence."""
-
-    @property
-    def evidence_name(self) -> str:
-        """The attachment's name in the report (e.g. ``GET https://shop/health/ready/``)."""
-        ...
-
-    def evidence(self) -> str:
-        """The whole observation as text (status, headers, body; router JSON; SQL result)."""
-        ...

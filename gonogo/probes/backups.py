@@ -1,4 +1,4 @@
-"""Backups probe: the backup files on disk, their checksums, their integrity, the manifest; the ``[backups]`` table.
+"""Backups probe: the backup files on disk, their checksums, their integrity, the manifest (``[backups]``: :mod:`gonogo.sections.backups`).
 
 Everything is streamed in 1 MiB chunks: a 1 GB dump is read with a few MiB of memory. Facts only:
 a missing folder, an unreadable file or a truncated archive is a fact with an ``error``.
@@ -22,14 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-
-from gonogo.model import Section
-from gonogo.probes.commands import CommandEntry
-from gonogo.probes.database import readable_dsn
 from gonogo.secrets import masker
+from gonogo.sections.backups import BackupsSection
+
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 CHUNK = 1024 * 1024
 #: what a plain pg_dump starts with, and the footer it writes when it completed
@@ -46,83 +45,6 @@ _BACKUP_SUFFIXES = (".sql.gz", ".sql", ".dump.gz", ".dump", ".backup", ".tar.gz"
 #: second; a VM resumed from a suspend, or a clock without NTP, drifts by minutes). A file dated further
 #: ahead has a wrong clock or a forged time: no evidence of when it was written.
 CLOCK_SKEW_S = 300
-
-
-class BackupSchedule(Section):
-    """A command that prints the backup schedule (run like a ``[[command]]``) and the task it must list."""
-
-    #: run inside this Compose service's running container (e.g. the Celery beat or worker)
-    service: str | None = None
-    #: run on the gate's host instead
-    host: bool = False
-    #: an argv list, or a string split like a shell would
-    run: list[str] | str
-    shell: bool = False
-    timeout_s: float = Field(default=60, gt=0)
-    #: a regular expression the output must match: the scheduled backup task
-    expect_output: str
-
-    @model_validator(mode="after")
-    def _runnable(self) -> BackupSchedule:
-        try:
-            self.entry()
-        except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-        return self
-
-    def entry(self) -> CommandEntry:
-        """The command, as the commands probe runs it."""
-        return CommandEntry(name="backup-schedule", **self.model_dump())
-
-
-class BackupsSection(Section):
-    """Where the stack's backups are and what they must look like: ``[backups]``."""
-
-    #: the folder holding the backups (relative to the profile)
-    dir: Path
-    #: the database dumps, a glob (``boutique_prod_*.sql.gz``)
-    pattern: str
-    #: plain (``.sql``/``.sql.gz``) or custom (``pg_dump -Fc``); default: from the file name
-    format: Literal["auto", "plain", "custom"] = "auto"
-    #: the media archives, a glob (optional)
-    media_pattern: str | None = None
-    #: the sha256 sidecar of each file: ``{name}.sha256`` (X.sql.gz.sha256), ``{stem}.sha256``
-    #: (X.sha256), or false when the stack writes none
-    sidecar: str | Literal[False] = "{name}.sha256"
-    #: the manifest describing the newest set, or false when the stack writes none
-    manifest: str | Literal[False] = "manifest.json"
-    #: the newest dump must be younger than this (hours)
-    max_age_h: float = 24
-    #: the newest dump may not be smaller than this share of the one before it
-    min_size_ratio: float = 0.5
-    #: nothing older than this many days may be left, and at least one backup inside it
-    retention_days: float | None = None
-    #: pg_restore must read a custom dump to its end within this many seconds, or it is stopped (measured:
-    #: some 65 MB of dump a second, one core; the default covers about 35 GB)
-    read_timeout_s: float = Field(default=600, gt=0)
-    #: the backup task is scheduled (SMK-3.1): a command and the task its output must name
-    schedule: BackupSchedule | None = None
-    #: a scratch database to test a restore in (a DSN, a secret): never the stack's own (the restore subject,
-    #: gonogo/probes/restore.py); its role must own that database: the restore empties it before and after
-    restore_into: SecretStr | None = None
-    #: tables a restored backup must hold, each with rows (``shop_sale`` or ``schema.table``)
-    expect_tables: list[str] = Field(default_factory=list)
-    #: the restore also runs before a deploy (``-m predeploy``); it always runs in the rollback phase
-    restore_before_deploy: bool = False
-    #: psql or pg_restore must be done within this many seconds, or they are killed (nothing is kept)
-    restore_timeout_s: float = Field(default=600, gt=0)
-
-    @field_validator("restore_into")
-    @classmethod
-    def _restore_into_readable(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is None else readable_dsn(value)
-
-    @field_validator("sidecar")
-    @classmethod
-    def _sidecar_names_the_file(cls, value: str | bool) -> str | bool:
-        if value is not False and "{name}" not in str(value) and "{stem}" not in str(value):
-            raise ValueError("must contain {name} or {stem} (e.g. '{name}.sha256'), or be false")
-        return value
 
 
 def stem(name: str) -> str:
@@ -600,3 +522,10 @@ class BackupsProbe:
         """The newest media archive, read to its end."""
         newest = self.media.newest if self.media else None
         return read_archive(self.folder / newest.name) if newest else None
+
+
+def from_stack(stack: Stack) -> BackupsProbe:
+    """``stack.backups``: the backups of ``[backups]``: the folder (relative to the profile), its dumps, sidecars,
+    manifest."""
+    section = stack.section("backups")
+    return BackupsProbe(section, stack.env.resolve_path(section.dir))

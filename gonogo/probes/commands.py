@@ -1,4 +1,5 @@
-"""Commands probe: run a command the profile names and observe how it ended, and the ``[[command]]`` table.
+"""Commands probe: run a command the profile names and observe how it ended (``[[command]]``:
+:mod:`gonogo.sections.commands`).
 
 A command runs either inside a service's running container, through the Docker API (an exec, like
 ``docker compose exec -T web ...``), or on the gate's own host (a CI check command), with its
@@ -17,7 +18,6 @@ import contextlib
 import os
 import re
 import selectors
-import shlex
 import signal
 import struct
 import subprocess
@@ -25,13 +25,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationInfo, field_validator
-
-from gonogo.model import Section
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.secrets import masker
+from gonogo.sections.commands import CommandEntry
+
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 #: the most output kept per command (its end): what ``expect_output`` is searched in
 OUTPUT_LIMIT = 256 * 1024
@@ -40,76 +41,6 @@ _CHUNK = 64 * 1024
 _LAST_LINES = 3
 #: how often the engine is asked for the exit code of an exec whose output has ended
 _EXIT_POLL_S = 0.05
-
-
-Phase = Literal["predeploy", "postdeploy", "rollback"]
-DEFAULT_PHASES: tuple[Phase, ...] = ("predeploy",)
-
-
-class CommandEntry(Section):
-    """One ``[[command]]``: what to run, where, within what time, and how it must end."""
-
-    name: str
-    #: run inside this Compose service's running container (found by its Compose labels)
-    service: str | None = None
-    #: run on the gate's host instead (a CI check command)
-    host: bool = Field(default=False, validate_default=True)
-    #: run ``run`` (a string) with ``/bin/sh -c``; otherwise no shell is involved
-    shell: bool = False
-    #: an argv list, or a string split like a shell would (quotes respected, nothing expanded)
-    run: list[str] | str
-    #: container: the directory inside it (default: the image's WORKDIR); host: relative to the profile's folder
-    workdir: str | None = None
-    #: the command must end within this; a container command still running then may go on running there
-    timeout_s: float = Field(default=60, gt=0)
-    expect_exit: int = 0
-    #: a regular expression some of the output must match (``re.MULTILINE``: ``^`` and ``$`` are per line)
-    expect_output: str | None = None
-    #: how many of the last lines of output are attached as evidence
-    tail_lines: int = Field(default=40, ge=1)
-    #: the phases whose runs include this command (``-m predeploy`` selects the predeploy ones)
-    phases: list[Phase] = Field(default_factory=lambda: list(DEFAULT_PHASES), min_length=1)
-    #: a failure of this command: blocker, critical or warning
-    severity: Literal["blocker", "critical", "warning"] = "critical"
-    #: the runbook steps this command encodes (e.g. BTQ-1.2)
-    runbook: list[str] = Field(default_factory=list)
-
-    @field_validator("host")
-    @classmethod
-    def _one_place(cls, host: bool, info: ValidationInfo) -> bool:
-        if host == bool(info.data.get("service")):
-            raise ValueError("say where the command runs: either service = \"<compose service>\" or host = true")
-        return host
-
-    @field_validator("run")
-    @classmethod
-    def _runnable(cls, run: list[str] | str, info: ValidationInfo) -> list[str] | str:
-        if info.data.get("shell") and not isinstance(run, str):
-            raise ValueError("with shell = true, run is one string for /bin/sh -c")
-        words = run if isinstance(run, list) else [run] if info.data.get("shell") else shlex.split(run)
-        if not words or not words[0]:
-            raise ValueError("nothing to run")
-        return run
-
-    @field_validator("expect_output")
-    @classmethod
-    def _pattern(cls, pattern: str | None) -> str | None:
-        try:
-            re.compile(pattern or "")
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
-
-    def argv(self) -> list[str]:
-        """The argv to execute."""
-        if isinstance(self.run, list):
-            return list(self.run)
-        return ["/bin/sh", "-c", self.run] if self.shell else shlex.split(self.run)
-
-    @property
-    def command(self) -> str:
-        """The command as a person would type it."""
-        return self.run if isinstance(self.run, str) else shlex.join(self.run)
 
 
 @dataclass(frozen=True)
@@ -336,3 +267,9 @@ def _exit_code(api: Any, exec_id: str, deadline: float) -> int | None:
         if time.monotonic() >= deadline:
             return None
         time.sleep(_EXIT_POLL_S)  # the engine offers no way to wait for an exec's end but its event stream
+
+
+def from_stack(stack: Stack) -> CommandProbe:
+    """``stack.commands``: runs the ``[[command]]`` entries: in a service's container (through ``[docker]``) or on
+    this host (relative to the profile's folder)."""
+    return CommandProbe(stack.env.path.parent.resolve(), stack.docker if stack.env.profile.docker else None)

@@ -30,7 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from gonogo.probes.files import read_text, too_deep
+from gonogo.files import read_text, too_deep
 from gonogo.secrets import masker
 
 #: how deep a compose file may nest (a real one: services.web.deploy.resources.limits, 5 levels)

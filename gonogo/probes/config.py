@@ -1,4 +1,5 @@
-"""Configuration probe: the stack's env files and compose file, and the ``[env_file_rules]`` table.
+"""Configuration probe: the stack's env files and compose file (``[env_file_rules]``:
+:mod:`gonogo.sections.config`).
 
 ``stack.config`` is a :class:`ConfigProbe`: it reads the env files of ``[environment] env_file`` (one, or a
 list read in order as Compose reads a service's ``env_file`` list: a later file's value wins), and, for
@@ -11,6 +12,8 @@ compared by digest.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import fnmatch
 import hashlib
 import io
@@ -21,111 +24,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from gonogo.model import Section
+from gonogo.environment import ProfileError, env_files_of, file_problem
 from gonogo.probes.compose import ComposeFact, read_compose
-from gonogo.probes.files import read_text
+from gonogo.files import read_text
 from gonogo.secrets import NO_INFORMATION, is_secret_key, masker
 
-#: values an operator left to fill in (globs, case-insensitive, on the whole value or one word of it)
-DEFAULT_PLACEHOLDERS = ["CHANGE_ME*", "CHANGEME*", "REPLACE_ME*", "<*>", "TODO", "TODO[: ]*", "FIXME*"]
-VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
+
 #: what separates the words of a value (a URL's password is one of its words)
 _WORDS = re.compile(r"[\s,;:/@?&=#]+")
 #: ``must_differ_from`` written as a bare name is an environment (its profile's env file), else a path
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
-
-
-class VariableRule(Section):
-    """A rule on one variable of the env file (``[env_file_rules.rules] NAME = {...}``): each key given must hold."""
-
-    #: the variable (the key of the rule in ``[env_file_rules.rules]``)
-    name: str
-    #: the exact value (``ENVIRONMENT = "production"`` is short for ``{ equals = "production" }``)
-    equals: str | None = None
-    #: the allowed values
-    one_of: list[str] | None = None
-    #: a regular expression the whole value must match
-    pattern: str | None = None
-    #: the value is a URL, or a comma-separated list of URLs, on a public host (``[environment] public_domain``,
-    #: ``public_hosts``)
-    public_url: bool = False
-    severity: Literal["blocker", "critical", "warning"] = "critical"
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"[env_file_rules.rules] {info.data.get('name')}: pattern {value!r} is not a "
-                                 f"valid regular expression ({exc})") from None
-        return value
-
-    @model_validator(mode="after")
-    def _says_something(self) -> VariableRule:
-        if self.equals is None and self.one_of is None and self.pattern is None and not self.public_url:
-            raise ValueError(f"[env_file_rules.rules] {self.name}: give at least one of equals, one_of, pattern, "
-                             "public_url = true")
-        return self
-
-
-class EnvFileRules(Section):
-    """What the stack's env file (``[environment] env_file``) must hold."""
-
-    #: variables that must be set and not empty
-    required: list[str] = Field(default_factory=list)
-    #: values left to fill in: globs matched (case-insensitive) on the whole value and on each of its words
-    placeholders: list[str] = Field(default_factory=lambda: list(DEFAULT_PLACEHOLDERS))
-    #: debug flags that must be explicitly off (false, 0, no, off)
-    no_debug: list[str] = Field(default_factory=list)
-    #: another environment ("staging": its profile's env file) or an env file path (relative to the profile)
-    #: whose secrets must not be the same
-    must_differ_from: str | None = None
-    #: the variables compared with must_differ_from (default: every secret-looking one)
-    compare: list[str] | None = None
-    #: a rule per variable: ``[env_file_rules.rules] ENVIRONMENT = "production"``, ``FRONTEND_URL = { public_url = true }``
-    rules: list[VariableRule] = Field(default_factory=list)
-    #: lists of hosts or origins (ALLOWED_HOSTS, CORS and CSRF origins) that must name a public host of the stack
-    public_domain_in: list[str] = Field(default_factory=list)
-
-    @field_validator("rules", mode="before")
-    @classmethod
-    def _named(cls, value: Any) -> Any:
-        """``{VAR = {...}}`` (or ``{VAR = "value"}``) becomes one named rule per variable."""
-        if isinstance(value, dict):
-            return [{"name": name, **rule} if isinstance(rule, dict) else {"name": name, "equals": rule}
-                    for name, rule in value.items()]
-        return value
-
-    @field_validator("required", "no_debug", "compare", "public_domain_in")
-    @classmethod
-    def _variable_names(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
-        for name in names or []:
-            if not VARIABLE.fullmatch(name):
-                raise ValueError(f"[env_file_rules] {info.field_name}: {name!r} is not a variable name")
-        return names
-
-    @model_validator(mode="after")
-    def _compare_needs_a_target(self) -> EnvFileRules:
-        if self.compare is not None and self.must_differ_from is None:
-            raise ValueError("[env_file_rules] compare lists the variables to compare with must_differ_from, "
-                             "which is not set")
-        for rule in self.rules:
-            if not VARIABLE.fullmatch(rule.name):
-                raise ValueError(f"[env_file_rules.rules] {rule.name!r} is not a variable name")
-        return self
-
-    @property
-    def uses_public_domain(self) -> bool:
-        """Some rule needs the stack's public hosts (``[environment] public_domain`` or ``public_hosts``)."""
-        return bool(self.public_domain_in) or any(rule.public_url for rule in self.rules)
 
 
 def placeholder_in(value: str, patterns: list[str]) -> str | None:
@@ -354,8 +268,6 @@ class ConfigProbe:
         return fact
 
     def _env_files_of_environment(self, name: str) -> tuple[list[Path], str]:
-        from gonogo.environment import ProfileError, env_files_of, file_problem  # environment imports this module
-
         profile = self.profile_dir / f"{name}.toml"
         problem = file_problem(profile)
         if problem:
@@ -371,3 +283,14 @@ class ConfigProbe:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> ConfigProbe:
+    """``stack.config``: the stack's configuration files: the env files of ``[environment] env_file`` and the
+    compose file of ``[docker] compose_file`` (interpolated from those env files and this process's environment)."""
+    profile = stack.env.profile
+    compose_file = profile.docker.compose_file if profile.docker else None
+    return ConfigProbe(env_files=stack.env.env_files,
+                       compose_file=stack.env.resolve_path(compose_file) if compose_file else None,
+                       public=profile.environment.public_variables, profile_dir=stack.env.path.parent,
+                       environ=os.environ)

@@ -13,19 +13,24 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-
+from gonogo import lazy
 from gonogo.probes.docker import DockerProbe, error_text, no_container
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:
+    from docker import errors as docker_errors
+
+    from gonogo.stack import Stack
+else:  # docker-py is imported when a probe first talks to an engine
+    docker_errors = lazy.module("docker.errors")
 
 
 def engine_error(docker_probe: DockerProbe, exc: BaseException) -> str:
     """What a failed Docker call says: the engine unreachable at its host, or the error it answered."""
-    import docker.errors  # imported already: the call that raised went through docker-py
-
     host = docker_probe.section.host
-    if isinstance(exc, docker.errors.APIError):
+    if isinstance(exc, docker_errors.APIError):
         return f"the Docker engine at {host} answered an error: {error_text(exc)}"
     return f"the Docker engine at {host} is unreachable: {error_text(exc)}"
 
@@ -277,3 +282,9 @@ class ContainersProbe:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> ContainersProbe:
+    """``stack.containers``: the containers of ``[docker] services`` and ``one_shot``: state, health, restarts,
+    image, usage."""
+    return ContainersProbe(stack.docker)

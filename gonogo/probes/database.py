@@ -1,4 +1,5 @@
-"""Database probe: read-only, time-bounded PostgreSQL sessions (psycopg 3), and the ``[database]`` table.
+"""Database probe: read-only, time-bounded PostgreSQL sessions with psycopg 3 (``[database]``:
+:mod:`gonogo.sections.database`).
 
 ``stack.db`` is a :class:`DatabaseProbe` built from ``[database]``. Every session it opens:
 
@@ -41,15 +42,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr, field_validator
-
-from gonogo.model import Section
+from gonogo import lazy
 from gonogo.probes import silence
-from gonogo.probes.migrations import MigrationsConfig
 from gonogo.secrets import masker
+from gonogo.sections.database import DatabaseSection, dsn_problem
 
-if TYPE_CHECKING:  # psycopg (and libpq) is imported when a probe first talks to a database
+if TYPE_CHECKING:
     import psycopg
+    from psycopg import conninfo
+
+    from gonogo.stack import Stack
+else:  # psycopg (and libpq) is imported when a probe first talks to a database
+    psycopg = lazy.module("psycopg")
+    conninfo = lazy.module("psycopg.conninfo")
 
 #: the application_name of every session gonogo opens on the stack's database
 APPLICATION_NAME = "gonogo"
@@ -57,52 +62,6 @@ APPLICATION_NAME = "gonogo"
 MAX_ROWS = 1000
 #: rows an evidence text shows
 EVIDENCE_ROWS = 50
-
-
-class DatabaseSection(Section):
-    """``[database]``: a read-only connection to the stack's database."""
-
-    #: a libpq DSN (``postgresql://user:password@host:port/dbname`` or ``host=... dbname=...``); a
-    #: secret: ``dsn.get_secret_value()`` gives the text, its repr is masked by construction
-    dsn: SecretStr
-    #: the whole connection attempt (TCP, TLS, authentication), in whole seconds, at least 2 (libpq's rule)
-    connect_timeout_s: int = Field(default=5, ge=2)
-    #: every statement of a session; the server cancels a statement that runs longer
-    statement_timeout_ms: int = Field(default=5000, gt=0)
-    #: the migration tool and the release's migrations (``gonogo/probes/migrations.py``)
-    migrations: MigrationsConfig | None = None
-
-    @field_validator("dsn")
-    @classmethod
-    def _dsn_readable(cls, value: SecretStr) -> SecretStr:
-        return readable_dsn(value)
-
-
-#: why a DSN libpq cannot parse is refused, in gonogo's words: libpq's own message may quote a word of the password
-MALFORMED_DSN = ("libpq cannot parse it as a connection string (its message is not shown: it may quote the "
-                 "password): write a postgresql://user:password@host:port/dbname URL with the password "
-                 "percent-encoded, or key=value words with a value that holds spaces or quotes in single quotes "
-                 "(password='...', a quote in it as \\')")
-
-
-def dsn_problem(dsn: str) -> str | None:
-    """Why libpq cannot parse ``dsn`` (:data:`MALFORMED_DSN`), or None."""
-    import psycopg
-    from psycopg import conninfo
-
-    try:
-        conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return MALFORMED_DSN
-    return None
-
-
-def readable_dsn(value: SecretStr) -> SecretStr:
-    """A profile's DSN, refused at load (one line naming the file and key) when libpq cannot parse it."""
-    problem = dsn_problem(value.get_secret_value())
-    if problem is not None:
-        raise ValueError(problem)
-    return value
 
 
 @dataclass(frozen=True)
@@ -117,9 +76,6 @@ class Target:
     @classmethod
     def of(cls, dsn: str) -> Target:
         """The target of a DSN (URL or ``key=value``); libpq's environment variables and defaults apply."""
-        import psycopg
-        from psycopg import conninfo
-
         try:
             params = conninfo.conninfo_to_dict(dsn)
         except psycopg.ProgrammingError:
@@ -264,8 +220,6 @@ class Deadline:
 
 def _shut_down(connection: psycopg.Connection[Any]) -> None:
     """Shut a connection's socket down under a call blocked on it: the call ends with an error."""
-    import psycopg
-
     try:
         with socket.socket(fileno=os.dup(connection.pgconn.socket)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
@@ -322,8 +276,6 @@ def run_query(conn: psycopg.Connection[Any], target: str, sql: str, params: tupl
 
 def connection_string(dsn: str, *, application_name: str, statement_timeout_ms: int, read_only: bool) -> str:
     """The DSN with gonogo's session settings added: its own ``options`` first, gonogo's after (they win)."""
-    from psycopg import conninfo
-
     params = conninfo.conninfo_to_dict(dsn)
     settings = [str(params.get("options") or "").strip()]
     if read_only:
@@ -340,8 +292,6 @@ def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int,
     ``read_only`` sessions are verified with ``SHOW transaction_read_only``; one that is not
     read-only runs nothing. Only the restore opens a writing session, and only on its scratch database.
     """
-    import psycopg
-
     where = Target.of(dsn)
     target, address = str(where), f"{where.host}:{where.port}"
     deadline_s = statement_timeout_ms / 1000 + connect_timeout_s
@@ -435,3 +385,9 @@ def error_text(exc: BaseException) -> str:
     """psycopg's message in one line (the server's primary message, and its detail when it has one)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return masker.mask(f"{type(exc).__name__}: {text}"[:400])
+
+
+def from_stack(stack: Stack) -> DatabaseProbe:
+    """``stack.db``: the stack's database of ``[database]``: read-only sessions bounded by its connect and statement
+    timeouts."""
+    return DatabaseProbe(stack.section("database"))

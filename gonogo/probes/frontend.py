@@ -1,5 +1,5 @@
 """Frontend probe: a page the frontend serves, the assets it references (stylesheets, scripts, images),
-its server's own configuration test (``nginx -t``), and the ``[frontend]`` table.
+its server's own configuration test (``nginx -t``) (``[frontend]``: :mod:`gonogo.sections.frontend`).
 
 ``stack.frontend`` is a :class:`FrontendProbe`. Every request goes through ``stack.http`` (the
 profile's resolve map and CA: through the proxy, as a browser would); each asset is one bounded
@@ -12,85 +12,26 @@ an ``error``, never an exception.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import Field, field_validator
-
-from gonogo import hosts
-from gonogo.model import Section
-from gonogo.probes.commands import CommandEntry, CommandFact, CommandProbe
+from gonogo.probes.commands import CommandFact, CommandProbe
+from gonogo.sections.commands import CommandEntry
 from gonogo.probes.http import BODY_LIMIT, HttpFact, HttpProbe
 from gonogo.secrets import masker
+from gonogo.sections.frontend import FrontendPage, FrontendSection
+
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 Kind = Literal["stylesheet", "script", "image"]
 #: how many assets are fetched at once
 PARALLEL = 8
 #: what a browser asks for when it loads a page
 PAGE_ACCEPT = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-
-
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {pattern!r}: {exc}") from None
-    return pattern
-
-
-class FrontendPage(Section):
-    """One page of ``[frontend] pages``: fetched through the proxy; its assets fetched after it."""
-
-    name: str
-    url: str
-    status: int = 200
-    #: response headers that prove who served the page: header name -> a regular expression searched in its value
-    headers: dict[str, str] = Field(default_factory=dict)
-    #: a regular expression the body must contain: a marker only the frontend's page carries
-    body: str | None = None
-    #: each request (the page, every asset): connect and read, each within this
-    timeout_s: float = Field(default=5, gt=0)
-
-    @field_validator("headers")
-    @classmethod
-    def _header_patterns(cls, headers: dict[str, str]) -> dict[str, str]:
-        return {name: _regex(pattern) for name, pattern in headers.items()}
-
-    @field_validator("body")
-    @classmethod
-    def _body_pattern(cls, pattern: str | None) -> str | None:
-        return None if pattern is None else _regex(pattern)
-
-
-class FrontendSection(Section):
-    """The frontend: the pages it serves and, optionally, the Compose service whose server configuration is tested."""
-
-    #: the pages to fetch through the proxy, each with the assets it references
-    pages: list[FrontendPage] = Field(min_length=1)
-    #: the Compose service running the frontend's web server: ``config_test`` runs in its container ([docker] needed)
-    service: str | None = None
-    #: the server's own configuration test, run in that container (argv list, or a string split like a shell would)
-    config_test: list[str] | str = Field(default_factory=lambda: ["nginx", "-t"])
-    config_timeout_s: float = Field(default=30, gt=0)
-    #: at most this many assets per page are fetched; the others are listed as not checked
-    max_assets: int = Field(default=100, ge=1)
-    #: hosts whose assets are fetched besides each page's own (``.example.org``: a domain and its subdomains;
-    #: ``*``: every host); an asset elsewhere (a public CDN) is listed as not fetched
-    asset_hosts: list[str] = Field(default_factory=list)
-
-    @field_validator("asset_hosts")
-    @classmethod
-    def _hosts(cls, value: list[str]) -> list[str]:
-        return [hosts.pattern(item, any_host=True) for item in value]
-
-    def fetched_from(self, page: FrontendPage, url: str) -> bool:
-        """An asset at ``url`` is fetched: it is on the page's own host, or on one of ``asset_hosts``."""
-        host = urlsplit(url).hostname or ""
-        return host == (urlsplit(page.url).hostname or "") or hosts.matches_any(host, self.asset_hosts)
 
 
 @dataclass(frozen=True)
@@ -252,3 +193,9 @@ class FrontendProbe:
         entry = CommandEntry(name="config-test", service=self.section.service, run=self.section.config_test,
                              timeout_s=self.section.config_timeout_s)
         return self.commands.run(entry)
+
+
+def from_stack(stack: Stack) -> FrontendProbe:
+    """``stack.frontend``: the frontend of ``[frontend]``: its pages and their assets through ``stack.http``, its
+    server's configuration test in its service's container through ``stack.commands``."""
+    return FrontendProbe(stack.section("frontend"), stack.http, stack.commands)

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gonogo.probes.http import HttpFact
-
-if TYPE_CHECKING:
-    from gonogo.profile import HealthEndpoint
+from gonogo.sections.health import HealthEndpoint
 
 #: states a component may report and still be healthy
 HEALTHY_STATES = ("ok", "healthy", "up", "pass")
@@ -51,7 +49,7 @@ def _shown(text: str) -> str:
     return repr(" ".join(text.split())[:200])
 
 
-def _text_problems(endpoint: "HealthEndpoint", fact: HttpFact) -> list[str]:
+def _text_problems(endpoint: HealthEndpoint, fact: HttpFact) -> list[str]:
     """The body's regular expression (``body``) and its whole JSON value (``json_value``)."""
     problems = []
     if endpoint.body is not None and not re.search(endpoint.body, fact.body):
@@ -68,7 +66,7 @@ def _text_problems(endpoint: "HealthEndpoint", fact: HttpFact) -> list[str]:
     return problems
 
 
-def body_problems(endpoint: "HealthEndpoint", fact: HttpFact) -> list[str]:
+def body_problems(endpoint: HealthEndpoint, fact: HttpFact) -> list[str]:
     """What in the body contradicts 'healthy' (its text or JSON value, expected keys and values, unhealthy components)."""
     problems = _text_problems(endpoint, fact)
     if not endpoint.json_body and not endpoint.components_key:
@@ -102,6 +100,6 @@ def body_problems(endpoint: "HealthEndpoint", fact: HttpFact) -> list[str]:
     return problems
 
 
-def healthy(endpoint: "HealthEndpoint", fact: HttpFact) -> bool:
+def healthy(endpoint: HealthEndpoint, fact: HttpFact) -> bool:
     """The expected status, and nothing in the body that contradicts healthy."""
     return fact.status == endpoint.status and not body_problems(endpoint, fact)

@@ -14,13 +14,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import urllib3
 
 from gonogo.probes import silence
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 BODY_LIMIT = 64 * 1024
 
@@ -179,3 +182,9 @@ def _reason(exc: BaseException) -> str:
     text = str(getattr(exc, "reason", None) or exc)
     # urllib3 prefixes its connection object's repr: 'HTTPSConnection(host=..., port=...): Failed to ...'
     return text.split("): ", 1)[1] if text.startswith("HTTP") and "): " in text else text
+
+
+def from_stack(stack: Stack) -> HttpProbe:
+    """``stack.http``: HTTP(S) to the stack: the profile's ``resolve`` map (like curl --resolve) and CA file."""
+    environment = stack.env.profile.environment
+    return HttpProbe(resolve=dict(environment.resolve), ca_file=stack.env.ca_path)

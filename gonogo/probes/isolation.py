@@ -1,5 +1,5 @@
 """Isolation probe: what the stack's Compose project shares with other projects on the same engine
-(staging beside prod), through the Docker API; and the ``[isolation]`` table.
+(staging beside prod), through the Docker API (``[isolation]``: :mod:`gonogo.sections.isolation`).
 
 ``stack.isolation`` reads, for ``[docker] compose_project`` and each of ``[isolation] other_projects``,
 every container of the project (running or not: a stopped container still holds its volumes) and
@@ -10,27 +10,18 @@ only: an engine that does not answer is a fact with an ``error``; only inspectin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from pydantic import Field
-
-from gonogo.model import Section
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.secrets import masker
+from gonogo.sections.isolation import IsolationSection
 
-
-class IsolationSection(Section):
-    """Other Compose projects on the same engine that must share nothing with this stack's (RCY-6)."""
-
-    #: the other projects (e.g. ``boutique-staging`` beside prod)
-    other_projects: list[str] = Field(min_length=1)
-    #: networks both may be on: the reverse proxy's (``traefik-public``); ``host`` when both use host
-    #: networking (the host's network stack is then shared by definition: say so here)
-    shared_networks_allowed: list[str] = Field(default_factory=lambda: ["traefik-public"])
-    #: host paths both may bind-mount (read-only shared files such as a CA bundle), exact paths
-    shared_paths_allowed: list[str] = Field(default_factory=list)
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 
 @dataclass(frozen=True)
@@ -173,3 +164,11 @@ class IsolationProbe:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> IsolationProbe:
+    """``stack.isolation``: what ``[docker] compose_project`` shares with the other projects of ``[isolation]``,
+    on ``[docker]``'s engine."""
+    section = stack.section("isolation")
+    stack.needs("docker", "the projects' volumes and networks are read through its engine")
+    return IsolationProbe(section, stack.docker)

@@ -10,6 +10,8 @@ Every API call is bounded by ``[docker] timeout_s``; an unreachable engine is a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime as dt
 import re
 import time
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from gonogo.probes.containers import engine_error
 from gonogo.probes.docker import DockerProbe, no_container
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 #: how many matching lines a fact keeps (the count covers them all)
 KEEP = 20
@@ -143,3 +148,9 @@ class LogsProbe:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> LogsProbe:
+    """``stack.logs``: the recent log lines of each service of ``[docker]`` (``log_tail``, ``log_since_s``,
+    ``log_allow``)."""
+    return LogsProbe(stack.docker)

@@ -1,5 +1,5 @@
-"""Migrations probe: what the database has applied against what the release brings, and the
-``[database] migrations`` table.
+"""Migrations probe: what the database has applied against what the release brings
+(``[database] migrations``: :mod:`gonogo.sections.migrations`).
 
 The database side is the tool's own table, read in one read-only, time-bounded session of
 ``stack.db`` (:mod:`gonogo.probes.database`): ``django_migrations``, ``alembic_version`` or
@@ -45,26 +45,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationInfo, field_validator
-
-from gonogo.model import Section
-from gonogo.probes.commands import OUTPUT_LIMIT, CommandEntry, CommandProbe
-from gonogo.probes.files import path_problem, read_text
+from gonogo.environment import not_configured
+from gonogo import skips
+from gonogo import lazy
+from gonogo.probes.commands import OUTPUT_LIMIT, CommandProbe
+from gonogo.probes.database import DatabaseProbe, quoted_name
+from gonogo.sections.commands import CommandEntry
+from gonogo.files import path_problem, read_text
 from gonogo.probes.host import bounded
 from gonogo.secrets import masker
+from gonogo.sections.migrations import MigrationsConfig
 
-if TYPE_CHECKING:  # database.py holds [database], whose migrations sub-table is declared here
-    from gonogo.probes.database import DatabaseProbe
+if TYPE_CHECKING:
+    from alembic import config as alembic_config
+    from alembic import script as alembic_script
+    from alembic.script import base as script_base
+    from alembic.script import revision as script_revision
 
-Tool = Literal["django", "alembic", "prisma"]
+    from gonogo.stack import Stack
+else:  # Alembic is imported when a release's Alembic migrations are first read
+    alembic_config = lazy.module("alembic.config")
+    alembic_script = lazy.module("alembic.script")
+    script_base = lazy.module("alembic.script.base")
+    script_revision = lazy.module("alembic.script.revision")
 
-#: the command that lists a Django release's migrations, applied or not, in its container
-DJANGO_COMMAND = ("python", "manage.py", "showmigrations", "--plan")
-#: each tool's table of applied migrations
-TABLES: dict[str, str] = {"django": "django_migrations", "alembic": "alembic_version",
-                          "prisma": "_prisma_migrations"}
+
 #: what each phase compares the database with
 RELEASES: dict[str, str] = {"predeploy": "the release to deploy", "postdeploy": "the deployed release",
                             "rollback": "the release rolled back to"}
@@ -72,101 +79,8 @@ RELEASES: dict[str, str] = {"predeploy": "the release to deploy", "postdeploy": 
 FILE_LIMIT = 50_000_000
 #: how many names a one-line summary quotes before "and N more"
 SHOWN = 5
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
 _ARCHIVES = (".tar.gz", ".tgz", ".tar")
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git"}
-
-
-class MigrationsConfig(Section):
-    """``[database] migrations``: the migration tool, the release's migrations, how to read them."""
-
-    tool: Tool
-    #: the release's migrations, relative to the profile: django: its source tree (a folder, or a
-    #: .tar.gz/.tgz/.tar archive of it); alembic: its script directory or its alembic.ini;
-    #: prisma: its prisma/migrations folder
-    scripts: Path | None = None
-    #: alembic, prisma: the previous release's, for the rollback phase
-    previous_scripts: Path | None = None
-    #: django: the Compose service whose running container runs ``command`` (after a deploy or a rollback)
-    service: str | None = None
-    #: django: run ``command`` on the gate's host instead, as a ``[[command]]`` with ``host = true`` runs
-    host: bool = False
-    #: django: lists the release's migrations, applied or not (``showmigrations --plan`` or its default list)
-    command: list[str] | str = Field(default_factory=lambda: list(DJANGO_COMMAND))
-    #: django: the directory the command runs in: in the container (default: the image's WORKDIR), or on the
-    #: host (relative to the profile's folder, which is the default)
-    workdir: str | None = None
-    #: reading the release's migrations (files, or the command) must end within this
-    timeout_s: float = Field(default=60, gt=0)
-    #: the tool's table, if not its default (schema-qualified allowed: ``audit.alembic_version``)
-    table: str | None = None
-    #: applied migrations the release may not know (globs on ``app.name``, a revision, a folder name):
-    #: an app removed on purpose, the migrations a squashed one replaced
-    ignore_unknown: list[str] = Field(default_factory=list)
-    #: the release is the first one deployed into an empty database: before the deploy, the table may be
-    #: absent (otherwise an absent table fails: the DSN may name the wrong database); remove it once deployed
-    first_deploy: bool = False
-
-    @field_validator("service", "host", "workdir")
-    @classmethod
-    def _django_only(cls, value: str | bool | None, info: ValidationInfo) -> str | bool | None:
-        tool = info.data.get("tool")
-        if value not in (None, False) and tool in ("alembic", "prisma"):
-            raise ValueError(f"only django runs a command (in a container or on the host); {tool} reads its "
-                             "migrations from files (scripts)")
-        return value
-
-    @field_validator("host")
-    @classmethod
-    def _one_place(cls, host: bool, info: ValidationInfo) -> bool:
-        if host and info.data.get("service"):
-            raise ValueError("say where showmigrations runs: either service = \"<compose service>\" (in its "
-                             "container) or host = true (on the gate's host), not both")
-        return host
-
-    @field_validator("table")
-    @classmethod
-    def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and not _TABLE_NAME.fullmatch(value):
-            raise ValueError(f"'{value}' is not a table name (letters, digits, _ and $; schema.table allowed)")
-        return value
-
-    @field_validator("command")
-    @classmethod
-    def _runnable(cls, value: list[str] | str) -> list[str] | str:
-        try:
-            words = value if isinstance(value, list) else shlex.split(value)
-        except ValueError as exc:
-            raise ValueError(f"cannot split it like a shell would: {exc}") from None
-        if not words or not words[0]:
-            raise ValueError("nothing to run")
-        return value
-
-    @property
-    def table_name(self) -> str:
-        return self.table or TABLES[self.tool]
-
-    def release_for(self, phase: str) -> tuple[str, Path | None]:
-        """Where the release's migrations are read in ``phase``: ``("files", path)``, ``("command", None)``,
-        or ``("missing", None)`` with :meth:`missing_key` saying which key is absent."""
-        if self.tool == "django" and phase != "predeploy":
-            return ("command", None) if self.service or self.host else ("missing", None)
-        path = self.previous_scripts if phase == "rollback" and self.tool != "django" else self.scripts
-        return ("files", path) if path is not None else ("missing", None)
-
-    def missing_key(self, phase: str) -> str:
-        """The key ``phase`` needs and the profile does not set (for "not configured")."""
-        if self.tool == "django":
-            return ("[database] migrations.scripts (the release's source tree)" if phase == "predeploy"
-                    else "[database] migrations.service (the container that runs showmigrations) or "
-                         "migrations.host = true (showmigrations runs on the gate's host)")
-        if phase == "rollback":
-            return "[database] migrations.previous_scripts (the previous release's migrations)"
-        return "[database] migrations.scripts"
-
-    def argv(self) -> list[str]:
-        """The command's argv (a string is split like a shell would: quotes kept, nothing expanded)."""
-        return list(self.command) if isinstance(self.command, list) else shlex.split(self.command)
 
 
 # ------------------------------------------------------------------------------------- facts
@@ -369,8 +283,6 @@ QUERIES = {
 def read_database(tool: str, table: str, db: DatabaseProbe) -> DatabaseMigrations:
     """The tool's table of applied migrations, in one read-only session of ``stack.db``; an absent
     table is ``exists=False``, with the database and schemas it was looked for in."""
-    from gonogo.probes.database import quoted_name  # database.py imports this module: here, not at the top
-
     quoted = quoted_name(table)
     with db.session() as session:
         opened = session.connection
@@ -514,24 +426,20 @@ def read_alembic(path: Path) -> ReleaseMigrations:
     running its code: Alembic's ScriptDirectory finds the revision files (script_location, version_locations,
     sourceless, recursive_version_locations), each file's identifiers are parsed from its source
     (:func:`alembic_revision`), and Alembic's RevisionMap orders them and finds the heads. env.py is not run."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-    from alembic.script.revision import RevisionMap
-
     source = f"files in {path}"
     if not path.exists():
         return ReleaseMigrations(source, error=f"{path} does not exist")
     with _keeping_sys_path():
         if path.is_file():
-            script = ScriptDirectory.from_config(Config(str(path)))
+            script = alembic_script.ScriptDirectory.from_config(alembic_config.Config(str(path)))
             source = f"files in {script.dir} (from {path})"
         else:
-            script = ScriptDirectory(str(path))
+            script = alembic_script.ScriptDirectory(str(path))
         try:
             parsed = [alembic_revision(file) for file in _revision_files(script)]
         except UnreadableRevision as exc:
             return ReleaseMigrations(source, error=str(exc))
-        script.revision_map = RevisionMap(lambda: parsed)
+        script.revision_map = script_revision.RevisionMap(lambda: parsed)
         revisions = list(reversed(list(script.walk_revisions())))
         heads = tuple(script.get_heads())
         parents = {r.revision: _down(r.down_revision) + tuple(script.get_revision(d).revision  # type: ignore[union-attr]
@@ -543,12 +451,10 @@ def read_alembic(path: Path) -> ReleaseMigrations:
 def _revision_files(script: Any) -> Iterator[Path]:
     """The files Alembic loads as revisions, by its own listing and file-name rules (``*.py``, not
     ``__init__.py`` nor an editor's ``.#`` lock; with ``sourceless``, compiled files without their source)."""
-    from alembic.script.base import Script, _only_source_rev_file, _sourceless_rev_file
-
-    pattern = _sourceless_rev_file if script.sourceless else _only_source_rev_file
+    pattern = script_base._sourceless_rev_file if script.sourceless else script_base._only_source_rev_file
     seen: set[Path] = set()
     for location in map(Path, script._version_locations):
-        for listed in map(Path, Script._list_py_dir(script, location) if location.exists() else ()):
+        for listed in map(Path, script_base.Script._list_py_dir(script, location) if location.exists() else ()):
             path = listed.resolve()
             found = pattern.match(path.name)
             if path in seen or not found:
@@ -567,9 +473,6 @@ def alembic_revision(path: Path) -> Any:
     """One revision file's identifiers as an Alembic ``Revision``, read from its source as literals (module-level
     ``revision = "..."`` or ``revision: str = "..."``): the file is never run, so its imports (the application's
     models, SQLModel, GeoAlchemy2) need not be installed in the gate."""
-    from alembic.script.base import _legacy_rev
-    from alembic.script.revision import Revision, RevisionError
-
     read = read_text(path, FILE_LIMIT)
     if read.text is None:
         raise UnreadableRevision(f"{path} {read.error}")
@@ -592,7 +495,7 @@ def alembic_revision(path: Path) -> Any:
             for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
                          and n.id in ALEMBIC_NAMES):
                 found[name] = _literal(path, name, value if isinstance(target, ast.Name) else None, statement)
-    legacy = _legacy_rev.match(path.name)
+    legacy = script_base._legacy_rev.match(path.name)
     if "revision" not in found and not legacy:
         raise UnreadableRevision(f"{path}: no module-level revision = \"...\": is it a revision file?")
     if "down_revision" not in found:
@@ -601,9 +504,9 @@ def alembic_revision(path: Path) -> Any:
     if not isinstance(revision, str):
         raise UnreadableRevision(f"{path}: revision is {revision!r}, not a string")
     try:
-        return Revision(revision, found["down_revision"], dependencies=found.get("depends_on"),
+        return script_revision.Revision(revision, found["down_revision"], dependencies=found.get("depends_on"),
                         branch_labels=found.get("branch_labels"))
-    except RevisionError as exc:
+    except script_revision.RevisionError as exc:
         raise UnreadableRevision(f"{path}: {exc}") from None
 
 
@@ -817,3 +720,15 @@ class MigrationsProbe:
         if not names:
             return ReleaseMigrations(source, error=f"the command listed no migration: {fact.last_words}")
         return ReleaseMigrations(source, names=names, applied=applied)
+
+
+def from_stack(stack: Stack) -> MigrationsProbe:
+    """``stack.migrations``: the migration state of ``[database] migrations``: its table, read through
+    ``stack.db``, against the release's migrations (files relative to the profile, or Django's command in a
+    service's container through ``[docker]`` or, with ``host = true``, on the gate's host)."""
+    database = stack.section("database")
+    if database.migrations is None:
+        skips.not_configured(not_configured(stack.env, "[database] migrations"))
+    folder = stack.env.path.parent.resolve()
+    return MigrationsProbe(database.migrations, stack.db, folder,
+                           CommandProbe(folder, stack.docker if stack.env.profile.docker else None))

@@ -41,12 +41,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from gonogo.probes.backups import CHUNK, PLAIN_FOOTER, TAIL, BackupFile, BackupsSection, dump_format, list_backups
+from gonogo.environment import not_configured
+from gonogo import skips
+from gonogo import lazy
+from gonogo.probes.backups import CHUNK, PLAIN_FOOTER, TAIL, BackupFile, dump_format, list_backups
+from gonogo.sections.backups import BackupsSection
 from gonogo.probes.database import Deadline, QueryFact, Session, Target, open_session
 from gonogo.secrets import masker
+
+if TYPE_CHECKING:
+    from psycopg import conninfo
+
+    from gonogo.stack import Stack
+else:  # psycopg is imported when a restore first runs
+    conninfo = lazy.module("psycopg.conninfo")
 
 #: the application_name of the restore's sessions and tools (the statement log tells them apart)
 APPLICATION_NAME = "gonogo-restore"
@@ -404,8 +416,6 @@ class RestoreProbe:
         command = f"{tool} {' '.join(options)} -d {Target.of(self.scratch_dsn)}"
         if binary is None:
             return ToolRun(command, None, 0, error=f"{tool} not found (Debian: postgresql-client)")
-        from psycopg import conninfo
-
         params = conninfo.conninfo_to_dict(self.scratch_dsn)
         password = params.pop("password", None)  # in the environment, never on a command line
         target = conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}, application_name=APPLICATION_NAME,
@@ -512,3 +522,14 @@ class _Tail(threading.Thread):
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> RestoreProbe:
+    """``stack.restore``: the restore test of ``[backups]``: its newest dump into ``restore_into``, guarded
+    against ``[database] dsn`` (a profile without ``[database]`` gets a guard that refuses)."""
+    backups = stack.section("backups")
+    if backups.restore_into is None:
+        skips.not_configured(not_configured(stack.env, "[backups] restore_into"))
+    database = stack.env.profile.database
+    return RestoreProbe(backups, stack.env.resolve_path(backups.dir), database.dsn if database else None,
+                        connect_timeout_s=database.connect_timeout_s if database else 5)

@@ -15,34 +15,25 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from gonogo.model import Section
+from gonogo.environment import not_configured
+from gonogo import skips
+from gonogo import lazy
 from gonogo.probes.docker import DockerProbe, error_text
-from gonogo.probes.files import read_text
+from gonogo.files import read_text
 from gonogo.secrets import masker
+from gonogo.sections.rollback import AFTER, BEFORE
 
-BEFORE = "before"
-AFTER = "after"
-#: what ``--rollback-moment`` accepts (``auto``: inferred from the running release and the target)
-MOMENTS = (BEFORE, AFTER, "auto")
+if TYPE_CHECKING:
+    from docker import errors as docker_errors
+
+    from gonogo.stack import Stack
+else:  # docker-py is imported when a probe first talks to an engine
+    docker_errors = lazy.module("docker.errors")
+
 #: the most of a metrics file read (its end: the newest records)
 METRICS_READ_BYTES = 1_000_000
-
-
-class RollbackSection(Section):
-    """The rollback target, the services that carry the release's tag, and the rollback metrics file."""
-
-    #: the release to roll back to (an image tag); ``--rollback-to`` wins; default ``[environment] previous_release``
-    target: str | None = None
-    #: the services whose image tag is the release; default ``[docker] same_release_tag``
-    services: list[str] = Field(default_factory=list)
-    #: where the rollback script records each rollback (JSON lines, or one JSON object or array; relative to the profile)
-    metrics_file: Path | None = None
-    #: after a rollback, its metrics record must be at most this old
-    metrics_max_age_h: float = 24
 
 
 def tag_of(image: str) -> str | None:
@@ -301,11 +292,9 @@ class RollbackProbe:
                 "its containers run images of several repositories, or untagged ones"
             return TargetImage(service.service, None, error=why)
         ref = f"{repository}:{target}"
-        import docker.errors  # imported with the client
-
         try:
             image = self.docker.client.api.inspect_image(ref)
-        except docker.errors.ImageNotFound:
+        except docker_errors.ImageNotFound:
             return TargetImage(service.service, ref, present=False)
         except Exception as exc:  # timeout, refused: a fact
             return TargetImage(service.service, ref, error=error_text(exc))
@@ -369,3 +358,15 @@ def _text(value: Any) -> str | None:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> RollbackProbe:
+    """``stack.rollback``: the release the services of ``[rollback]`` run and their target images, through
+    ``[docker]``'s engine; the rollback metrics file (relative to the profile)."""
+    section = stack.section("rollback")
+    docker = stack.needs("docker", "the services' releases are read through its engine")
+    services = section.services or docker.same_release_tag
+    if not services:
+        skips.not_configured(not_configured(stack.env, "[rollback] services (or [docker] same_release_tag)"))
+    metrics = stack.env.resolve_path(section.metrics_file) if section.metrics_file else None
+    return RollbackProbe(stack.docker, list(services), metrics)

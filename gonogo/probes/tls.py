@@ -1,4 +1,5 @@
-"""TLS probe: the certificate an endpoint serves, whether its chain verifies, and the ``[tls]`` table.
+"""TLS probe: the certificate an endpoint serves, whether its chain verifies (``[tls]``:
+:mod:`gonogo.sections.tls`).
 
 One handshake with the profile's CA (chain verification only: the names are judged separately, so
 a wrong name and an untrusted chain read as two different facts); when the chain does not verify,
@@ -9,6 +10,8 @@ be shown. The connection goes to the ``resolve`` address and keeps the name for 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime as dt
 import hashlib
 import ipaddress
@@ -18,48 +21,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from pydantic import Field, field_validator
 
-from gonogo.model import Section
 from gonogo.secrets import masker
+from gonogo.sections.tls import TlsEndpoint
 
-
-class TlsEndpoint(Section):
-    """One endpoint whose certificate is checked, written ``"host:port"`` (port 443 when left out)."""
-
-    host: str
-    port: int = 443
-
-    @property
-    def name(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-class TlsSection(Section):
-    """The certificates the stack serves: ``[tls]``."""
-
-    #: a certificate must stay valid longer than this many days
-    min_days: float = 14
-    #: endpoints ``"host:port"`` (default: the public domain on 443)
-    endpoints: list[TlsEndpoint] = Field(default_factory=list)
-    timeout_s: float = 5
-
-    @field_validator("endpoints", mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        return [parse_endpoint(v) if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
-
-
-def parse_endpoint(text: str) -> dict[str, Any]:
-    """``"shop.example.org:8443"`` -> host and port; ``"[::1]:443"`` for an IPv6 address."""
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
-        return {"host": text.strip().strip("[]")}
-    return {"host": host.strip("[]"), "port": int(port)}
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 
 @dataclass(frozen=True)
@@ -222,3 +192,10 @@ def _reason(exc: BaseException) -> str:
         return "timed out (no TLS answer)"
     text = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+def from_stack(stack: Stack) -> TlsProbe:
+    """``stack.tls``: TLS handshakes: the resolve map, the CA file and ``[tls] timeout_s``."""
+    section = stack.section("tls")
+    environment = stack.env.profile.environment
+    return TlsProbe(resolve=dict(environment.resolve), ca_file=stack.env.ca_path, timeout_s=section.timeout_s)

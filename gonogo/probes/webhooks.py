@@ -1,4 +1,5 @@
-"""Webhooks probe: events the endpoint must refuse (unsigned, signed with a wrong secret); the ``[[webhook]]`` table.
+"""Webhooks probe: events the endpoint must refuse (unsigned, signed with a wrong secret)
+(``[[webhook]]``: :mod:`gonogo.sections.webhooks`).
 
 A webhook endpoint (a payment provider's events) must verify each event's signature. The probe
 sends it events that carry no valid signature: one without the signature header, and one signed
@@ -16,44 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
-
-from gonogo.model import Section
 from gonogo.probes.http import HttpFact, HttpProbe, fetch
 from gonogo.secrets import masker
+from gonogo.sections.webhooks import WebhookEndpoint
 
-#: an inert event: a type no application handles, an id that names gonogo
-DEFAULT_EVENT = json.dumps({"id": "evt_gonogo_probe", "object": "event", "type": "gonogo.signature_probe",
-                            "livemode": False, "data": {"object": {}}})
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
+
 
 Attempt = Literal["unsigned", "wrong-signature"]
-
-
-class WebhookEndpoint(Section):
-    """One webhook endpoint of the stack and the secrets it verifies events with: ``[[webhook]]``."""
-
-    name: str
-    #: the endpoint as the provider calls it, through the proxy
-    url: str
-    method: Literal["POST", "PUT"] = "POST"
-    #: how the provider signs its events: ``stripe`` (``Stripe-Signature: t=...,v1=<HMAC-SHA256>``)
-    scheme: Literal["stripe"] = "stripe"
-    #: the env file's variables that hold the endpoint's signing secrets: each must be set, not empty, not a
-    #: placeholder (the key is not named "secrets": a key that says secret masks its values everywhere)
-    variables: list[str] = Field(default_factory=list)
-    #: the statuses that count as a refusal (a 404 is no refusal: the route is missing)
-    rejects_with: list[int] = Field(default_factory=lambda: [400, 401, 403])
-    #: the event sent (JSON); it carries no valid signature
-    body: str = DEFAULT_EVENT
-    timeout_s: float = 5
-    severity: Literal["blocker", "critical", "warning"] = "blocker"
 
 
 @dataclass(frozen=True)
@@ -128,3 +106,10 @@ class WebhookProbe:
         response = fetch(endpoint.url, method=endpoint.method, timeout_s=endpoint.timeout_s, resolve=self.http.resolve,
                          ca_file=self.http.ca_file, headers=headers, body=body)
         return WebhookFact(endpoint.name, attempt, sent_as, headers, response)
+
+
+def from_stack(stack: Stack) -> WebhookProbe:
+    """``stack.webhooks``: events without a valid signature for the ``[[webhook]]`` endpoints, through
+    ``stack.http``."""
+    stack.section("webhook")
+    return WebhookProbe(stack.http)

@@ -1,4 +1,5 @@
-"""Websocket probe: the upgrade through the proxy, judged raw, then one message round trip; the ``[[websocket]]`` table.
+"""Websocket probe: the upgrade through the proxy, judged raw, then one message round trip
+(``[[websocket]]``: :mod:`gonogo.sections.websocket`).
 
 The handshake is written by hand on a bounded socket (to the ``resolve`` address, with SNI and
 Host kept as the URL's host, verified against the profile's CA, like ``curl --resolve``), so the
@@ -13,9 +14,10 @@ timed out, TLS failures and protocol errors are the fact's ``error`` or ``round_
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import base64
 import hashlib
-import json
 import os
 import re
 import socket
@@ -24,14 +26,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
 from websocket import ABNF, WebSocketException, continuous_frame, frame_buffer
 
-from gonogo.model import Section
 from gonogo.secrets import masker
+from gonogo.sections.websocket import WebsocketEndpoint
+
+if TYPE_CHECKING:
+    from gonogo.stack import Stack
 
 #: RFC 6455's GUID: the server proves it read the key with base64(sha1(key + GUID))
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -41,83 +44,6 @@ HEAD_LIMIT = 64 * 1024
 BODY_LIMIT = 2048
 #: messages kept for the evidence (the ones that did not answer the probe included)
 MESSAGES_KEPT = 20
-
-
-class WebsocketEndpoint(Section):
-    """One websocket endpoint reached through the proxy: ``[[websocket]]``."""
-
-    name: str = "websocket"
-    #: ``wss://host[:port]/path`` (or ``ws://``); the connection goes to ``[environment] resolve``
-    url: str
-    #: sent as ``Origin`` (the application may check it against its allowed hosts)
-    origin: str | None = None
-    #: sent as the ``Cookie`` header (a session cookie: ``sessionid=...``)
-    cookie: SecretStr | None = None
-    #: more request headers (``Authorization = "Bearer ${WS_TOKEN}"``); their values are never shown
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
-    #: the message sent once upgraded: a text, or a table sent as JSON; absent: no round trip
-    send: str | dict[str, Any] | None = None
-    #: keys (nested tables reach inside) the answer, read as JSON, must hold with these values
-    expect_json: dict[str, Any] = Field(default_factory=dict)
-    #: a regular expression searched in the answer's text
-    expect_pattern: str | None = None
-    #: the answer must come within this many seconds of sending
-    answer_within_s: float = 5
-    #: the connection, the TLS handshake and the upgrade answer, each bounded by this
-    timeout_s: float = 5
-    severity: Literal["blocker", "critical", "warning"] = "critical"
-
-    @field_validator("url")
-    @classmethod
-    def _websocket_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ValueError(f"{value!r} is not a websocket URL: write ws://host/path or wss://host/path")
-        return value
-
-    @field_validator("expect_pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
-        return value
-
-    @property
-    def message(self) -> str | None:
-        """The text sent for the round trip."""
-        if self.send is None:
-            return None
-        return self.send if isinstance(self.send, str) else json.dumps(self.send, separators=(",", ":"))
-
-    @property
-    def expected(self) -> str:
-        """What an answer must be, in words."""
-        parts = []
-        if self.expect_json:
-            parts.append(f"JSON holding {json.dumps(self.expect_json, separators=(',', ':'))}")
-        if self.expect_pattern:
-            parts.append(f"text matching {self.expect_pattern!r}")
-        return " and ".join(parts) or "any message"
-
-    def answers(self, text: str) -> bool:
-        """Does this message answer the one sent?"""
-        if self.expect_pattern and not re.search(self.expect_pattern, text):
-            return False
-        if self.expect_json:
-            try:
-                return _holds(json.loads(text), self.expect_json)
-            except ValueError:
-                return False
-        return True
-
-
-def _holds(actual: Any, expected: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and _holds(actual[k], v) for k, v in expected.items())
-    return bool(actual == expected)
 
 
 def accept_for(key: str) -> str:
@@ -472,3 +398,11 @@ def _reason(exc: BaseException, stage: str, timeout_s: float) -> str:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
+
+
+def from_stack(stack: Stack) -> WebsocketProbe:
+    """``stack.websocket``: websocket upgrades of the ``[[websocket]]`` endpoints: the resolve map and the CA
+    file."""
+    stack.section("websocket")
+    environment = stack.env.profile.environment
+    return WebsocketProbe(resolve=dict(environment.resolve), ca_file=stack.env.ca_path)

@@ -1,5 +1,5 @@
 """Workers probe: Redis (the broker), the Celery workers that consume it, and the beat that schedules
-their tasks; and the ``[workers]`` table.
+their tasks (``[workers]``: :mod:`gonogo.sections.workers`).
 
 ``stack.workers`` is a :class:`WorkersProbe`. From the gate's machine, with the broker URL of the
 profile and nothing of the application's code:
@@ -22,76 +22,31 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-
-from gonogo.model import Section
-from gonogo.probes.commands import CommandEntry, CommandFact, CommandProbe
+from gonogo import lazy
+from gonogo.probes.commands import CommandFact, CommandProbe
 from gonogo.secrets import masker
+from gonogo.sections.workers import WorkersSection
+
+if TYPE_CHECKING:
+    import celery
+    import redis
+    from redis import backoff as redis_backoff
+    from redis import retry as redis_retry
+
+    from gonogo.stack import Stack
+else:  # redis-py and Celery are imported when a probe first uses them
+    celery = lazy.module("celery")
+    redis = lazy.module("redis")
+    redis_backoff = lazy.module("redis.backoff")
+    redis_retry = lazy.module("redis.retry")
 
 #: the INFO fields a Redis fact keeps (state a release manager reads: role, memory, clients, persistence)
 INFO_KEYS = ("redis_version", "role", "uptime_in_seconds", "connected_clients", "blocked_clients",
              "used_memory_human", "maxmemory_human", "maxmemory_policy", "rdb_last_bgsave_status",
              "rdb_changes_since_last_save", "aof_enabled", "aof_last_write_status", "master_link_status")
-
-
-class BeatSection(Section):
-    """A command that prints the running Celery beat's state as JSON, and what it must say.
-
-    The JSON is an object with ``tasks`` (the task names the running beat schedules) and
-    ``tick_age_s`` (seconds since its last tick, measured where it runs: no clock skew), e.g. the
-    sandbox's ``python beat_status.py``.
-    """
-
-    #: run inside this Compose service's running container (the beat's)
-    service: str | None = None
-    #: run on the gate's host instead
-    host: bool = False
-    #: an argv list, or a string split like a shell would
-    run: list[str] | str
-    shell: bool = False
-    timeout_s: float = Field(default=30, gt=0)
-    #: task names the beat must schedule (e.g. the backup task)
-    tasks: list[str] = Field(min_length=1)
-    #: the beat's last tick may be at most this old (a beat that stopped ticking schedules nothing)
-    max_tick_age_s: float = Field(default=60, gt=0)
-
-    @model_validator(mode="after")
-    def _runnable(self) -> BeatSection:
-        try:
-            self.entry()
-        except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-        return self
-
-    def entry(self) -> CommandEntry:
-        """The command, as the commands probe runs it."""
-        return CommandEntry(name="beat-status", **self.model_dump(exclude={"tasks", "max_tick_age_s"}))
-
-
-class WorkersSection(Section):
-    """Redis (the Celery broker), the workers that consume it and the beat that schedules their tasks."""
-
-    #: the broker: ``redis://[:password@]host:port/db`` (a secret: masked everywhere)
-    redis_url: SecretStr
-    #: bound of every connection, command and control request (a ping waits this long for replies)
-    timeout_s: float = Field(default=5, gt=0)
-    #: worker node names that must answer a ping (``celery@host``, ``worker@boutique``); empty: any
-    workers: list[str] = Field(default_factory=list)
-    #: at least this many workers must answer
-    min_workers: int = Field(default=1, ge=1)
-    #: queues that some answering worker must consume
-    queues: list[str] = Field(default_factory=lambda: ["celery"])
-    beat: BeatSection | None = None
-
-    @model_validator(mode="after")
-    def _a_redis_url(self) -> WorkersSection:
-        scheme = urlsplit(self.redis_url.get_secret_value()).scheme
-        if scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"redis_url: a redis://, rediss:// or unix:// URL, not {scheme or 'no scheme'}://")
-        return self
 
 
 def display_url(url: str) -> str:
@@ -228,14 +183,10 @@ class WorkersProbe:
 
     def redis(self) -> RedisFact:
         """PING, then INFO: whether Redis answers and its state; never raises."""
-        import redis  # redis-py and Celery are imported when a probe first uses them
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         timeout = self.section.timeout_s
         start = time.perf_counter()
         client = redis.Redis.from_url(self.section.redis_url.get_secret_value(), socket_timeout=timeout,
-                                      socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+                                      socket_connect_timeout=timeout, retry=redis_retry.Retry(redis_backoff.NoBackoff(), 0),
                                       retry_on_timeout=False, decode_responses=True)
         try:
             pong = bool(client.ping())
@@ -267,10 +218,8 @@ class WorkersProbe:
         return WorkersFact(self.url, True, _ms(start), replies=replies, queues=queues)
 
     def _control(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
-        from celery import Celery
-
         timeout = self.section.timeout_s
-        app = Celery("gonogo", broker=self.section.redis_url.get_secret_value(), set_as_current=False)
+        app = celery.Celery("gonogo", broker=self.section.redis_url.get_secret_value(), set_as_current=False)
         options = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "max_retries": 0}
         app.conf.update(broker_connection_timeout=timeout, broker_connection_retry=False,
                         broker_connection_max_retries=0, broker_transport_options=options,
@@ -317,3 +266,9 @@ def _ms(start: float) -> float:
 def _error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return masker.mask(f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__)
+
+
+def from_stack(stack: Stack) -> WorkersProbe:
+    """``stack.workers``: Redis, the Celery workers and beat of ``[workers]``: the broker from this machine, the
+    beat's status command through ``stack.commands``."""
+    return WorkersProbe(stack.section("workers"), stack.commands)

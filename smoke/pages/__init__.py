@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from gonogo.probes.smoke import Line, SmokeConfig
+from gonogo.probes.smoke import SmokeConfig
+from gonogo.sections.smoke import Line
 
 
 def money(text: str) -> Decimal | None:

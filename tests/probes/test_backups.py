@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from gonogo.probes.backups import (BackupsSection, check_sidecar, list_backups, read_archive, read_dump,
-                                   read_manifest, sidecar_name, stem)
+from gonogo.probes.backups import (check_sidecar, list_backups, read_archive, read_dump, read_manifest, sidecar_name,
+                                   stem)
+from gonogo.sections.backups import BackupsSection
 
 DUMP = b"""--
 -- PostgreSQL database dump

@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
-from gonogo.probes.commands import OUTPUT_LIMIT, CommandEntry, CommandFact, CommandProbe
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.commands import OUTPUT_LIMIT, CommandFact, CommandProbe
+from gonogo.sections.commands import CommandEntry
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.secrets import masker
 
 PY = sys.executable

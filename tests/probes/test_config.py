@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from gonogo.probes.compose import read_compose, substitute, InterpolationError
-from gonogo.probes.config import ConfigProbe, EnvFileRules, read_env_file
+from gonogo.probes.config import ConfigProbe, read_env_file
+from gonogo.sections.config import EnvFileRules
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = REPO / "checks" / "test_config.py"

@@ -16,7 +16,8 @@ import pytest
 
 from dockerd import Engine, accepting_silently, compose_container, throwaway_dockerd
 from gonogo.probes.containers import ContainerState, ContainersProbe
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.logs import LogsProbe
 from gonogo.secrets import masker
 from gonogo.waiting import wait_until

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import SecretStr
 
-from gonogo.probes.database import APPLICATION_NAME, DatabaseProbe, DatabaseSection, Target
+from gonogo.probes.database import APPLICATION_NAME, DatabaseProbe, Target
+from gonogo.sections.database import DatabaseSection
 from gonogo.secrets import masker
 
 if TYPE_CHECKING:

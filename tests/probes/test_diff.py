@@ -22,10 +22,12 @@ import pytest
 from pydantic import SecretStr
 
 from gonogo.probes import diff as releasediff
-from gonogo.probes.database import DatabaseProbe, DatabaseSection
-from gonogo.probes.diff import DiffSection, Latency, RowCount, Traffic
+from gonogo.probes.database import DatabaseProbe
+from gonogo.sections.database import DatabaseSection
+from gonogo.probes.diff import Latency, RowCount, Traffic
+from gonogo.sections.diff import DiffSection
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.watch import parse_duration
+from gonogo.sections.watch import parse_duration
 
 if TYPE_CHECKING:
     from conftest import Postgres
@@ -136,7 +138,7 @@ def test_an_unreachable_database_is_a_reading_with_its_error(postgres: "Postgres
 def test_an_absent_migrations_table_is_no_reading_unless_a_first_deploy(shop: str, first_deploy: bool) -> None:
     """A DSN that names the wrong (empty) database is no "nothing applied": a baseline or an after-reading of it
     would otherwise let diff.migrations_only_added pass on nothing."""
-    from gonogo.probes.migrations import MigrationsConfig
+    from gonogo.sections.migrations import MigrationsConfig
 
     database = DatabaseSection(dsn=SecretStr(shop), migrations=MigrationsConfig(tool="django", first_deploy=first_deploy))
     stack = SimpleNamespace(db=_db(shop), env=SimpleNamespace(profile=SimpleNamespace(database=database)))  # what it reads

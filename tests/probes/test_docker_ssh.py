@@ -18,7 +18,8 @@ import pytest
 
 from dockerd import Engine, accepting_silently, compose_container
 from gonogo.probes.containers import ContainersProbe
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.logs import LogsProbe
 from pg import free_port
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from gonogo.probes.commands import CommandProbe
-from gonogo.probes.frontend import Asset, FrontendPage, FrontendProbe, FrontendSection, references
+from gonogo.probes.frontend import Asset, FrontendProbe, references
+from gonogo.sections.frontend import FrontendPage, FrontendSection
 from gonogo.probes.http import HttpProbe
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

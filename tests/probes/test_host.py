@@ -27,8 +27,10 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
-from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.host import Artefact, DiskPath, HostProbe, HostSection, PortRule, bounded
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
+from gonogo.probes.host import HostProbe, bounded
+from gonogo.sections.host import Artefact, DiskPath, HostSection, PortRule
 
 SLACK_S = 1.0  # what a bounded call may take beyond its timeout (thread start, scheduling)
 
@@ -142,7 +144,8 @@ def test_dns_second_nameserver_answers_when_the_first_is_silent(dnsmasq: Callabl
 
 SYSTEM_LOOKUP = """
 from pathlib import Path
-from gonogo.probes.host import HostProbe, HostSection
+from gonogo.probes.host import HostProbe
+from gonogo.sections.host import HostSection
 host = HostProbe(HostSection.model_validate({"dns": {"sys.test": "127.0.0.9"}, "dns_timeout_s": 2}), Path("/"))
 fact = host.resolve(host.section.dns[0])
 print(fact.via, "|", fact.addresses, "|", fact.error, "|", fact.command)

@@ -33,8 +33,10 @@ import pytest
 from pg import PASSWORD, Postgres, free_port, throwaway_postgres
 from pydantic import SecretStr, ValidationError
 
-from gonogo.probes.database import DatabaseProbe, DatabaseSection
-from gonogo.probes.migrations import MigrationsConfig, MigrationsProbe, MigrationState, parse_showmigrations
+from gonogo.probes.database import DatabaseProbe
+from gonogo.sections.database import DatabaseSection
+from gonogo.probes.migrations import MigrationsProbe, MigrationState, parse_showmigrations
+from gonogo.sections.migrations import MigrationsConfig
 
 CHECKS = Path(__file__).resolve().parents[2] / "checks" / "test_migrations.py"
 SLACK_S = 1.5  # what a bounded call may take beyond its timeout

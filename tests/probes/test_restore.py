@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import SecretStr
 
-from gonogo.probes.backups import BackupsSection
+from gonogo.sections.backups import BackupsSection
 from gonogo.probes.restore import APPLICATION_NAME, RestoreFact, RestoreProbe
 
 if TYPE_CHECKING:

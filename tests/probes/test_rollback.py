@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.host import bounded
-from gonogo.probes.rollback import (AFTER, BEFORE, METRICS_READ_BYTES, RollbackProbe, RunningRelease, ServiceRelease,
-                                    infer_moment, repository_of, tag_of)
+from gonogo.probes.rollback import (METRICS_READ_BYTES, RollbackProbe, RunningRelease, ServiceRelease, infer_moment,
+                                    repository_of, tag_of)
+from gonogo.sections.rollback import AFTER, BEFORE
 
 SERVICES = ["web", "worker"]
 

@@ -22,7 +22,8 @@ import pytest
 
 from gonogo.probes import silence
 from gonogo.probes.database import open_session
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.http import fetch
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from gonogo.probes.host import bounded
-from gonogo.probes.smoke import (DEFAULT_CHROMIUM, SmokeConfigError, SmokeSection, chromium_path, chromium_problem,
-                                 load_config, read_pdf)
+from gonogo.probes.smoke import SmokeConfigError, chromium_path, chromium_problem, load_config, read_pdf
+from gonogo.sections.smoke import DEFAULT_CHROMIUM, SmokeSection
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = REPO / "fixtures" / "smoke.toml"

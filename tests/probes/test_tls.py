@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gonogo.probes.tls import TlsEndpoint, TlsProbe, parse_endpoint
+from gonogo.probes.tls import TlsProbe
+from gonogo.sections.tls import TlsEndpoint, parse_endpoint
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -32,17 +32,11 @@ import yaml
 from pg import free_port
 from test_tls import make_ca, make_leaf
 
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.traefik import (
-    REDIRECT_QUERY,
-    KnownBroken,
-    TraefikProbe,
-    TraefikRoute,
-    TraefikSection,
-    labels,
-    network,
-)
+from gonogo.probes.traefik import REDIRECT_QUERY, TraefikProbe, labels, network
+from gonogo.sections.traefik import KnownBroken, TraefikRoute, TraefikSection
 from gonogo.profile import Profile
 from gonogo.waiting import wait_until
 

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.webhooks import DEFAULT_EVENT, SCHEMES, WebhookEndpoint, WebhookProbe
+from gonogo.probes.webhooks import SCHEMES, WebhookProbe
+from gonogo.sections.webhooks import DEFAULT_EVENT, WebhookEndpoint
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("shop_signatures", REPO / "sandbox" / "app" / "src" / "shop" / "signatures.py")

@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 from test_tls import make_ca, make_leaf
 
-from gonogo.probes.websocket import WebsocketEndpoint, WebsocketProbe, accept_for
+from gonogo.probes.websocket import WebsocketProbe, accept_for
+from gonogo.sections.websocket import WebsocketEndpoint
 
 HOST = "ws.example.test"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -26,7 +26,8 @@ from dockerd import accepting_silently
 from pydantic import ValidationError
 
 from gonogo.probes.commands import CommandProbe
-from gonogo.probes.workers import BeatSection, WorkersProbe, WorkersSection
+from gonogo.probes.workers import WorkersProbe
+from gonogo.sections.workers import BeatSection, WorkersSection
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 TIMEOUT_S = 1.0

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gonogo.probes.commands import OUTPUT_LIMIT, CommandEntry, CommandFact, CommandProbe
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.commands import OUTPUT_LIMIT, CommandFact, CommandProbe
+from gonogo.sections.commands import CommandEntry
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 
 if TYPE_CHECKING:
     from conftest import Sandbox

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from gonogo.probes.commands import CommandProbe
-from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.frontend import FrontendPage, FrontendProbe, FrontendSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
+from gonogo.probes.frontend import FrontendProbe
+from gonogo.sections.frontend import FrontendPage, FrontendSection
 from gonogo.probes.http import HttpProbe
 
 if TYPE_CHECKING:

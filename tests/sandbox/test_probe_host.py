@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.host import Artefact, DiskPath, HostProbe, HostSection, PortRule
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
+from gonogo.probes.host import HostProbe
+from gonogo.sections.host import Artefact, DiskPath, HostSection, PortRule
 
 if TYPE_CHECKING:
     from conftest import Sandbox

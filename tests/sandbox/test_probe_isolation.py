@@ -14,8 +14,10 @@ import docker
 import pytest
 from docker.types import Mount
 
-from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.isolation import IsolationProbe, IsolationSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
+from gonogo.probes.isolation import IsolationProbe
+from gonogo.sections.isolation import IsolationSection
 
 if TYPE_CHECKING:
     from conftest import Sandbox

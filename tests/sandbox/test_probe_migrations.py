@@ -19,9 +19,12 @@ import pytest
 from pydantic import SecretStr
 
 from gonogo.probes.commands import CommandProbe
-from gonogo.probes.docker import DockerProbe, DockerSection
-from gonogo.probes.database import DatabaseProbe, DatabaseSection
-from gonogo.probes.migrations import MigrationsConfig, MigrationsProbe, MigrationState
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
+from gonogo.probes.database import DatabaseProbe
+from gonogo.sections.database import DatabaseSection
+from gonogo.probes.migrations import MigrationsProbe, MigrationState
+from gonogo.sections.migrations import MigrationsConfig
 
 if TYPE_CHECKING:
     from conftest import Sandbox

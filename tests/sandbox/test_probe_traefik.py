@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from checks.test_traefik import label_problems
-from gonogo.probes.docker import DockerProbe, DockerSection
+from gonogo.probes.docker import DockerProbe
+from gonogo.sections.docker import DockerSection
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.traefik import TraefikProbe, TraefikSection, labels, network
+from gonogo.probes.traefik import TraefikProbe, labels, network
+from gonogo.sections.traefik import TraefikSection
 
 if TYPE_CHECKING:
     from conftest import Sandbox

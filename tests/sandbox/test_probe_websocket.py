@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gonogo.probes.http import HttpProbe
-from gonogo.probes.webhooks import DEFAULT_EVENT, SCHEMES, WebhookEndpoint, WebhookProbe
-from gonogo.probes.websocket import WebsocketEndpoint, WebsocketProbe
+from gonogo.probes.webhooks import SCHEMES, WebhookProbe
+from gonogo.sections.webhooks import DEFAULT_EVENT, WebhookEndpoint
+from gonogo.probes.websocket import WebsocketProbe
+from gonogo.sections.websocket import WebsocketEndpoint
 
 if TYPE_CHECKING:
     from conftest import Sandbox

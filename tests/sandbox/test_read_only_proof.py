@@ -31,7 +31,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from gonogo.probes.database import DatabaseProbe, DatabaseSection
+from gonogo.probes.database import DatabaseProbe
+from gonogo.sections.database import DatabaseSection
 
 if TYPE_CHECKING:
     from conftest import Sandbox

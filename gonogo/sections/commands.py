@@ -1,0 +1,84 @@
+"""``[[command]]``: a command run in a service's container or on the gate's host, and how it must end.
+
+What the profile says (a table of :class:`gonogo.model.Section`); what the stack shows is observed by
+:mod:`gonogo.probes.commands`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from gonogo.model import Section
+
+Phase = Literal["predeploy", "postdeploy", "rollback"]
+DEFAULT_PHASES: tuple[Phase, ...] = ("predeploy",)
+
+
+class CommandEntry(Section):
+    """One ``[[command]]``: what to run, where, within what time, and how it must end."""
+
+    name: str
+    #: run inside this Compose service's running container (found by its Compose labels)
+    service: str | None = None
+    #: run on the gate's host instead (a CI check command)
+    host: bool = Field(default=False, validate_default=True)
+    #: run ``run`` (a string) with ``/bin/sh -c``; otherwise no shell is involved
+    shell: bool = False
+    #: an argv list, or a string split like a shell would (quotes respected, nothing expanded)
+    run: list[str] | str
+    #: container: the directory inside it (default: the image's WORKDIR); host: relative to the profile's folder
+    workdir: str | None = None
+    #: the command must end within this; a container command still running then may go on running there
+    timeout_s: float = Field(default=60, gt=0)
+    expect_exit: int = 0
+    #: a regular expression some of the output must match (``re.MULTILINE``: ``^`` and ``$`` are per line)
+    expect_output: str | None = None
+    #: how many of the last lines of output are attached as evidence
+    tail_lines: int = Field(default=40, ge=1)
+    #: the phases whose runs include this command (``-m predeploy`` selects the predeploy ones)
+    phases: list[Phase] = Field(default_factory=lambda: list(DEFAULT_PHASES), min_length=1)
+    #: a failure of this command: blocker, critical or warning
+    severity: Literal["blocker", "critical", "warning"] = "critical"
+    #: the runbook steps this command encodes (e.g. BTQ-1.2)
+    runbook: list[str] = Field(default_factory=list)
+
+    @field_validator("host")
+    @classmethod
+    def _one_place(cls, host: bool, info: ValidationInfo) -> bool:
+        if host == bool(info.data.get("service")):
+            raise ValueError("say where the command runs: either service = \"<compose service>\" or host = true")
+        return host
+
+    @field_validator("run")
+    @classmethod
+    def _runnable(cls, run: list[str] | str, info: ValidationInfo) -> list[str] | str:
+        if info.data.get("shell") and not isinstance(run, str):
+            raise ValueError("with shell = true, run is one string for /bin/sh -c")
+        words = run if isinstance(run, list) else [run] if info.data.get("shell") else shlex.split(run)
+        if not words or not words[0]:
+            raise ValueError("nothing to run")
+        return run
+
+    @field_validator("expect_output")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        try:
+            re.compile(pattern or "")
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+    def argv(self) -> list[str]:
+        """The argv to execute."""
+        if isinstance(self.run, list):
+            return list(self.run)
+        return ["/bin/sh", "-c", self.run] if self.shell else shlex.split(self.run)
+
+    @property
+    def command(self) -> str:
+        """The command as a person would type it."""
+        return self.run if isinstance(self.run, str) else shlex.join(self.run)
