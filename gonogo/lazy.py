@@ -13,14 +13,15 @@ and the first attribute read (``docker.DockerClient``) imports the library, ever
 real module. The ``TYPE_CHECKING`` branch gives type checkers and editors the real module.
 
 Why not ``lazy_loader.load`` or :class:`importlib.util.LazyLoader` (on which ``lazy_loader.load`` is
-built): that loader is not thread-safe on Python 3.11 (CPython gh-114763, fixed in later versions: a
+built): that loader is not thread-safe on Python 3.11 (CPython gh-114763, fixed in later versions; a
 second thread that reads an attribute while the first is still executing the module gets
-``AttributeError``; reproduced here on 3.11.7; lazy-loader's own issue #88), and the probes first reach a client from worker threads (the side-by-side waits, the workers
-probe's pool); it also puts the unloaded module into ``sys.modules`` at once, so ``sys.modules`` no
-longer says what was imported (``tests/core/test_startup.py`` and ``test_structure.py`` ask it); and a
-dotted name (``psycopg.conninfo``, ``docker.errors``) imports its parent package at once. Here the import
-is :func:`importlib.import_module` on first use, which the import system's module locks make safe
-from any thread, and a dotted name waits like any other.
+``AttributeError``, reproduced here on 3.11.7; lazy-loader's own issue #88), and the probes first reach
+a client from worker threads (the side-by-side waits, the workers probe's pool); it also puts the
+unloaded module into ``sys.modules`` at once, so ``sys.modules`` no longer says what was imported
+(``tests/core/test_startup.py`` and ``test_structure.py`` ask it); and a dotted name
+(``psycopg.conninfo``, ``docker.errors``) imports its parent package at once. Here the import is
+:func:`importlib.import_module` on first use, which the import system's module locks make safe from any
+thread, and a dotted name waits like any other.
 """
 
 from __future__ import annotations

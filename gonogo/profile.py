@@ -1,8 +1,10 @@
 """The typed model of an environment profile (``environments/<name>.toml``).
 
 Each subject's table is declared in its section module (``gonogo/sections/<subject>.py``, e.g.
-:class:`~gonogo.sections.docker.DockerSection`), apart from its probe, and assembled here: loading a
-profile imports no probe and no client library (``tests/core/test_structure.py``). Every table forbids unknown
+:class:`~gonogo.sections.docker.DockerSection`), apart from its probe, and :data:`Profile` is assembled
+here from the registry of subjects (:data:`gonogo.subjects.SUBJECTS`), between ``[environment]`` and
+``[gate]``; the rules that span tables are :class:`ProfileRules`'. Loading a profile imports no probe and
+no client library (``tests/core/test_structure.py``). Every table forbids unknown
 keys, so a typo is an error that names the key. Secret fields (DSNs, passwords, cookies) are
 ``SecretStr``: their repr is masked by construction, and code that needs the text asks for it with
 ``.get_secret_value()`` (the masker still hides it wherever it is printed). Sections other than
@@ -14,29 +16,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
-from gonogo import hosts
+from gonogo import hosts, subjects
 from gonogo.model import Section
-from gonogo.sections.backups import BackupsSection
-from gonogo.sections.commands import CommandEntry
-from gonogo.sections.config import EnvFileRules
-from gonogo.sections.database import DatabaseSection
-from gonogo.sections.diff import DiffSection
-from gonogo.sections.docker import DockerSection
-from gonogo.sections.frontend import FrontendSection
-from gonogo.sections.health import HealthEndpoint
-from gonogo.sections.host import HostSection
-from gonogo.sections.isolation import IsolationSection
-from gonogo.sections.rollback import RollbackSection
-from gonogo.sections.smoke import SmokeSection
-from gonogo.sections.tls import TlsEndpoint, TlsSection
-from gonogo.sections.traefik import TraefikSection
-from gonogo.sections.watch import WatchSection
-from gonogo.sections.webhooks import WebhookEndpoint
-from gonogo.sections.websocket import WebsocketEndpoint
-from gonogo.sections.workers import WorkersSection
+from gonogo.sections.tls import TlsEndpoint
+
+if TYPE_CHECKING:
+    from gonogo.subjects import Tables
+else:
+    Tables = object
+
 
 class EnvironmentSection(Section):
     """Who the stack is: its name, domain, release and where its env file lives."""
@@ -143,39 +135,15 @@ class GateSection(Section):
     not_applicable: list[NotApplicableDecision] = Field(default_factory=list)
 
 
-class Profile(Section):
-    """One environment profile."""
+class ProfileRules(Section, Tables):
+    """The rules across a profile's tables; :data:`Profile` is this model with the tables themselves as fields."""
 
-    environment: EnvironmentSection = Field(default_factory=EnvironmentSection)
-    env_file_rules: EnvFileRules | None = None
-    docker: DockerSection | None = None
-    #: ``[[command]]`` entries: commands run in a service's container or on the gate's host
-    command: list[CommandEntry] = Field(default_factory=list)
-    database: DatabaseSection | None = None
-    health: list[HealthEndpoint] = Field(default_factory=list)
-    traefik: TraefikSection | None = None
-    websocket: list[WebsocketEndpoint] = Field(default_factory=list)
-    frontend: FrontendSection | None = None
-    #: ``[[webhook]]`` entries: endpoints that must refuse events without a valid signature, and their secrets
-    webhook: list[WebhookEndpoint] = Field(default_factory=list)
-    #: other Compose projects on the same engine that must share nothing with this one (checks/test_isolation.py)
-    isolation: IsolationSection | None = None
-    #: Redis (the Celery broker), the Celery workers and beat (checks/test_workers.py)
-    workers: WorkersSection | None = None
-    backups: BackupsSection | None = None
-    rollback: RollbackSection | None = None
-    tls: TlsSection | None = None
-    host: HostSection | None = None
-    #: the baseline recorded at predeploy and how far postdeploy may move from it (checks/test_diff.py)
-    diff: DiffSection | None = None
-    #: what the watch window (--watch) probes and what it must show (checks/test_watch.py)
-    watch: WatchSection | None = None
-    #: the browser smoke flows (smoke/): where they log in, whether they may write, their tag, selectors and data
-    smoke: SmokeSection | None = None
-    gate: GateSection = Field(default_factory=GateSection)
+    if TYPE_CHECKING:  # fields of Profile, declared for type checkers
+        environment: EnvironmentSection
+        gate: GateSection
 
     @model_validator(mode="after")
-    def _tls_default_endpoint(self) -> Profile:
+    def _tls_default_endpoint(self) -> ProfileRules:
         """``[tls]`` without endpoints checks the public domain on 443."""
         if self.tls is not None and not self.tls.endpoints and self.environment.public_domain:
             endpoints = [TlsEndpoint(host=self.environment.public_domain)]
@@ -183,7 +151,7 @@ class Profile(Section):
         return self
 
     @model_validator(mode="after")
-    def _traefik_routes_have_a_host(self) -> Profile:
+    def _traefik_routes_have_a_host(self) -> ProfileRules:
         """Requests through Traefik go to a router's ``rule_host``, else to the public domain."""
         if self.traefik is not None and not self.environment.public_domain:
             hostless = [r.name for r in self.traefik.routers if not r.rule_host]
@@ -193,7 +161,7 @@ class Profile(Section):
         return self
 
     @model_validator(mode="after")
-    def _watch_names_health_entries(self) -> Profile:
+    def _watch_names_health_entries(self) -> ProfileRules:
         """``[watch] health`` names ``[[health]]`` entries: a typo would silently watch nothing."""
         if self.watch is not None:
             unknown = [n for n in self.watch.health if n not in {e.name for e in self.health}]
@@ -202,7 +170,7 @@ class Profile(Section):
         return self
 
     @model_validator(mode="after")
-    def _env_file_rules_have_what_they_need(self) -> Profile:
+    def _env_file_rules_have_what_they_need(self) -> ProfileRules:
         rules = self.env_file_rules
         if rules is not None and self.environment.env_file is None:
             raise ValueError("[env_file_rules] needs the env file it is about: set [environment] env_file")
@@ -212,3 +180,14 @@ class Profile(Section):
         if any(w.variables for w in self.webhook) and self.environment.env_file is None:
             raise ValueError("[[webhook]] variables are read from the stack's env file: set [environment] env_file")
         return self
+
+
+if TYPE_CHECKING:
+    Profile = ProfileRules
+else:
+    #: one environment profile: [environment], the table of each subject of gonogo.subjects.SUBJECTS (in the
+    #: table's order), and [gate]
+    Profile = create_model("Profile", __base__=ProfileRules, __module__=__name__, __doc__="One environment profile.",
+                           environment=(EnvironmentSection, Field(default_factory=EnvironmentSection)),
+                           **subjects.profile_fields(),
+                           gate=(GateSection, Field(default_factory=GateSection)))

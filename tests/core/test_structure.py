@@ -7,11 +7,15 @@ nor the client libraries the probes talk through (``gonogo/lazy.py``).
 
 from __future__ import annotations
 
+import ast
 import graphlib
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import grimp
@@ -20,7 +24,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg import conninfo
 
+from gonogo import lazy, subjects
+from gonogo.environment import inner_model
+from gonogo.profile import Profile
 from gonogo.sections.database import PLAIN_URL
+from gonogo.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the client libraries of the subjects: a probe imports each when it first talks to its component
@@ -121,6 +129,100 @@ def test_loading_the_prod_template_imports_no_probe_and_no_client(tmp_path: Path
 def test_libpq_reads_every_dsn_the_profile_accepts_without_it(dsn: str) -> None:
     """The [database] dsn (and [backups] restore_into) of that plain shape is accepted without asking libpq
     (so loading the profile imports no psycopg): libpq itself reads every one."""
-    from psycopg import conninfo
-
     conninfo.conninfo_to_dict(dsn)
+
+
+# ----------------------------------------------------------------------------------------- the subjects' registry
+
+
+def typed_lines(name: str) -> list[str]:
+    """The annotations of class ``name`` in gonogo/subjects.py's ``if TYPE_CHECKING:`` block, as written."""
+    tree = ast.parse((ROOT / "gonogo" / "subjects.py").read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+                 and any(isinstance(n, ast.ClassDef) for n in node.body))
+    cls = next(n for n in block.body if isinstance(n, ast.ClassDef) and n.name == name)
+    return [f"{ast.unparse(n.target)}: {ast.unparse(n.annotation)}" for n in cls.body if isinstance(n, ast.AnnAssign)]
+
+
+def test_the_typed_lines_follow_the_registry() -> None:
+    """What type checkers and editors see of ``profile.<key>`` and ``stack.<name>`` is the table's, in its order
+    (the message gives the lines to write)."""
+    tables = [f"{s.key}: list[{s.section_class().__name__}]" if s.many else f"{s.key}: {s.section_class().__name__} | None"
+              for s in subjects.SUBJECTS if s.key]
+    probes = [f"{s.name}: {inspect.get_annotations(s.factory())['return']}" for s in subjects.SUBJECTS if s.probe]
+
+    assert typed_lines("Tables") == tables, "gonogo/subjects.py, class Tables:\n" + "\n".join(tables)
+    assert typed_lines("Probes") == probes, "gonogo/subjects.py, class Probes:\n" + "\n".join(probes)
+
+
+def test_the_profile_is_the_registrys_tables_between_environment_and_gate() -> None:
+    keys = [s.key for s in subjects.SUBJECTS if s.key]
+
+    assert list(Profile.model_fields) == ["environment", *keys, "gate"]
+    for subject in subjects.SUBJECTS:
+        if subject.key:
+            field = Profile.model_fields[subject.key]
+            assert inner_model(field.annotation) is subject.section_class()
+            assert (field.default_factory is list) if subject.many else (field.default is None)
+
+
+def test_every_stack_attribute_a_check_uses_is_in_the_registry() -> None:
+    used = {m.group(1) for folder in ("checks", "smoke", "fixtures") for path in (ROOT / folder).rglob("*.py")
+            for m in re.finditer(r"\bstack\.([a-z_]+)\b", path.read_text())}
+    own = {name for name in vars(Stack) if not name.startswith("_")} | {"env"}
+
+    assert sorted(used - own - {s.name for s in subjects.SUBJECTS if s.probe}) == []
+    assert {"http", "docker", "commands", "host", "db", "migrations", "websocket", "webhooks", "frontend", "workers",
+            "isolation", "rollback", "containers", "logs", "smoke", "traefik", "tls", "backups", "restore",
+            "config"} <= {s.name for s in subjects.SUBJECTS if s.probe}
+
+
+def test_the_stack_imports_a_probe_when_a_check_first_asks_for_it(tmp_path: Path) -> None:
+    """``stack.http`` imports gonogo.probes.http alone, builds the probe once and keeps it; a name that is no
+    subject's probe is an AttributeError; a subject the profile leaves out skips as not configured."""
+    (tmp_path / "p.toml").write_text('[environment]\nrelease = "1"\nresolve = { "shop.test" = "127.0.0.1" }\n')
+    code = ("import json, os, sys; from pathlib import Path; import pytest; from gonogo.environment import load; "
+            "from gonogo.stack import Stack; "
+            f"stack = Stack(load('p', 'test', Path({str(tmp_path)!r}), Path('.'), {{}})); "
+            "first = stack.http; same = stack.http is first; "
+            "probes = sorted(m for m in sys.modules if m.startswith('gonogo.probes.')); "
+            "missing = not hasattr(stack, 'nothing'); "
+            "skipped = ''\n"
+            "try:\n    stack.docker\nexcept pytest.skip.Exception as exc:\n    skipped = str(exc)\n"
+            "print(json.dumps([probes, same, missing, skipped, first.resolve]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    probes, same, missing, skipped, resolve = json.loads(done.stdout.splitlines()[-1])
+
+    assert probes == ["gonogo.probes.http", "gonogo.probes.silence"]
+    assert same and missing and resolve == {"shop.test": "127.0.0.1"}
+    assert "not configured" in skipped and "[docker]" in skipped
+
+
+def test_a_lazy_client_is_imported_once_on_first_use_from_any_thread(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """gonogo/lazy.py: nothing is imported until an attribute is read; threads that read at once, while the module
+    is still executing, all get the real attribute (importlib's LazyLoader gives them AttributeError on 3.11)."""
+    (tmp_path / "slow_client.py").write_text("import time\ntime.sleep(0.3)\nVALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    client = lazy.module("slow_client")
+    assert "slow_client" not in sys.modules
+
+    results: list[object] = []
+
+    def read() -> None:
+        try:
+            results.append(client.VALUE)
+        except Exception as exc:  # the failure this test is about
+            results.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert results == [42] * 8
+    assert sys.modules["slow_client"].VALUE == 42
+    monkeypatch.delitem(sys.modules, "slow_client")
