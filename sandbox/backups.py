@@ -12,13 +12,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import SandboxError, last_line, progress
+from . import SandboxError, compose, last_line, postgres, progress
+from .context import Ctx
+from .envfile import db_password
+from .processes import require
 from .state import Paths
-
-if TYPE_CHECKING:
-    from .lifecycle import Ctx
 
 TS_FORMAT = "%Y%m%dT%H%M%SZ"
 _DB = re.compile(r"^boutique_(?P<env>.+)_(?P<ts>\d{8}T\d{6}Z)\.sql\.gz$")
@@ -52,10 +52,8 @@ def newest(paths: Paths) -> dict[str, Any] | None:
     return sets[-1] if sets else None
 
 
-def take(ctx: "Ctx", reason: str = "") -> dict[str, Any]:
+def take(ctx: Ctx, reason: str = "") -> dict[str, Any]:
     """Run `python manage.py backup` in the worker container; returns the newest set."""
-    from . import compose
-
     worker = compose.get(ctx.client, "worker")
     if worker is None or compose.health(worker) not in ("healthy", "running", "starting"):
         raise SandboxError("the worker container is not running: backups run in it (`python -m sandbox up`)")
@@ -129,12 +127,8 @@ def write_manifest(paths: Paths, manifest: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------ restore
 
 
-def restore_db(ctx: "Ctx", dump: Path) -> None:
+def restore_db(ctx: Ctx, dump: Path) -> None:
     """Replace the `boutique` database by the content of a `.sql.gz` dump (services stopped)."""
-    from . import postgres
-    from .envfile import db_password
-    from .processes import require
-
     if not dump.exists():
         raise SandboxError(f"backup {dump} is missing")
     t0 = time.monotonic()

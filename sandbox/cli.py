@@ -7,7 +7,8 @@ import sys
 
 import docker.errors
 
-from . import SandboxError, progress
+from . import SandboxError, backups, deploy, faults, lifecycle, progress, set_quiet
+from .context import Ctx
 from .state import Paths, command_lock, resolve_state_dir
 
 EPILOG = """commands:
@@ -59,54 +60,30 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import set_quiet
-
     set_quiet(args.quiet)
     paths = Paths(resolve_state_dir(args.state_dir))
     if args.command == "faults":
-        from . import faults
-        from .lifecycle import Ctx
-
         ctx = Ctx(paths) if paths.state_json.exists() else None
         print("\n".join(faults.listing(ctx)))
         return 0
     if args.command == "status":
-        from . import lifecycle
-
         return lifecycle.status(paths, as_json=args.json)
     with command_lock(paths):
         if args.command == "up":
-            from . import lifecycle
-
             lifecycle.up(paths, release=args.release, with_staging=args.with_staging)
         elif args.command == "down":
-            from . import lifecycle
-
             lifecycle.down(paths, purge=args.purge)
         elif args.command == "deploy":
-            from . import deploy
-
             deploy.deploy(paths, args.release)
         elif args.command == "rollback":
-            from . import deploy
-
             deploy.rollback(paths, restore_db=args.restore_db, app_only=args.app_only)
         elif args.command == "backup":
-            from . import backups
-            from .lifecycle import Ctx
-
             ctx = Ctx(paths)
             ctx.require_env()
             backups.take(ctx)
         elif args.command == "fault":
-            from . import faults
-            from .lifecycle import Ctx
-
             faults.apply_fault(Ctx(paths), args.name)
         elif args.command == "heal":
-            from . import faults
-            from .lifecycle import Ctx
-
             ctx = Ctx(paths)
             if args.name:
                 faults.heal_fault(ctx, args.name)

@@ -10,7 +10,8 @@ import time
 import docker
 
 from . import LONG_RUNNING, SandboxError, backups, compose, frontend, images, probes, progress, traefik
-from .lifecycle import Ctx, build_releases, record_releases, resolve_release, switch_services
+from .context import Ctx
+from .lifecycle import build_releases, record_releases, resolve_release, switch_services
 from .state import Paths
 
 

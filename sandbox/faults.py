@@ -37,7 +37,7 @@ from . import (
     staging,
     traefik,
 )
-from .lifecycle import Ctx
+from .context import Ctx
 from .ports import is_free, is_listening, wait_listening
 from .processes import require, run, start, stop
 

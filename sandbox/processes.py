@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import MissingPrerequisite, progress
+from . import MissingPrerequisite, SandboxError, progress
 from .state import Paths, atomic_write
 
 # binary -> (Debian package or install hint)
@@ -242,8 +242,6 @@ def pids_referencing(marker: str) -> list[int]:
 
 def run(argv: list[str], *, check: bool = True, user: str | None = None, **kwargs) -> subprocess.CompletedProcess:
     """Run a short command, capturing output; a failure raises with the command's own stderr."""
-    from . import SandboxError
-
     extra: dict = {}
     if user:
         import pwd

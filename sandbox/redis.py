@@ -7,6 +7,7 @@ import time
 
 from . import SandboxError, progress
 from .envfile import port
+from .ports import is_free
 from .processes import read_pid, require, start, stop
 from .state import Paths
 
@@ -53,8 +54,6 @@ def start_server(paths: Paths, values: dict[str, str]) -> None:
 
 
 def _port_free(p: int) -> bool:
-    from .ports import is_free
-
     return is_free(p)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from docker.types import Mount
 
 from . import STAGING_HOST, STAGING_PROJECT, SandboxError, compose, envfile, postgres, probes, progress, traefik
-from .lifecycle import Ctx
+from .context import Ctx
 from .ports import wait_listening
 from .state import Paths
 

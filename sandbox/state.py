@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import PACKAGE_DIR, SandboxError
+from . import PACKAGE_DIR, SandboxError, progress
 
 DEFAULT_STATE_DIR = PACKAGE_DIR / ".state"
 
@@ -207,8 +207,6 @@ def command_lock(paths: Paths) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            from . import progress
-
             progress("sandbox", "another sandbox command is running on this state dir; waiting for it")
             fcntl.flock(fh, fcntl.LOCK_EX)
         yield

@@ -1,4 +1,5 @@
-"""gonogo's structure: no import circle in the package, and loading a profile imports no probe and no client.
+"""gonogo's structure: no import circle in gonogo/ nor in sandbox/, and loading a profile imports no probe and no
+client.
 
 A profile's tables are declared in ``gonogo/sections/`` and the probes in ``gonogo/probes/``: loading a
 profile (the plugin does it at start-up, every xdist worker again) needs the first and none of the second,
@@ -48,8 +49,9 @@ def import_cycle(package: str) -> list[str] | None:
     return None
 
 
-def test_gonogo_has_no_import_circle() -> None:
-    cycle = import_cycle("gonogo")
+@pytest.mark.parametrize("package", ["gonogo", "sandbox"])
+def test_no_import_circle(package: str) -> None:
+    cycle = import_cycle(package)
 
     assert cycle is None, f"import circle: {' -> '.join(cycle or [])}"
 
