@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gonogo import judge, skips
+from gonogo.fact import no_answer
 from gonogo.sections.host import Artefact, DiskPath, DnsName, HostSection, PortRule
 from gonogo.stack import Stack
 
@@ -24,7 +25,7 @@ def test_docker_daemon_reachable(stack: Stack) -> None:
     stack.needs("docker", "the daemon it asks is [docker] host")
     fact = stack.docker.engine()
     actual = f"Docker Engine {fact.version} (API {fact.api_version})" if fact.answered else \
-        f"no answer after {fact.elapsed_ms:.0f} ms: {fact.error}"
+        no_answer(fact.elapsed_ms, fact.error)
     judge("docker daemon", fact.answered and bool(fact.version), expected="an answer with the engine's version",
           actual=actual, where=f"{fact.host} (docker version)", fact=fact)
 

@@ -24,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gonogo.fact import Observed
 from gonogo.secrets import masker
 from gonogo.sections.backups import BackupsSection
 
@@ -73,9 +74,10 @@ class BackupFile:
         return max((self.modified - now).total_seconds(), 0.0)
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(Observed):
     """The files of a folder that match a pattern, newest first."""
+
+    EVIDENCE_NAME = "backups {folder}/{pattern}"
 
     folder: str
     pattern: str
@@ -92,10 +94,6 @@ class Listing:
         """The files dated ahead of the gate's clock by more than :data:`CLOCK_SKEW_S`, newest first."""
         return tuple(f for f in self.files if f.ahead_s(self.checked_at) > CLOCK_SKEW_S)
 
-    @property
-    def evidence_name(self) -> str:
-        return f"backups {self.folder}/{self.pattern}"
-
     def evidence(self) -> str:
         if self.error:
             return masker.mask(f"{self.folder}: {self.error}")
@@ -106,10 +104,10 @@ class Listing:
                      else f"{max(f.age_h(self.checked_at), 0):.1f} h old") + ")" for f in self.files]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         newest = self.newest
-        return masker.mask(f"<backups {self.folder}/{self.pattern}: {self.error or f'{len(self.files)} file(s)'}"
-                           + (f", newest {newest.name}>" if newest else ">"))
+        return (f"<backups {self.folder}/{self.pattern}: {self.error or f'{len(self.files)} file(s)'}"
+                + (f", newest {newest.name}>" if newest else ">"))
 
 
 def list_backups(folder: Path, pattern: str) -> Listing:
@@ -164,8 +162,7 @@ def gunzipped_sha256(path: Path) -> str | None:
 _SIDECAR_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64})\s+\*?(?P<name>.+?)\s*$")
 
 
-@dataclass(frozen=True)
-class SidecarFact:
+class SidecarFact(Observed):
     """A ``sha256sum``-style sidecar and whether it matches the file it sits beside."""
 
     file: str
@@ -187,8 +184,7 @@ class SidecarFact:
     def matches(self) -> bool:
         return self.exists and self.error is None and self.digest == self.actual and self.names_the_file
 
-    @property
-    def evidence_name(self) -> str:
+    def evidence_title(self) -> str:
         return f"checksum {Path(self.sidecar).name}"
 
     def evidence(self) -> str:
@@ -225,8 +221,7 @@ def check_sidecar(path: Path, naming: str) -> SidecarFact:
                        of_uncompressed=uncompressed)
 
 
-@dataclass(frozen=True)
-class DumpFact:
+class DumpFact(Observed):
     """A database dump read to its end: its format, whether it is complete, how big."""
 
     file: str
@@ -250,8 +245,7 @@ class DumpFact:
             return self.toc_entries > 0 and self.read_to_end
         return self.has_header and self.has_footer
 
-    @property
-    def evidence_name(self) -> str:
+    def evidence_title(self) -> str:
         return f"dump {Path(self.file).name}"
 
     def evidence(self) -> str:
@@ -338,8 +332,7 @@ def _gzip_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-@dataclass(frozen=True)
-class ArchiveFact:
+class ArchiveFact(Observed):
     """A tar.gz read member by member to its end."""
 
     file: str
@@ -347,8 +340,7 @@ class ArchiveFact:
     members: int = 0
     error: str | None = None
 
-    @property
-    def evidence_name(self) -> str:
+    def evidence_title(self) -> str:
         return f"archive {Path(self.file).name}"
 
     def evidence(self) -> str:
@@ -401,8 +393,7 @@ class ManifestEntry:
         return None
 
 
-@dataclass(frozen=True)
-class ManifestFact:
+class ManifestFact(Observed):
     """A backup manifest (``manifest.json``) compared with the files it lists."""
 
     path: str
@@ -422,8 +413,7 @@ class ManifestFact:
     def lists(self, name: str) -> bool:
         return any(e.name == name for e in self.entries)
 
-    @property
-    def evidence_name(self) -> str:
+    def evidence_title(self) -> str:
         return f"manifest {Path(self.path).name}"
 
     def evidence(self) -> str:

@@ -23,10 +23,11 @@ import struct
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gonogo.fact import Observed, Stopwatch
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.secrets import masker
 from gonogo.sections.commands import CommandEntry
@@ -43,9 +44,10 @@ _LAST_LINES = 3
 _EXIT_POLL_S = 0.05
 
 
-@dataclass(frozen=True)
-class CommandFact:
+class CommandFact(Observed):
     """How one command ended: where it ran, its exit code (None when it did not end) and its output."""
+
+    EVIDENCE_NAME = "command {name}: {command}"
 
     name: str
     command: str
@@ -90,10 +92,6 @@ class CommandFact:
         found = re.search(pattern, self.output, re.MULTILINE)
         return found.group(0) if found else None
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"command {self.name}: {self.command}")
-
     def evidence(self) -> str:
         lines = [f"command: {self.command}", f"where: {self.where}", f"result: {self.status_text}",
                  f"elapsed: {self.elapsed_ms:.0f} ms"]
@@ -104,8 +102,8 @@ class CommandFact:
             lines += ["", f"--- output: the last {len(shown)} of {kept} lines{more} ---", *shown]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<command {self.name} on {self.where}: {self.status_text}>")
+    def one_line(self) -> str:
+        return f"<command {self.name} on {self.where}: {self.status_text}>"
 
 
 class CommandProbe:
@@ -202,8 +200,8 @@ class _Result:
     def __init__(self, entry: CommandEntry, where: str) -> None:
         self.entry = entry
         self.where = where
-        self.started = time.monotonic()
-        self.deadline = self.started + entry.timeout_s
+        self.watch = Stopwatch()
+        self.deadline = time.monotonic() + entry.timeout_s
         self.kept = bytearray()
         self.size = 0
 
@@ -220,7 +218,7 @@ class _Result:
     def fact(self, *, exit_code: int | None = None, error: str | None = None) -> CommandFact:
         return CommandFact(
             name=self.entry.name, command=self.entry.command, where=self.where,
-            elapsed_ms=(time.monotonic() - self.started) * 1000, exit_code=exit_code,
+            elapsed_ms=self.watch.ms(), exit_code=exit_code,
             output=self.kept.decode("utf-8", errors="replace"), output_bytes=self.size,
             tail_lines=self.entry.tail_lines, error=error,
         )

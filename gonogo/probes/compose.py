@@ -18,7 +18,6 @@ import importlib.metadata
 import importlib.resources
 import json
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -30,6 +29,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from gonogo.fact import Observed, Stopwatch
 from gonogo.files import read_text, too_deep
 from gonogo.secrets import masker
 
@@ -274,8 +274,7 @@ def _own_line(node: Any) -> int | None:
 # ---- the fact
 
 
-@dataclass(frozen=True)
-class ServiceFact:
+class ServiceFact(Observed):
     """One service of the compose file, as interpolated: what a release gate asks of it."""
 
     name: str
@@ -287,14 +286,14 @@ class ServiceFact:
     healthcheck: str
     line: int | None = None
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<service {self.name}: image {self.image}, restart {self.restart}, "
-                           f"healthcheck {self.healthcheck}>")
+    def one_line(self) -> str:
+        return f"<service {self.name}: image {self.image}, restart {self.restart}, healthcheck {self.healthcheck}>"
 
 
-@dataclass(frozen=True)
-class ComposeFact:
+class ComposeFact(Observed):
     """A compose file read, interpolated and validated like Compose does, or why it could not be read."""
+
+    EVIDENCE_NAME = "compose file {path}"
 
     path: Path
     elapsed_ms: float
@@ -320,10 +319,6 @@ class ComposeFact:
     def service(self, name: str) -> ServiceFact | None:
         return next((s for s in self.services if s.name == name), None)
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"compose file {self.path}")
-
     def evidence(self) -> str:
         lines = [f"{self.path} ({self.schema})" if self.schema else str(self.path)]
         lines += [f"problem: {p}" for p in self.problems()]
@@ -332,36 +327,35 @@ class ComposeFact:
                   + (f" (line {s.line})" if s.line else "") for s in self.services]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<compose file {self.path}: {self.error}>")
+            return f"<compose file {self.path}: {self.error}>"
         found = len(self.problems())
-        return masker.mask(f"<compose file {self.path}: {len(self.services)} services, "
-                           f"{found or 'no'} problem{'' if found == 1 else 's'}>")
+        return f"<compose file {self.path}: {len(self.services)} services, {found or 'no'} problem{'' if found == 1 else 's'}>"
 
 
 def read_compose(path: Path, variables: Mapping[str, str]) -> ComposeFact:
     """Read, interpolate (with ``variables``) and validate the compose file at ``path``; never raises."""
-    start = time.perf_counter()
+    watch = Stopwatch()
     read = read_text(path)
     if read.error is not None:
-        return ComposeFact(path, _ms(start), error=f"{path} {read.error}")
+        return ComposeFact(path, watch.ms(), error=f"{path} {read.error}")
     try:
         tree = YAML(typ="rt", pure=True).load(read.text or "")
     except (YAMLError, MarkedYAMLError) as exc:
-        return ComposeFact(path, _ms(start), error=f"{path} is not valid YAML: {_yaml_reason(exc)}")
+        return ComposeFact(path, watch.ms(), error=f"{path} is not valid YAML: {_yaml_reason(exc)}")
     except RecursionError:  # the YAML reader recurses once per level: thousands of [[[
-        return ComposeFact(path, _ms(start), error=f"{path} {_TOO_DEEP}")
+        return ComposeFact(path, watch.ms(), error=f"{path} {_TOO_DEEP}")
     deep = too_deep(tree, MAX_DEPTH)
     if deep is not None:
-        return ComposeFact(path, _ms(start), error=f"{path} {_TOO_DEEP} (under {deep or 'the top'})")
+        return ComposeFact(path, watch.ms(), error=f"{path} {_TOO_DEEP} (under {deep or 'the top'})")
     if not isinstance(tree, dict):
         shape = "empty" if tree is None else f"{_type_name(_plain_data(tree))}, not a mapping"
-        return ComposeFact(path, _ms(start), error=f"{path} is {shape}: a compose file is a mapping with services")
+        return ComposeFact(path, watch.ms(), error=f"{path} is {shape}: a compose file is a mapping with services")
     expanded = interpolate(_plain_data(tree), variables)
     _, source = compose_schema()
     return ComposeFact(
-        path, _ms(start),
+        path, watch.ms(),
         services=_services(expanded.data, tree),
         interpolation_problems=tuple(_at(tree, path, text) for path, text in expanded.problems),
         unset=tuple(sorted(expanded.unset)),
@@ -419,6 +413,3 @@ def _yaml_reason(exc: BaseException) -> str:
     mark = getattr(exc, "problem_mark", None)
     return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

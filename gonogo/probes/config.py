@@ -19,9 +19,8 @@ import hashlib
 import io
 import os
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ from dotenv import dotenv_values
 
 from gonogo.environment import ProfileError, env_files_of, file_problem
 from gonogo.probes.compose import ComposeFact, read_compose
+from gonogo.fact import Observed, Stopwatch
 from gonogo.files import read_text
 from gonogo.secrets import NO_INFORMATION, is_secret_key, masker
 
@@ -61,9 +61,10 @@ def looks_secret(name: str, value: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class EnvFileFact:
+class EnvFileFact(Observed):
     """An env file's variables (never shown: secrets), or why it could not be read."""
+
+    EVIDENCE_NAME = "{role} {path}"
 
     path: Path
     elapsed_ms: float
@@ -93,10 +94,6 @@ class EnvFileFact:
         return None if value is None else hashlib.sha256(value.encode("utf-8")).digest()
 
     @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"{self.role} {self.path}")
-
-    @property
     def summary(self) -> str:
         """``<path>: 12 variables``, or the error (which names the path)."""
         return self.error or f"{self.path}: {len(self.values)} variables"
@@ -111,16 +108,17 @@ class EnvFileFact:
             lines.append(f"{name}: {state}")
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<{self.role} {self.path}: {self.error}>")
-        return masker.mask(f"<{self.role} {self.path}: {len(self.values)} variables>")
+            return f"<{self.role} {self.path}: {self.error}>"
+        return f"<{self.role} {self.path}: {len(self.values)} variables>"
 
 
-@dataclass(frozen=True)
-class EnvFilesFact:
+class EnvFilesFact(Observed):
     """Env files read in order, as Compose reads a service's ``env_file`` list: a later file's value wins.
     One file reads as it always did; with several, each value says which file it came from."""
+
+    EVIDENCE_NAME = "{role} {where}"
 
     files: tuple[EnvFileFact, ...]
 
@@ -182,10 +180,6 @@ class EnvFilesFact:
         file = self.source(name)
         return str(file.path) if file is not None else self.where
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"{self.role} {self.where}")
-
     def evidence(self) -> str:
         if len(self.files) == 1:
             return self.files[0].evidence()
@@ -199,21 +193,21 @@ class EnvFilesFact:
             lines.append(f"{name}: {state} ({holders[-1]}{over})")
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if len(self.files) == 1:
-            return repr(self.files[0])
-        return masker.mask(f"<{self.role} {', '.join(file.summary for file in self.files)}>")
+            return self.files[0].one_line()
+        return f"<{self.role} {', '.join(file.summary for file in self.files)}>"
 
 
 def read_env_file(path: Path, public: Iterable[str] = (), role: str = "env file") -> EnvFileFact:
     """Read an env file (``KEY=VALUE`` lines, as python-dotenv parses them, read literally); never raises."""
-    start = time.perf_counter()
+    watch = Stopwatch()
     read = read_text(path)
     if read.error is not None:
-        return EnvFileFact(path, _ms(start), error=f"{path} {read.error}", role=role)
+        return EnvFileFact(path, watch.ms(), error=f"{path} {read.error}", role=role)
     parsed = dotenv_values(stream=io.StringIO(read.text or ""), interpolate=False)
     values = {name: value or "" for name, value in parsed.items()}  # "KEY" alone: declared, empty
-    return EnvFileFact(path, _ms(start), values=values, public=frozenset(public), role=role)
+    return EnvFileFact(path, watch.ms(), values=values, public=frozenset(public), role=role)
 
 
 class ConfigProbe:
@@ -280,9 +274,6 @@ class ConfigProbe:
             return [], f"{profile} names no env file ([environment] env_file)"
         return paths, ""
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> ConfigProbe:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch
 from gonogo.probes.docker import DockerProbe, error_text, no_container
 from gonogo.secrets import masker
 
@@ -35,8 +35,7 @@ def engine_error(docker_probe: DockerProbe, exc: BaseException) -> str:
     return f"the Docker engine at {host} is unreachable: {error_text(exc)}"
 
 
-@dataclass(frozen=True)
-class ContainerState:
+class ContainerState(Observed):
     """One container of a service, as ``docker inspect`` shows it."""
 
     name: str
@@ -81,13 +80,14 @@ class ContainerState:
         restarts = f"{self.restart_count} restart{'s' if self.restart_count != 1 else ''}"
         return f"{self.name} {state}, image {self.image}, {restarts}"
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<container {self.text}>")
+    def one_line(self) -> str:
+        return f"<container {self.text}>"
 
 
-@dataclass(frozen=True)
-class ServiceFact:
+class ServiceFact(Observed):
     """The containers of one Compose service (one-off ``compose run`` containers left out)."""
+
+    EVIDENCE_NAME = "containers of service {service} (project {project})"
 
     service: str
     project: str
@@ -137,10 +137,6 @@ class ServiceFact:
             return no_container(self.project, self.service)
         return "; ".join(c.text for c in self.containers)
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"containers of service {self.service} (project {self.project})")
-
     def evidence(self) -> str:
         lines = [f"engine {self.host}, project {self.project}, service {self.service} ({self.elapsed_ms:.0f} ms)",
                  self.text]
@@ -150,8 +146,8 @@ class ServiceFact:
                 lines.append(f"  last healthcheck output: {c.health_output}")
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<service {self.service}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<service {self.service}: {self.text}>"
 
 
 @dataclass(frozen=True)
@@ -174,9 +170,10 @@ class ContainerUsage:
                 f"of {self.memory_limit_bytes / 2**20:.0f} MiB ({self.memory_percent:.1f}%)")
 
 
-@dataclass(frozen=True)
-class UsageFact:
+class UsageFact(Observed):
     """CPU and memory of each running container of a service."""
+
+    EVIDENCE_NAME = "usage of service {service}"
 
     service: str
     project: str
@@ -191,15 +188,11 @@ class UsageFact:
             return self.error
         return "; ".join(u.text for u in self.usages) or no_container(self.project, self.service, "running container")
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"usage of service {self.service}")
-
     def evidence(self) -> str:
         return masker.mask(f"engine {self.host}, service {self.service} ({self.elapsed_ms:.0f} ms)\n{self.text}")
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<usage {self.service}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<usage {self.service}: {self.text}>"
 
 
 def started_time(text: str) -> dt.datetime | None:
@@ -255,18 +248,18 @@ class ContainersProbe:
 
     def service(self, service: str) -> ServiceFact:
         """Inspect every container of ``service``: a list call and one inspect each, all bounded."""
-        section, start = self.docker.section, time.perf_counter()
+        section, watch = self.docker.section, Stopwatch()
         try:
             listed = self.docker.service_containers(service)
             states = tuple(_state(self.docker.client.api.inspect_container(c.id)) for c in listed)
         except Exception as exc:  # unreachable, timed out, refused, a container removed meanwhile: a fact
-            return ServiceFact(service, section.compose_project, section.host, _ms(start),
+            return ServiceFact(service, section.compose_project, section.host, watch.ms(),
                                error=engine_error(self.docker, exc))
-        return ServiceFact(service, section.compose_project, section.host, _ms(start), states)
+        return ServiceFact(service, section.compose_project, section.host, watch.ms(), states)
 
     def usage(self, service: str) -> UsageFact:
         """One stats sample of each running container of ``service`` (the engine takes about a second)."""
-        section, start = self.docker.section, time.perf_counter()
+        section, watch = self.docker.section, Stopwatch()
         try:
             running = [c for c in self.docker.service_containers(service) if c.state == "running"]
             usages = []
@@ -275,13 +268,10 @@ class ContainersProbe:
                 used, limit = _memory(stats)
                 usages.append(ContainerUsage(c.name, _cpu_percent(stats), used, limit))
         except Exception as exc:  # a fact, as for service()
-            return UsageFact(service, section.compose_project, section.host, _ms(start),
+            return UsageFact(service, section.compose_project, section.host, watch.ms(),
                              error=engine_error(self.docker, exc))
-        return UsageFact(service, section.compose_project, section.host, _ms(start), tuple(usages))
+        return UsageFact(service, section.compose_project, section.host, watch.ms(), tuple(usages))
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> ContainersProbe:

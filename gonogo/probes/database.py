@@ -36,13 +36,13 @@ import getpass
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes import silence
 from gonogo.secrets import masker
 from gonogo.sections.database import DatabaseSection, dsn_problem
@@ -90,9 +90,10 @@ class Target:
         return masker.mask(f"{self.user}@{host}:{self.port}/{self.dbname}")
 
 
-@dataclass(frozen=True)
-class ConnectionFact:
+class ConnectionFact(Observed):
     """One session's opening: whether the server accepted it, and what the session is."""
+
+    EVIDENCE_NAME = "database {target}"
 
     target: str
     connected: bool
@@ -115,12 +116,8 @@ class ConnectionFact:
     def status_text(self) -> str:
         """'connected in 12 ms', or what happened instead ('no connection after 5003 ms: ...')."""
         if not self.connected:
-            return masker.mask(f"no connection after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(no_answer(self.elapsed_ms, self.error, "no connection"))
         return f"connected in {self.elapsed_ms:.0f} ms"
-
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"database {self.target}")
 
     def evidence(self) -> str:
         lines = [f"target: {self.target}", f"elapsed: {self.elapsed_ms:.1f} ms"]
@@ -135,16 +132,15 @@ class ConnectionFact:
                 lines.append(f"refused to run statements: {self.error}")
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if not self.connected:
-            return masker.mask(f"<database {self.target}: {self.status_text}>")
+            return f"<database {self.target}: {self.status_text}>"
         mode = "read-only" if self.read_only else f"NOT read-only (transaction_read_only={self.transaction_read_only})"
-        return masker.mask(f"<database {self.target}: PostgreSQL {self.server_version}, {mode}, "
-                           f"statement_timeout={self.statement_timeout_ms} ms>")
+        return (f"<database {self.target}: PostgreSQL {self.server_version}, {mode}, "
+                f"statement_timeout={self.statement_timeout_ms} ms>")
 
 
-@dataclass(frozen=True)
-class QueryFact:
+class QueryFact(Observed):
     """One statement's result: its columns and rows (at most ``MAX_ROWS``), or what happened instead."""
 
     target: str
@@ -174,12 +170,11 @@ class QueryFact:
     @property
     def status_text(self) -> str:
         if self.error:
-            return masker.mask(f"failed after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(no_answer(self.elapsed_ms, self.error, "failed"))
         return f"{len(self.rows)}{'+' if self.truncated else ''} row(s) in {self.elapsed_ms:.0f} ms"
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"SQL on {self.target}: {' '.join(self.sql.split())[:60]}")
+    def evidence_title(self) -> str:
+        return f"SQL on {self.target}: {' '.join(self.sql.split())[:60]}"
 
     def evidence(self) -> str:
         lines = [f"target: {self.target}", f"sql: {self.sql.strip()}"]
@@ -193,8 +188,8 @@ class QueryFact:
                 lines.append("...")
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<query {' '.join(self.sql.split())[:80]!r} on {self.target}: {self.status_text}>")
+    def one_line(self) -> str:
+        return f"<query {' '.join(self.sql.split())[:80]!r} on {self.target}: {self.status_text}>"
 
 
 class Deadline:
@@ -260,7 +255,7 @@ class Session:
 def run_query(conn: psycopg.Connection[Any], target: str, sql: str, params: tuple[Any, ...] = (), *,
               deadline_s: float, max_rows: int = MAX_ROWS) -> QueryFact:
     """Run one statement on an open connection, bounded by ``deadline_s`` on the client side."""
-    start = time.perf_counter()
+    watch = Stopwatch()
     watchdog = Deadline(deadline_s, lambda: _shut_down(conn))
     try:
         with watchdog, conn.cursor() as cursor:
@@ -269,8 +264,8 @@ def run_query(conn: psycopg.Connection[Any], target: str, sql: str, params: tupl
             rows = cursor.fetchmany(max_rows + 1) if cursor.description else []
     except Exception as exc:  # the server's error, a timeout, a broken connection: a fact
         error = f"no answer within {deadline_s:g} s (the connection was closed)" if watchdog.fired else error_text(exc)
-        return QueryFact(target, sql, params, elapsed_ms=_ms(start), error=error)
-    return QueryFact(target, sql, params, columns, tuple(tuple(r) for r in rows[:max_rows]), _ms(start),
+        return QueryFact(target, sql, params, elapsed_ms=watch.ms(), error=error)
+    return QueryFact(target, sql, params, columns, tuple(tuple(r) for r in rows[:max_rows]), watch.ms(),
                      truncated=len(rows) > max_rows)
 
 
@@ -295,7 +290,7 @@ def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int,
     where = Target.of(dsn)
     target, address = str(where), f"{where.host}:{where.port}"
     deadline_s = statement_timeout_ms / 1000 + connect_timeout_s
-    start = time.perf_counter()
+    watch = Stopwatch()
     conn: psycopg.Connection[Any] | None = None
     try:
         if (problem := dsn_problem(dsn)) is not None:
@@ -305,11 +300,11 @@ def open_session(dsn: str, *, connect_timeout_s: int, statement_timeout_ms: int,
                                                  statement_timeout_ms=statement_timeout_ms, read_only=read_only),
                                connect_timeout=connect_timeout_s, autocommit=True)
     except Exception as exc:  # refused, timed out, authentication, bad DSN: a fact
-        fact = ConnectionFact(target, False, _ms(start), error=error_text(exc))
+        fact = ConnectionFact(target, False, watch.ms(), error=error_text(exc))
         if silence.timed_out(exc):
             silence.record(address, "a session", fact.error or "", at_once=True)
     else:
-        fact = _describe(conn, target, start, deadline_s, read_only)
+        fact = _describe(conn, target, watch, deadline_s, read_only)
     try:
         yield Session(target, conn if fact.connected else None, fact, deadline_s)
     finally:
@@ -322,18 +317,18 @@ _DESCRIBE = ("SELECT current_setting('server_version'), current_user, current_da
              "(SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout')")
 
 
-def _describe(conn: psycopg.Connection[Any], target: str, start: float, deadline_s: float,
+def _describe(conn: psycopg.Connection[Any], target: str, watch: Stopwatch, deadline_s: float,
               read_only: bool) -> ConnectionFact:
     answer = run_query(conn, target, _DESCRIBE, deadline_s=deadline_s)
     if not answer.ok or not answer.rows:
-        return ConnectionFact(target, False, _ms(start), error=f"the server accepted the connection but "
+        return ConnectionFact(target, False, watch.ms(), error=f"the server accepted the connection but "
                                                                 f"did not describe the session: {answer.error}")
     version, user, database, application, transaction_read_only, statement_timeout_ms = answer.rows[0]
     error = None
     if read_only and transaction_read_only != "on":
         error = (f"the session is not read-only (transaction_read_only={transaction_read_only}): the server, "
                  "or a pooler in front of it, ignored default_transaction_read_only=on")
-    return ConnectionFact(target, True, _ms(start), error=error, server_version=version, user=user,
+    return ConnectionFact(target, True, watch.ms(), error=error, server_version=version, user=user,
                           database=database, application_name=application,
                           transaction_read_only=transaction_read_only, statement_timeout_ms=statement_timeout_ms)
 
@@ -376,9 +371,6 @@ def quoted_name(name: str) -> str:
     """A table name as written (``table`` or ``schema.table``, validated: no quote in it), quoted part by part."""
     return ".".join(f'"{part}"' for part in name.split("."))
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def error_text(exc: BaseException) -> str:

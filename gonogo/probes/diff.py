@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gonogo import lazy
+from gonogo.fact import Observed
 from gonogo.probes.database import quoted_name
 from gonogo.probes.migrations import read_database
 from gonogo.secrets import masker
@@ -451,17 +452,14 @@ def error_rates(before: dict[str, Traffic], after: dict[str, Traffic], only: lis
     return rates
 
 
-@dataclass(frozen=True)
-class ReleaseDiff:
+class ReleaseDiff(Observed):
     """The baseline and now side by side: one :class:`Change` per item, as the release diff attachment shows."""
 
     before: Snapshot
     after: Snapshot
     changes: tuple[Change, ...] = field(default=())
 
-    @property
-    def evidence_name(self) -> str:
-        return "release diff"
+    EVIDENCE_NAME = "release diff"
 
     def evidence(self) -> str:
         age = self.after.moment - self.before.moment
@@ -474,7 +472,7 @@ class ReleaseDiff:
         lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
         return masker.mask("\n".join(head + lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         failing = [c.item for c in self.changes if not c.ok]
         return f"<release diff {self.after.environment}: {len(self.changes)} items, failing: {', '.join(failing) or 'none'}>"
 

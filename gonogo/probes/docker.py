@@ -14,13 +14,13 @@ An engine that did not answer within ``timeout_s`` is not asked again in the run
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes import silence
 from gonogo.secrets import masker
 from gonogo.sections.docker import DockerSection
@@ -45,9 +45,10 @@ def no_container(project: str, service: str, what: str = "container") -> str:
     return f"no {what} of service {service} in Compose project {project} (labels {', '.join(compose_labels(project, service))})"
 
 
-@dataclass(frozen=True)
-class EngineFact:
+class EngineFact(Observed):
     """Whether the Docker engine answered, and what it said about itself."""
+
+    EVIDENCE_NAME = "docker engine {host}"
 
     host: str
     answered: bool
@@ -58,25 +59,20 @@ class EngineFact:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"docker engine {self.host}")
-
     def evidence(self) -> str:
         if not self.answered:
-            return masker.mask(f"{self.host}: no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(f"{self.host}: {no_answer(self.elapsed_ms, self.error)}")
         lines = [f"{self.host}: Docker Engine {self.version} (API {self.api_version}, {self.os})",
                  *(f"{k}: {v}" for k, v in sorted(self.details.items()))]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if not self.answered:
-            return masker.mask(f"<docker {self.host}: no answer: {self.error}>")
-        return masker.mask(f"<docker {self.host}: {self.version} (API {self.api_version})>")
+            return f"<docker {self.host}: no answer: {self.error}>"
+        return f"<docker {self.host}: {self.version} (API {self.api_version})>"
 
 
-@dataclass(frozen=True)
-class ServiceContainer:
+class ServiceContainer(Observed):
     """One container of a Compose service, as the engine lists it."""
 
     id: str
@@ -87,7 +83,7 @@ class ServiceContainer:
     #: the engine's words, e.g. "Up 5 minutes (healthy)", "Exited (1) 2 minutes ago"
     status: str
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         return f"<container {self.name} {self.state} ({self.image})>"
 
 
@@ -138,13 +134,13 @@ class DockerProbe:
 
     def engine(self) -> EngineFact:
         """Ask the engine for its version: whether it answers, and which engine it is."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         try:
             info = self.client.version()
         except Exception as exc:  # refused, no socket, timeout, TLS, bad URL: a fact
-            return EngineFact(self.section.host, False, _ms(start), error=error_text(exc))
+            return EngineFact(self.section.host, False, watch.ms(), error=error_text(exc))
         keep = ("KernelVersion", "Arch", "GoVersion", "MinAPIVersion")
-        return EngineFact(self.section.host, True, _ms(start), version=info.get("Version"),
+        return EngineFact(self.section.host, True, watch.ms(), version=info.get("Version"),
                           api_version=info.get("ApiVersion"), os=info.get("Os"),
                           details={k: info[k] for k in keep if k in info})
 
@@ -162,10 +158,6 @@ class DockerProbe:
     def close(self) -> None:
         if "client" in self.__dict__:
             self.client.close()
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def error_text(exc: BaseException) -> str:

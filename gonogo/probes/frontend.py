@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
+from gonogo.fact import Observed, no_answer
 from gonogo.probes.commands import CommandFact, CommandProbe
 from gonogo.sections.commands import CommandEntry
 from gonogo.probes.http import BODY_LIMIT, HttpFact, HttpProbe
@@ -77,8 +78,7 @@ def references(html: str, page_url: str) -> list[Asset]:
     return list(assets.values())
 
 
-@dataclass(frozen=True)
-class AssetFact:
+class AssetFact(Observed):
     """What one request for an asset observed."""
 
     url: str
@@ -106,20 +106,21 @@ class AssetFact:
     def status_text(self) -> str:
         if self.status is not None:
             return str(self.status)
-        return masker.mask(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+        return masker.mask(no_answer(self.elapsed_ms, self.error))
 
     def line(self) -> str:
         """One row of the evidence: status, type, size, kind, URL."""
         size = "?" if self.size is None else f"{self.size} B"
         return masker.mask(f"{self.status_text:<7} {self.content_type or '-':<32} {size:>10}  {self.kind:<10}  {self.url}")
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<asset {self.url}: {self.status_text} {self.content_type or '-'}>")
+    def one_line(self) -> str:
+        return f"<asset {self.url}: {self.status_text} {self.content_type or '-'}>"
 
 
-@dataclass(frozen=True)
-class AssetsFact:
+class AssetsFact(Observed):
     """Every asset a page references, each as its request observed it."""
+
+    EVIDENCE_NAME = "assets of {page_url}"
 
     page_url: str
     assets: tuple[AssetFact, ...]
@@ -135,10 +136,6 @@ class AssetsFact:
         """The hosts of the assets not fetched because they are elsewhere (a CDN), each once."""
         return sorted({urlsplit(url).hostname or url for url in self.elsewhere})
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"assets of {self.page_url}")
-
     def evidence(self) -> str:
         lines = [f"{len(self.assets)} asset(s) referenced by {self.page_url} (stylesheets, scripts, images):",
                  f"{'status':<7} {'content type':<32} {'size':>10}  {'kind':<10}  url",
@@ -152,8 +149,8 @@ class AssetsFact:
             lines += ["", f"the page is longer than {BODY_LIMIT // 1024} KiB: assets referenced after that were not seen"]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<{len(self.assets)} assets of {self.page_url}>")
+    def one_line(self) -> str:
+        return f"<{len(self.assets)} assets of {self.page_url}>"
 
 
 class FrontendProbe:

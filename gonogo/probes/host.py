@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psutil
 
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.secrets import masker
 from gonogo.sections.host import Artefact, DNS_PORT, DiskPath, DnsName, HostSection, PortRule, nameserver_address
 
@@ -48,9 +49,10 @@ ANY_ADDRESS = (ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::"))
 # ------------------------------------------------------------------------------------ facts
 
 
-@dataclass(frozen=True)
-class DiskFact:
+class DiskFact(Observed):
     """Free space on the filesystem holding a path (``df``)."""
+
+    EVIDENCE_NAME = "free disk {path}"
 
     path: str
     elapsed_ms: float
@@ -73,10 +75,6 @@ class DiskFact:
             return masker.mask(self.error)
         return f"{self.free_gb:.1f} GiB free of {self.total_gb:.1f} GiB"
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"free disk {self.path}")
-
     def evidence(self) -> str:
         lines = [f"path: {self.path}", f"elapsed: {self.elapsed_ms:.1f} ms"]
         if self.error:
@@ -86,8 +84,8 @@ class DiskFact:
                       f"total: {self.total_bytes} bytes ({self.total_gb:.2f} GiB)"]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<disk {self.path}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<disk {self.path}: {self.text}>"
 
 
 @dataclass(frozen=True)
@@ -115,9 +113,10 @@ class Listener:
         return named and (rule.cmdline is None or bool(rule.cmdline.search(self.cmdline or "")))
 
 
-@dataclass(frozen=True)
-class PortFact:
+class PortFact(Observed):
     """Who listens on a TCP port (``ss -ltnp``)."""
+
+    EVIDENCE_NAME = "port {host}:{port}"
 
     host: str
     port: int
@@ -134,10 +133,6 @@ class PortFact:
             return "nothing listens"
         return "held on " + "; ".join(str(listener) for listener in self.listeners)
 
-    @property
-    def evidence_name(self) -> str:
-        return f"port {self.host}:{self.port}"
-
     def evidence(self) -> str:
         lines = [f"port: {self.port} (address {self.host}; 0.0.0.0 or :: means any)",
                  f"elapsed: {self.elapsed_ms:.1f} ms", self.text]
@@ -145,13 +140,14 @@ class PortFact:
                   f"cmdline={listener.cmdline}" for listener in self.listeners]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<port {self.host}:{self.port}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<port {self.host}:{self.port}: {self.text}>"
 
 
-@dataclass(frozen=True)
-class CpuFact:
+class CpuFact(Observed):
     """Load averages (1, 5, 15 minutes), cores, and CPU use when sampled."""
+
+    EVIDENCE_NAME = "cpu load"
 
     cores: int
     load: tuple[float, float, float]
@@ -170,20 +166,17 @@ class CpuFact:
         return (f"load {self.load[0]:.2f} {self.load[1]:.2f} {self.load[2]:.2f} on {self.cores} cores "
                 f"({self.load_per_core:.2f} per core over 5 min){used}")
 
-    @property
-    def evidence_name(self) -> str:
-        return "cpu load"
-
     def evidence(self) -> str:
         return self.text
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         return f"<cpu {self.text}>"
 
 
-@dataclass(frozen=True)
-class MemoryFact:
+class MemoryFact(Observed):
     """Memory in use and available to new processes (``free``)."""
+
+    EVIDENCE_NAME = "memory"
 
     total_bytes: int
     available_bytes: int
@@ -198,20 +191,17 @@ class MemoryFact:
     def text(self) -> str:
         return f"{self.percent:.0f}% in use, {self.available_gb:.1f} GiB available of {self.total_bytes / GIB:.1f} GiB"
 
-    @property
-    def evidence_name(self) -> str:
-        return "memory"
-
     def evidence(self) -> str:
         return f"{self.text}\ntotal: {self.total_bytes} bytes\navailable: {self.available_bytes} bytes"
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         return f"<memory {self.text}>"
 
 
-@dataclass(frozen=True)
-class ArtefactFact:
+class ArtefactFact(Observed):
     """A build artefact: its size and sha256 (``ls -l``, ``sha256sum``)."""
+
+    EVIDENCE_NAME = "artefact {path}"
 
     path: str
     elapsed_ms: float
@@ -225,20 +215,17 @@ class ArtefactFact:
             return masker.mask(self.error)
         return f"{self.size} bytes, sha256 {self.sha256}"
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"artefact {self.path}")
-
     def evidence(self) -> str:
         return masker.mask(f"path: {self.path}\nelapsed: {self.elapsed_ms:.1f} ms\n{self.text}")
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<artefact {self.path}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<artefact {self.path}: {self.text}>"
 
 
-@dataclass(frozen=True)
-class DnsFact:
+class DnsFact(Observed):
     """The addresses a name resolved to, and through which nameservers (``dig``)."""
+
+    EVIDENCE_NAME = "dns {name}"
 
     name: str
     #: the nameservers asked (``127.0.0.1:5353``, or the system's)
@@ -254,12 +241,8 @@ class DnsFact:
     @property
     def text(self) -> str:
         if self.error:
-            return masker.mask(f"no usable answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(no_answer(self.elapsed_ms, self.error, "no usable answer"))
         return ", ".join(self.addresses) or "no address (the name exists, with no record of that type)"
-
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"dns {self.name}")
 
     def evidence(self) -> str:
         lines = [f"name: {self.name}", f"nameservers: {self.via}", f"ask again: {self.command}",
@@ -267,8 +250,8 @@ class DnsFact:
                  f"addresses: {self.text}", *self.answers]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<dns {self.name} via {self.via}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<dns {self.name} via {self.via}: {self.text}>"
 
 
 # ------------------------------------------------------------------------------------ the probe
@@ -290,54 +273,54 @@ class HostProbe:
 
     def disk(self, entry: DiskPath) -> DiskFact:
         """Free and total space of the filesystem holding ``entry.path``."""
-        path, start = self.path(entry.path), time.perf_counter()
+        path, watch = self.path(entry.path), Stopwatch()
         try:
             usage = bounded(lambda: psutil.disk_usage(str(path)), self.section.timeout_s)
         except Exception as exc:  # missing path, permission denied, hung mount: a fact
-            return DiskFact(str(path), _ms(start), error=_reason(exc))
-        return DiskFact(str(path), _ms(start), usage.total, usage.free)
+            return DiskFact(str(path), watch.ms(), error=_reason(exc))
+        return DiskFact(str(path), watch.ms(), usage.total, usage.free)
 
     def port(self, rule: PortRule) -> PortFact:
         """The TCP listeners on ``rule.port`` at an address that overlaps ``rule.host``."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         try:
             sockets = psutil.net_connections(kind="tcp")
         except Exception as exc:  # psutil.AccessDenied where the system forbids it
-            return PortFact(str(rule.host), rule.port, _ms(start), error=_reason(exc))
+            return PortFact(str(rule.host), rule.port, watch.ms(), error=_reason(exc))
         found = {(s.laddr.ip, s.laddr.port, s.pid) for s in sockets
                  if s.status == psutil.CONN_LISTEN and s.laddr.port == rule.port and _overlaps(s.laddr.ip, rule.host)}
         listeners = tuple(_listener(*key) for key in sorted(found, key=lambda k: (k[0], k[2] or 0)))
-        return PortFact(str(rule.host), rule.port, _ms(start), listeners)
+        return PortFact(str(rule.host), rule.port, watch.ms(), listeners)
 
     def cpu(self) -> CpuFact:
         """Load averages per core and, when ``max_cpu_percent`` is set, CPU use over ``cpu_sample_s``."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         cores = psutil.cpu_count() or 1
         load = os.getloadavg()
         if self.section.max_cpu_percent is None:
-            return CpuFact(cores, load, _ms(start))
+            return CpuFact(cores, load, watch.ms())
         sample = self.section.cpu_sample_s
         percent = psutil.cpu_percent(interval=sample)
-        return CpuFact(cores, load, _ms(start), percent, sample)
+        return CpuFact(cores, load, watch.ms(), percent, sample)
 
     def memory(self) -> MemoryFact:
         """Memory in use, and available to new processes."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         memory = psutil.virtual_memory()
-        return MemoryFact(memory.total, memory.available, memory.percent, _ms(start))
+        return MemoryFact(memory.total, memory.available, memory.percent, watch.ms())
 
     def artefact(self, entry: Artefact) -> ArtefactFact:
         """Size and sha256 of a build artefact (a regular file)."""
-        path, start = self.path(entry.path), time.perf_counter()
+        path, watch = self.path(entry.path), Stopwatch()
         try:
             size, digest = bounded(lambda: _digest(path), self.section.timeout_s)
         except Exception as exc:  # missing, a directory, unreadable, hung: a fact
-            return ArtefactFact(str(path), _ms(start), error=_reason(exc))
-        return ArtefactFact(str(path), _ms(start), size, digest)
+            return ArtefactFact(str(path), watch.ms(), error=_reason(exc))
+        return ArtefactFact(str(path), watch.ms(), size, digest)
 
     def resolve(self, entry: DnsName) -> DnsFact:
         """What ``entry.name`` resolves to (A and/or AAAA, as its expected addresses are), within ``dns_timeout_s``."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         deadline = time.monotonic() + self.section.dns_timeout_s
         via = ", ".join(self.section.nameservers) or "the system's nameservers (/etc/resolv.conf)"
         command = self._dig(entry)
@@ -353,8 +336,8 @@ class HostProbe:
                 if answer.rrset is not None:
                     addresses += [record.to_text() for record in answer.rrset]
         except Exception as exc:  # NXDOMAIN, refused, timed out, no resolv.conf, a malformed name: a fact
-            return DnsFact(entry.name, via, command, _ms(start), tuple(addresses), _reason(exc), tuple(answers))
-        return DnsFact(entry.name, via, command, _ms(start), tuple(addresses), answers=tuple(answers))
+            return DnsFact(entry.name, via, command, watch.ms(), tuple(addresses), _reason(exc), tuple(answers))
+        return DnsFact(entry.name, via, command, watch.ms(), tuple(addresses), answers=tuple(answers))
 
     def _dig(self, entry: DnsName) -> str:
         """The dig command that asks the first nameserver the same question."""
@@ -427,9 +410,6 @@ def _listener(address: str, port: int, pid: int | None) -> Listener:
     except psutil.Error:  # gone since, or not ours to inspect
         return Listener(address, port, pid)
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 import urllib3
 
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes import silence
 from gonogo.secrets import masker
 
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 BODY_LIMIT = 64 * 1024
 
 
-@dataclass(frozen=True)
-class HttpFact:
+class HttpFact(Observed):
     """What one HTTP request observed."""
+
+    EVIDENCE_NAME = "{method} {url}"
 
     method: str
     url: str
@@ -60,21 +61,17 @@ class HttpFact:
         """The status, or what happened instead ('no answer after 5000 ms: connection refused')."""
         if self.status is not None:
             return str(self.status)
-        return masker.mask(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
-
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"{self.method} {self.url}")
+        return masker.mask(no_answer(self.elapsed_ms, self.error))
 
     def header(self, name: str) -> str | None:
         lowered = {k.lower(): v for k, v in self.headers.items()}
         return lowered.get(name.lower())
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"{self.method} {self.url} -> no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return f"{self.method} {self.url} -> {no_answer(self.elapsed_ms, self.error)}"
         body = " ".join(self.body.split())[:300]
-        return masker.mask(f"{self.method} {self.url} -> {self.status} in {self.elapsed_ms:.0f} ms: {body}")
+        return f"{self.method} {self.url} -> {self.status} in {self.elapsed_ms:.0f} ms: {body}"
 
     def evidence(self) -> str:
         """Status line, headers and body, for an attachment."""
@@ -141,17 +138,16 @@ def fetch(
         )
     else:
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
-    start = time.perf_counter()
+    watch = Stopwatch()
     try:
         response = pool.request(method, path, headers=send_headers, body=body, redirect=False,
                                 preload_content=False)
         data = response.read(body_limit, decode_content=True) if method != "HEAD" else b""
         response.release_conn()
-        elapsed = (time.perf_counter() - start) * 1000
-        return HttpFact(method, url, response.status, elapsed, dict(response.headers),
+        return HttpFact(method, url, response.status, watch.ms(), dict(response.headers),
                         data.decode("utf-8", errors="replace"))
     except Exception as exc:  # any failure to get an answer is a fact, not a crash
-        elapsed = (time.perf_counter() - start) * 1000
+        elapsed = watch.ms()
         reason = _reason(exc)
         # the address asked, as the connection error itself no longer says it (the summary groups a target's failures)
         error = f"{type(exc).__name__}: {reason}" + ("" if target in reason else f" (connecting to {target})")

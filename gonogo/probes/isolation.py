@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.secrets import masker
 from gonogo.sections.isolation import IsolationSection
@@ -63,9 +63,10 @@ def _inside(path: str, other: str) -> bool:
     return a == b or b in a.parents or a in b.parents
 
 
-@dataclass(frozen=True)
-class IsolationFact:
+class IsolationFact(Observed):
     """Our project's resources beside another project's, on the same engine."""
+
+    EVIDENCE_NAME = "isolation {ours.project} / {theirs.project}"
 
     host: str
     ours: ProjectResources
@@ -95,21 +96,17 @@ class IsolationFact:
                 for name, by in sorted(self.ours.networks.items())
                 if name in self.theirs.networks and name not in self.networks_allowed]
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"isolation {self.ours.project} / {self.theirs.project}")
-
     def evidence(self) -> str:
         if self.error:
-            return masker.mask(f"{self.host}: no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(f"{self.host}: {no_answer(self.elapsed_ms, self.error)}")
         lines = [f"engine {self.host} ({self.elapsed_ms:.0f} ms)", *self.ours.lines(), *self.theirs.lines(),
                  f"allowed to share: networks {', '.join(self.networks_allowed) or 'none'}; "
                  f"paths {', '.join(self.paths_allowed) or 'none'}"]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<isolation {self.ours.project}/{self.theirs.project}: no answer: {self.error}>")
+            return f"<isolation {self.ours.project}/{self.theirs.project}: no answer: {self.error}>"
         return (f"<isolation {self.ours.project} ({len(self.ours.containers)} containers) / {self.theirs.project} "
                 f"({len(self.theirs.containers)}): {len(self.shared_volumes())} shared mount(s), "
                 f"{len(self.shared_networks())} shared network(s)>")
@@ -129,13 +126,13 @@ class IsolationProbe:
         """Read both projects' containers (bounded by ``[docker] timeout_s`` per call); never raises."""
         ours, host = self.docker.section.compose_project, self.docker.section.host
         networks, paths = tuple(self.section.shared_networks_allowed), tuple(self.section.shared_paths_allowed)
-        start = time.perf_counter()
+        watch = Stopwatch()
         try:
             mine, theirs = self.resources(ours), self.resources(other)
         except Exception as exc:  # refused, no socket, timeout: a fact
-            return IsolationFact(host, ProjectResources(ours), ProjectResources(other), _ms(start),
+            return IsolationFact(host, ProjectResources(ours), ProjectResources(other), watch.ms(),
                                  error=error_text(exc), networks_allowed=networks, paths_allowed=paths)
-        return IsolationFact(host, mine, theirs, _ms(start), networks_allowed=networks, paths_allowed=paths)
+        return IsolationFact(host, mine, theirs, watch.ms(), networks_allowed=networks, paths_allowed=paths)
 
     def resources(self, project: str) -> ProjectResources:
         """The project's containers with their mounts and networks (docker inspect of each)."""
@@ -161,9 +158,6 @@ class IsolationProbe:
         freeze = lambda found: {k: tuple(sorted(v)) for k, v in found.items()}  # noqa: E731
         return ProjectResources(project, tuple(sorted(names)), freeze(volumes), freeze(binds), freeze(networks))
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> IsolationProbe:

@@ -17,6 +17,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from gonogo.fact import Observed, Stopwatch
 from gonogo.probes.containers import engine_error
 from gonogo.probes.docker import DockerProbe, no_container
 from gonogo.secrets import masker
@@ -41,9 +42,10 @@ class LogMatch:
     line: str
 
 
-@dataclass(frozen=True)
-class LogScan:
+class LogScan(Observed):
     """What the window of a service's log holds for a list of patterns."""
+
+    EVIDENCE_NAME = "log lines of service {service}"
 
     service: str
     project: str
@@ -69,10 +71,6 @@ class LogScan:
             found += f", first: {self.matches[0].line[:200]!r}"
         return masker.mask(f"{found} in {self.lines_read} line(s) read ({self.window})")
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"log lines of service {self.service}")
-
     def evidence(self) -> str:
         head = (f"engine {self.host}, project {self.project}, service {self.service}, "
                 f"containers {', '.join(self.containers) or 'none'}\n"
@@ -83,8 +81,8 @@ class LogScan:
         more = [f"... and {self.count - len(self.matches)} more"] if self.count > len(self.matches) else []
         return masker.mask("\n".join([head, f"{self.count} matching line(s)", *shown, *more]))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<log scan {self.service}: {self.text}>")
+    def one_line(self) -> str:
+        return f"<log scan {self.service}: {self.text}>"
 
 
 def _epoch(started_at: str) -> float | None:
@@ -115,7 +113,7 @@ class LogsProbe:
 
         ``since`` (seconds since the epoch) replaces the window by the lines written since then (at most
         ``WATCH_TAIL``): the watch window reads each round's new lines."""
-        section, start = self.docker.section, time.perf_counter()
+        section, watch = self.docker.section, Stopwatch()
         compiled = [re.compile(p) for p in patterns]
         names: list[str] = []
         matches: list[LogMatch] = []
@@ -129,9 +127,9 @@ class LogsProbe:
                     if hit is not None and not any(a.search(line) for a in self.allow):
                         matches.append(LogMatch(container.name, hit.pattern, line))
         except Exception as exc:  # unreachable, timed out, an error answered: a fact
-            return LogScan(service, section.compose_project, section.host, self.window, _ms(start), read,
+            return LogScan(service, section.compose_project, section.host, self.window, watch.ms(), read,
                            containers=tuple(names), error=engine_error(self.docker, exc))
-        return LogScan(service, section.compose_project, section.host, self.window, _ms(start), read, len(matches),
+        return LogScan(service, section.compose_project, section.host, self.window, watch.ms(), read, len(matches),
                        tuple(matches[:KEEP]), tuple(names))
 
     def _window(self, container_id: str, after: float | None = None) -> list[str]:
@@ -145,9 +143,6 @@ class LogsProbe:
                        **({"since": since} if since is not None else {}))
         return [line for line in raw.decode("utf-8", errors="replace").splitlines() if line.strip()]
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> LogsProbe:

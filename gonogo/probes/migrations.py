@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from gonogo.environment import not_configured
 from gonogo import skips
 from gonogo import lazy
+from gonogo.fact import Observed
 from gonogo.probes.commands import OUTPUT_LIMIT, CommandProbe
 from gonogo.probes.database import DatabaseProbe, quoted_name
 from gonogo.sections.commands import CommandEntry
@@ -166,8 +167,7 @@ class ReleaseMigrations:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class MigrationState:
+class MigrationState(Observed):
     """The database's migrations against a release's: pending, unknown, failed, heads."""
 
     tool: str
@@ -206,8 +206,7 @@ class MigrationState:
     def pending_text(self) -> str:
         return listing(self.pending, self.reasons)
 
-    @property
-    def evidence_name(self) -> str:
+    def evidence_title(self) -> str:
         return f"migrations ({self.tool}, {self.phase}: {RELEASES.get(self.phase, self.phase)})"
 
     def evidence(self) -> str:
@@ -244,9 +243,9 @@ class MigrationState:
                 else "every migration of the release is applied"
         return said + heads
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<migrations {self.tool} ({self.phase}): not read: {self.error}>")
+            return f"<migrations {self.tool} ({self.phase}): not read: {self.error}>"
         return (f"<migrations {self.tool} ({self.phase}): {len(self.pending)} pending, {len(self.unknown)} unknown, "
                 f"{len(self.failed)} failed>")
 

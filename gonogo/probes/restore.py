@@ -34,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +47,7 @@ from pydantic import SecretStr
 from gonogo.environment import not_configured
 from gonogo import skips
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch
 from gonogo.probes.backups import CHUNK, PLAIN_FOOTER, TAIL, BackupFile, dump_format, list_backups
 from gonogo.sections.backups import BackupsSection
 from gonogo.probes.database import Deadline, QueryFact, Session, Target, open_session
@@ -97,8 +97,7 @@ _IDENTITY = ("SELECT pg_postmaster_start_time()::text, current_setting('port'), 
 
 # ---------------------------------------------------------------------------------------- the guard
 
-@dataclass(frozen=True)
-class GuardFact:
+class GuardFact(Observed):
     """Whether the scratch target may be written: refused when it is the stack's own database (part of a RestoreFact)."""
 
     scratch: str
@@ -106,8 +105,8 @@ class GuardFact:
     refused: bool
     reason: str
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<restore guard {self.scratch}: {'refused' if self.refused else 'allowed'}: {self.reason}>")
+    def one_line(self) -> str:
+        return f"<restore guard {self.scratch}: {'refused' if self.refused else 'allowed'}: {self.reason}>"
 
 
 def _endpoints(dsn: str) -> set[tuple[str, str]]:
@@ -244,9 +243,10 @@ class TableFact:
         return self.problem or f"{self.name}: {self.rows}{'+' if self.rows == ROW_SAMPLE else ''} row(s)"
 
 
-@dataclass(frozen=True)
-class RestoreFact:
+class RestoreFact(Observed):
     """The whole restore test: the guard, the dump, the emptying before and after, the tool, the tables."""
+
+    EVIDENCE_NAME = "restore into {scratch}"
 
     scratch: str
     guard: GuardFact
@@ -278,10 +278,6 @@ class RestoreFact:
         problems = [p for p in (t.problem for t in self.tables) if p]
         return ([f"cannot look: {self.inspect_error}"] if self.inspect_error else []) + problems
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"restore into {self.scratch}")
-
     def evidence(self) -> str:
         lines = [f"scratch database: {self.scratch}", f"guard: {'REFUSED' if self.guard.refused else 'allowed'}: "
                  f"{self.guard.reason}"]
@@ -309,11 +305,11 @@ class RestoreFact:
         lines.append(f"took {self.elapsed_ms / 1000:.1f} s")
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.guard.refused:
-            return repr(self.guard)
+            return self.guard.one_line()
         run = self.run.status_text if self.run else "not run"
-        return masker.mask(f"<restore {self.backup.name if self.backup else 'no backup'} into {self.scratch}: {run}>")
+        return f"<restore {self.backup.name if self.backup else 'no backup'} into {self.scratch}: {run}>"
 
 
 # ---------------------------------------------------------------------------------------- the probe
@@ -337,7 +333,7 @@ class RestoreProbe:
 
     def run(self) -> RestoreFact:
         """Guard, then restore the newest backup into the scratch database, look at it, and empty it."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         scratch = str(Target.of(self.scratch_dsn))
         checked = guard(self.scratch_dsn, self.stack_dsn.get_secret_value() if self.stack_dsn else None,
                         connect_timeout_s=self.connect_timeout_s)
@@ -346,16 +342,16 @@ class RestoreProbe:
             return base
         listing = list_backups(self.folder, self.section.pattern)
         if listing.newest is None:
-            return replace(base, listing_error=listing.error, elapsed_ms=_ms(start))
+            return replace(base, listing_error=listing.error, elapsed_ms=watch.ms())
         dump = self.folder / listing.newest.name
         kind = dump_format(dump, self.section.format)
-        return self._restore(replace(base, backup=listing.newest, format=kind), dump, kind, start)
+        return self._restore(replace(base, backup=listing.newest, format=kind), dump, kind, watch)
 
-    def _restore(self, found: RestoreFact, dump: Path, kind: str, start: float) -> RestoreFact:
+    def _restore(self, found: RestoreFact, dump: Path, kind: str, watch: Stopwatch) -> RestoreFact:
         before = self._empty("before the restore")
         if not before.ok:
             return replace(found, emptied_before=before, emptied_after=self._empty("after the restore"),
-                            elapsed_ms=_ms(start))
+                            elapsed_ms=watch.ms())
         run: ToolRun | None = None
         tables: tuple[TableFact, ...] = ()
         migrations: tuple[QueryFact, ...] = ()
@@ -367,7 +363,7 @@ class RestoreProbe:
         finally:
             after = self._empty("after the restore")
         return replace(found, emptied_before=before, run=run, tables=tables, migrations=migrations,
-                        inspect_error=inspect_error, emptied_after=after, elapsed_ms=_ms(start))
+                        inspect_error=inspect_error, emptied_after=after, elapsed_ms=watch.ms())
 
     @contextmanager
     def _session(self, read_only: bool) -> Iterator[Session]:
@@ -442,12 +438,12 @@ def _bounded(argv: list[str], command: str, env: dict[str, str], timeout_s: floa
     """Run ``argv`` (its messages kept; query results thrown away), feeding it ``feed`` (a plain dump, gunzipped on the way);
     killed, with every process it started, at ``timeout_s``, or as soon as the dump turns out
     incomplete (before its transaction is committed)."""
-    start = time.perf_counter()
+    watch = Stopwatch()
     try:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
     except OSError as exc:
-        return ToolRun(command, None, _ms(start), error=f"cannot start {argv[0]}: {exc.strerror or exc}")
+        return ToolRun(command, None, watch.ms(), error=f"cannot start {argv[0]}: {exc.strerror or exc}")
     output = _Tail(process)
     deadline = Deadline(timeout_s, lambda: _kill(process))
     error = None
@@ -466,7 +462,7 @@ def _bounded(argv: list[str], command: str, env: dict[str, str], timeout_s: floa
             pass  # a stdin the killed tool never read
     if deadline.fired:
         error = f"not done within restore_timeout_s = {timeout_s:g} s: killed"
-    return ToolRun(command, exit_code, _ms(start), masker.mask(output.text), error)
+    return ToolRun(command, exit_code, watch.ms(), masker.mask(output.text), error)
 
 
 def _feed(process: subprocess.Popen[bytes], dump: Path) -> str | None:
@@ -519,9 +515,6 @@ class _Tail(threading.Thread):
     def text(self) -> str:
         return self._data.decode("utf-8", errors="replace")
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> RestoreProbe:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gonogo.environment import not_configured
 from gonogo import skips
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.files import read_text
 from gonogo.secrets import masker
@@ -71,9 +71,10 @@ class ServiceRelease:
         return f"{self.service} {'/'.join(self.tags)}" if self.containers else f"{self.service}: no container"
 
 
-@dataclass(frozen=True)
-class RunningRelease:
+class RunningRelease(Observed):
     """The release the stack runs, read from its services' containers (RBK-3.2)."""
+
+    EVIDENCE_NAME = "running release of {project}"
 
     host: str
     project: str
@@ -108,21 +109,16 @@ class RunningRelease:
     def describe(self) -> str:
         return ", ".join(s.describe() for s in self.services)
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"running release of {self.project}")
-
     def evidence(self) -> str:
         if self.error:
-            return masker.mask(f"{self.host}: no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(f"{self.host}: {no_answer(self.elapsed_ms, self.error)}")
         lines = [f"{self.host}, project {self.project} ({self.elapsed_ms:.0f} ms)"]
         for s in self.services:
             lines += [f"{s.service}: {name} {image}" for name, image in s.containers] or [f"{s.service}: no container"]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        shown = self.error or self.version or self.describe()
-        return masker.mask(f"<running release {self.project}: {shown}>")
+    def one_line(self) -> str:
+        return f"<running release {self.project}: {self.error or self.version or self.describe()}>"
 
 
 @dataclass(frozen=True)
@@ -142,9 +138,10 @@ class TargetImage:
         return f"{self.service}: {self.ref} {'present ' + (self.image_id or '')[:19] if self.present else 'missing'}"
 
 
-@dataclass(frozen=True)
-class TargetRelease:
+class TargetRelease(Observed):
     """Whether the engine holds the rollback target's image for every service (RBK-3.1, NPR-6)."""
+
+    EVIDENCE_NAME = "rollback target {target}"
 
     target: str
     images: tuple[TargetImage, ...] = ()
@@ -155,17 +152,13 @@ class TargetRelease:
         """The services whose target image is missing or could not be told."""
         return [i for i in self.images if not i.present]
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"rollback target {self.target}")
-
     def evidence(self) -> str:
         lines = [f"target {self.target} ({self.elapsed_ms:.0f} ms)", *(i.describe() for i in self.images)]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         missing = ", ".join(i.service for i in self.incomplete)
-        return masker.mask(f"<rollback target {self.target}: {'missing for ' + missing if missing else 'complete'}>")
+        return f"<rollback target {self.target}: {'missing for ' + missing if missing else 'complete'}>"
 
 
 @dataclass(frozen=True)
@@ -188,9 +181,10 @@ class RollbackRecord:
                 f"{self.status or 'no status'}, {'?' if self.duration_s is None else f'{self.duration_s:g}'} s")
 
 
-@dataclass(frozen=True)
-class RollbackMetrics:
+class RollbackMetrics(Observed):
     """The rollback metrics file and its records, oldest first (RBK-5.1)."""
+
+    EVIDENCE_NAME = "rollback metrics {path}"
 
     path: Path
     records: tuple[RollbackRecord, ...] = ()
@@ -203,10 +197,6 @@ class RollbackMetrics:
     def newest(self) -> RollbackRecord | None:
         return self.records[-1] if self.records else None
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"rollback metrics {self.path}")
-
     def evidence(self) -> str:
         if self.error:
             return masker.mask(f"{self.path}: {self.error}")
@@ -214,9 +204,8 @@ class RollbackMetrics:
                  *(f"unreadable: {u}" for u in self.unreadable)]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        shown = self.error or (self.newest.describe() if self.newest else "no record")
-        return masker.mask(f"<rollback metrics {self.path.name}: {shown}>")
+    def one_line(self) -> str:
+        return f"<rollback metrics {self.path.name}: {self.error or (self.newest.describe() if self.newest else 'no record')}>"
 
 
 @dataclass(frozen=True)
@@ -267,21 +256,21 @@ class RollbackProbe:
     def running(self) -> RunningRelease:
         """The image each service's containers (running or not, one-offs left out) were started from."""
         section = self.docker.section
-        start = time.perf_counter()
+        watch = Stopwatch()
         try:
             found = tuple(ServiceRelease(s, tuple((c.name, c.image) for c in self.docker.service_containers(s)))
                           for s in self.services)
         except Exception as exc:  # refused, no socket, timeout: a fact
-            return RunningRelease(section.host, section.compose_project, elapsed_ms=_ms(start), error=error_text(exc))
-        return RunningRelease(section.host, section.compose_project, found, _ms(start))
+            return RunningRelease(section.host, section.compose_project, elapsed_ms=watch.ms(), error=error_text(exc))
+        return RunningRelease(section.host, section.compose_project, found, watch.ms())
 
     def target(self, target: str, running: RunningRelease) -> TargetRelease:
         """Whether the engine holds ``<repository>:<target>`` for every service, the repository being the one
         its containers run. Only the engine is asked: a registry is never reached, nothing is pulled."""
-        start = time.perf_counter()
+        watch = Stopwatch()
         return TargetRelease(target, tuple(self._image(s, target, running.error) for s in running.services)
                              or tuple(TargetImage(s, None, error=running.problems()[0]) for s in self.services),
-                             _ms(start))
+                             watch.ms())
 
     def _image(self, service: ServiceRelease, target: str, engine_error: str | None) -> TargetImage:
         if engine_error:
@@ -355,9 +344,6 @@ def _timestamp(value: Any) -> dt.datetime | None:
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> RollbackProbe:

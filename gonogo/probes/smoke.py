@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from gonogo import lazy
+from gonogo.fact import Observed
 from gonogo.files import read_text
 from gonogo.secrets import masker
 from gonogo.sections.smoke import DEFAULT_CHROMIUM, SUITE_DEFAULTS, FlowData, Selectors, SmokeSection
@@ -107,9 +108,10 @@ def chromium_problem(path: Path, source: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class PdfFact:
+class PdfFact(Observed):
     """A downloaded invoice PDF: its HTTP answer, whether it parses as a PDF, and its text."""
+
+    EVIDENCE_NAME = "PDF {url}"
 
     url: str
     status: int | None
@@ -123,13 +125,9 @@ class PdfFact:
     def parsed(self) -> bool:
         return self.error is None and self.pages > 0
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"PDF {self.url}")
-
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         state = f"{self.pages} page(s)" if self.parsed else f"not a PDF: {self.error}"
-        return masker.mask(f"<pdf {self.url}: {self.status} {self.content_type}, {self.size} bytes, {state}>")
+        return f"<pdf {self.url}: {self.status} {self.content_type}, {self.size} bytes, {state}>"
 
     def evidence(self) -> str:
         lines = [f"GET {self.url}", f"status: {self.status}", f"content-type: {self.content_type}",

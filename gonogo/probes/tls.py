@@ -17,7 +17,6 @@ import hashlib
 import ipaddress
 import socket
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.secrets import masker
 from gonogo.sections.tls import TlsEndpoint
 
@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from gonogo.stack import Stack
 
 
-@dataclass(frozen=True)
-class CertFact:
+class CertFact(Observed):
     """The certificate an endpoint served, and whether its chain verified against the CA."""
+
+    EVIDENCE_NAME = "certificate of {endpoint}"
 
     endpoint: str
     address: str
@@ -77,13 +78,9 @@ class CertFact:
     def names(self) -> str:
         return ", ".join([*self.dns_names, *self.ip_addresses]) or "none"
 
-    @property
-    def evidence_name(self) -> str:
-        return f"certificate of {self.endpoint}"
-
     def evidence(self) -> str:
         if not self.answered:
-            return masker.mask(f"{self.endpoint} ({self.address}): no certificate after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(f"{self.endpoint} ({self.address}): {no_answer(self.elapsed_ms, self.error, 'no certificate')}")
         days = self.days_left
         lines = [
             f"endpoint: {self.endpoint} (connected to {self.address}, {self.protocol})",
@@ -99,11 +96,11 @@ class CertFact:
         ]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if not self.answered:
-            return masker.mask(f"<certificate of {self.endpoint}: none: {self.error}>")
-        return masker.mask(f"<certificate of {self.endpoint}: {self.subject}, names {self.names}, "
-                           f"{self.days_left:.1f} days left, chain {'ok' if self.trusted else self.chain_error}>")
+            return f"<certificate of {self.endpoint}: none: {self.error}>"
+        return (f"<certificate of {self.endpoint}: {self.subject}, names {self.names}, "
+                f"{self.days_left:.1f} days left, chain {'ok' if self.trusted else self.chain_error}>")
 
 
 def _name_matches(pattern: str, host: str) -> bool:
@@ -126,7 +123,7 @@ class TlsProbe:
         """The certificate ``endpoint`` serves (never raises: no answer is a fact)."""
         address = self.resolve.get(endpoint.host, endpoint.host)
         shown = f"{address}:{endpoint.port}"
-        start = time.perf_counter()
+        watch = Stopwatch()
         ca = str(self.ca_file) if self.ca_file else "the system's trust store"
         try:
             der, protocol = self._handshake(endpoint, address, verify=True)
@@ -136,10 +133,10 @@ class TlsProbe:
             try:
                 der, protocol = self._handshake(endpoint, address, verify=False)
             except (OSError, ValueError) as again:
-                return CertFact(endpoint.name, shown, False, _ms(start), error=_reason(again), ca_file=ca)
+                return CertFact(endpoint.name, shown, False, watch.ms(), error=_reason(again), ca_file=ca)
         except (OSError, ValueError) as exc:  # refused, timeout, not TLS, handshake failure
-            return CertFact(endpoint.name, shown, False, _ms(start), error=_reason(exc), ca_file=ca)
-        return _describe(endpoint.name, shown, der, protocol, chain_error, _ms(start), ca)
+            return CertFact(endpoint.name, shown, False, watch.ms(), error=_reason(exc), ca_file=ca)
+        return _describe(endpoint.name, shown, der, protocol, chain_error, watch.ms(), ca)
 
     def _handshake(self, endpoint: TlsEndpoint, address: str, verify: bool) -> tuple[bytes, str]:
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
@@ -182,9 +179,6 @@ def _common_name(name: x509.Name) -> str:
     value = values[0].value
     return f"CN={value.decode(errors='replace') if isinstance(value, bytes) else value}"
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def _reason(exc: BaseException) -> str:

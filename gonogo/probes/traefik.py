@@ -29,12 +29,11 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes.docker import DockerProbe, error_text
 from gonogo.probes.http import HttpFact, HttpProbe
 from gonogo.secrets import masker
@@ -57,9 +56,10 @@ _QUOTED = re.compile(r"`([^`]*)`|\"([^\"]*)\"")
 # ------------------------------------------------------------------------------------------ facts
 
 
-@dataclass(frozen=True)
-class ApiAnswer:
+class ApiAnswer(Observed):
     """One GET on Traefik's API: its JSON (``data``), or why there is none (``error``)."""
+
+    EVIDENCE_NAME = "Traefik API {url}"
 
     url: str
     status: int | None
@@ -74,10 +74,6 @@ class ApiAnswer:
     def answered(self) -> bool:
         return self.status is not None
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"Traefik API {self.url}")
-
     def evidence(self) -> str:
         head = f"GET {self.url}\nstatus: {self.status}\nelapsed: {self.elapsed_ms:.1f} ms"
         if self.error:
@@ -85,10 +81,10 @@ class ApiAnswer:
         shown = json.dumps(self.data, indent=2, sort_keys=True) if self.data is not None else self.body
         return masker.mask(f"{head}\n\n{shown}")
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<Traefik API {self.url}: {self.error}>")
-        return masker.mask(f"<Traefik API {self.url}: {self.status} in {self.elapsed_ms:.0f} ms>")
+            return f"<Traefik API {self.url}: {self.error}>"
+        return f"<Traefik API {self.url}: {self.status} in {self.elapsed_ms:.0f} ms>"
 
 
 class _ApiObject:
@@ -118,9 +114,10 @@ class _ApiObject:
         return [str(e) for e in self.data.get("error") or []]
 
 
-@dataclass(frozen=True)
-class RouterFact(_ApiObject):
+class RouterFact(_ApiObject, Observed):
     """A router as Traefik's API shows it (``/api/http/routers/{name}``)."""
+
+    EVIDENCE_NAME = "Traefik router {name}"
 
     name: str
     answer: ApiAnswer
@@ -159,22 +156,17 @@ class RouterFact(_ApiObject):
             return None
         return name if "@" in name or not self.provider else f"{name}@{self.provider}"
 
-    @property
-    def evidence_name(self) -> str:
-        return f"Traefik router {self.name}"
-
     def evidence(self) -> str:
         return self.answer.evidence()
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if not self.found:
-            return masker.mask(f"<router {self.name}: {self.error}>")
+            return f"<router {self.name}: {self.error}>"
         extra = f" errors {self.errors}" if self.errors else ""
-        return masker.mask(f"<router {self.name} {self.status}: {self.rule} -> {self.service}{extra}>")
+        return f"<router {self.name} {self.status}: {self.rule} -> {self.service}{extra}>"
 
 
-@dataclass(frozen=True)
-class ServerReach:
+class ServerReach(Observed):
     """Whether gonogo could open a TCP connection to one backend server itself."""
 
     url: str
@@ -182,15 +174,16 @@ class ServerReach:
     elapsed_ms: float
     error: str | None = None
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         said = "reachable" if self.reachable else f"unreachable: {self.error}"
-        return masker.mask(f"{self.url} {said} ({self.elapsed_ms:.0f} ms)")
+        return f"{self.url} {said} ({self.elapsed_ms:.0f} ms)"
 
 
-@dataclass(frozen=True)
-class ServiceFact(_ApiObject):
+class ServiceFact(_ApiObject, Observed):
     """A service as Traefik's API shows it (``/api/http/services/{name}``), and, when it has no health
     check, whether its servers accept a connection (``reached``)."""
+
+    EVIDENCE_NAME = "Traefik service {name}"
 
     name: str
     answer: ApiAnswer
@@ -214,10 +207,6 @@ class ServiceFact(_ApiObject):
     def health_check(self) -> Mapping[str, Any] | None:
         return (self.data.get("loadBalancer") or {}).get("healthCheck")
 
-    @property
-    def evidence_name(self) -> str:
-        return f"Traefik service {self.name}"
-
     def evidence(self) -> str:
         text = self.answer.evidence()
         if self.reached:
@@ -225,14 +214,13 @@ class ServiceFact(_ApiObject):
                                 + "\n".join(repr(r) for r in self.reached))
         return text
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if not self.found:
-            return masker.mask(f"<service {self.name}: {self.error}>")
-        return masker.mask(f"<service {self.name} {self.status}: {self.server_status or self.servers}>")
+            return f"<service {self.name}: {self.error}>"
+        return f"<service {self.name} {self.status}: {self.server_status or self.servers}>"
 
 
-@dataclass(frozen=True)
-class ConfigObject:
+class ConfigObject(Observed):
     """One router, service or middleware as Traefik's API lists it: its status and Traefik's own words."""
 
     kind: str
@@ -253,14 +241,15 @@ class ConfigObject:
         """Traefik runs it but says something is wrong with it."""
         return not self.in_error and (self.status == "warning" or bool(self.errors))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         said = f": {'; '.join(self.errors)}" if self.errors else ""
-        return masker.mask(f"{self.kind} {self.name} ({self.status}){said}")
+        return f"{self.kind} {self.name} ({self.status}){said}"
 
 
-@dataclass(frozen=True)
-class ConfigurationFact:
+class ConfigurationFact(Observed):
     """Every router, service and middleware of the proxy, as its dashboard lists them (``/api/{http,tcp,udp}/...``)."""
+
+    EVIDENCE_NAME = "Traefik configuration (routers, services, middlewares)"
 
     api: str
     #: the overview first, then each page of each list asked
@@ -277,10 +266,6 @@ class ConfigurationFact:
     def warned(self) -> list[ConfigObject]:
         return [o for o in self.objects if o.warned]
 
-    @property
-    def evidence_name(self) -> str:
-        return "Traefik configuration (routers, services, middlewares)"
-
     def evidence(self) -> str:
         lines = [f"{len(self.objects)} objects, {len(self.in_error)} in error, {len(self.warned)} with warnings"]
         lines += [f"error: {self.error}"] if self.error else []
@@ -288,14 +273,13 @@ class ConfigurationFact:
         lines += ["", "asked:"] + [f"  GET {a.url}: {a.error or a.status} ({a.elapsed_ms:.0f} ms)" for a in self.answers]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<Traefik configuration: {self.error}>")
+            return f"<Traefik configuration: {self.error}>"
         return f"<Traefik configuration: {len(self.objects)} objects, {len(self.in_error)} in error, {len(self.warned)} warned>"
 
 
-@dataclass(frozen=True)
-class LabelledContainer:
+class LabelledContainer(Observed):
     """A container that declares a router in its labels: its ``traefik.*`` labels and its networks."""
 
     name: str
@@ -307,13 +291,14 @@ class LabelledContainer:
     def label(self, key: str) -> str | None:
         return self.labels.get(key)
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         return f"<container {self.name} (service {self.service}, {self.state}) on {', '.join(self.networks) or 'no network'}>"
 
 
-@dataclass(frozen=True)
-class LabelsFact:
+class LabelsFact(Observed):
     """The containers of a Compose project that declare ``router`` in their labels (``traefik.http.routers.<router>.rule``)."""
+
+    EVIDENCE_NAME = "traefik labels of router {router}"
 
     router: str
     project: str
@@ -326,14 +311,10 @@ class LabelsFact:
     def rule_label(self) -> str:
         return f"traefik.http.routers.{self.router}.rule"
 
-    @property
-    def evidence_name(self) -> str:
-        return f"traefik labels of router {self.router}"
-
     def evidence(self) -> str:
         lines = [f"containers of project {self.project} declaring {self.rule_label} ({self.engine}):"]
         if self.error:
-            lines.append(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            lines.append(no_answer(self.elapsed_ms, self.error))
         elif not self.containers:
             lines.append("none")
         for c in self.containers:
@@ -341,15 +322,16 @@ class LabelsFact:
             lines += [f"  {k}={v}" for k, v in sorted(c.labels.items())]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<labels of router {self.router}: {self.error}>")
+            return f"<labels of router {self.router}: {self.error}>"
         return f"<labels of router {self.router}: {', '.join(c.name for c in self.containers) or 'no container'}>"
 
 
-@dataclass(frozen=True)
-class NetworkFact:
+class NetworkFact(Observed):
     """Whether a Docker network exists (and its driver)."""
+
+    EVIDENCE_NAME = "docker network {name}"
 
     name: str
     engine: str
@@ -358,20 +340,16 @@ class NetworkFact:
     driver: str | None = None
     error: str | None = None
 
-    @property
-    def evidence_name(self) -> str:
-        return f"docker network {self.name}"
-
     def evidence(self) -> str:
         if self.error:
-            return masker.mask(f"{self.engine}: no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(f"{self.engine}: {no_answer(self.elapsed_ms, self.error)}")
         if not self.exists:
             return masker.mask(f"{self.engine}: no network named {self.name}")
         return masker.mask(f"{self.engine}: network {self.name} (driver {self.driver})")
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         if self.error:
-            return masker.mask(f"<network {self.name}: {self.error}>")
+            return f"<network {self.name}: {self.error}>"
         return f"<network {self.name}: {'exists' if self.exists else 'missing'}>"
 
 
@@ -478,12 +456,12 @@ class TraefikProbe:
     def _reach(self, url: str) -> ServerReach:
         parts = urlsplit(url if "://" in url else f"tcp://{url}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        start = time.perf_counter()
+        watch = Stopwatch()
         try:
             socket.create_connection((parts.hostname or "", port), timeout=self.section.timeout_s).close()
         except OSError as exc:
-            return ServerReach(url, False, _ms(start), f"{type(exc).__name__}: {exc.strerror or exc}")
-        return ServerReach(url, True, _ms(start))
+            return ServerReach(url, False, watch.ms(), f"{type(exc).__name__}: {exc.strerror or exc}")
+        return ServerReach(url, True, watch.ms())
 
 
 def labels(docker: DockerProbe, router: str) -> LabelsFact:
@@ -491,25 +469,25 @@ def labels(docker: DockerProbe, router: str) -> LabelsFact:
     their labels. One bounded call of the Docker API; an engine that does not answer is the fact's error."""
     project = docker.section.compose_project
     key = f"traefik.http.routers.{router}.rule"
-    start = time.perf_counter()
+    watch = Stopwatch()
     try:
         listed = docker.client.api.containers(all=True, filters={"label": [f"com.docker.compose.project={project}", key]})
     except Exception as exc:  # refused, no socket, timeout: a fact
-        return LabelsFact(router, project, docker.section.host, _ms(start), error=error_text(exc))
+        return LabelsFact(router, project, docker.section.host, watch.ms(), error=error_text(exc))
     found = tuple(sorted((_labelled(c) for c in listed), key=lambda c: c.name))
-    return LabelsFact(router, project, docker.section.host, _ms(start), found)
+    return LabelsFact(router, project, docker.section.host, watch.ms(), found)
 
 
 def network(docker: DockerProbe, name: str) -> NetworkFact:
     """Whether the Docker network ``name`` exists (one bounded call)."""
-    start = time.perf_counter()
+    watch = Stopwatch()
     try:
         listed = [n for n in docker.client.api.networks(names=[name]) if n.get("Name") == name]
     except Exception as exc:  # refused, no socket, timeout: a fact
-        return NetworkFact(name, docker.section.host, _ms(start), error=error_text(exc))
+        return NetworkFact(name, docker.section.host, watch.ms(), error=error_text(exc))
     if not listed:
-        return NetworkFact(name, docker.section.host, _ms(start))
-    return NetworkFact(name, docker.section.host, _ms(start), True, listed[0].get("Driver"))
+        return NetworkFact(name, docker.section.host, watch.ms())
+    return NetworkFact(name, docker.section.host, watch.ms(), True, listed[0].get("Driver"))
 
 
 def _labelled(listed: Mapping[str, Any]) -> LabelledContainer:
@@ -537,7 +515,7 @@ def _config_object(kind: str, item: Mapping[str, Any]) -> ConfigObject:
 def _answer(fact: HttpFact, json_body: bool) -> ApiAnswer:
     """What one API request says: JSON data, or the error (no answer, an error status, not JSON)."""
     if not fact.answered:
-        return ApiAnswer(fact.url, None, fact.elapsed_ms, error=f"no answer after {fact.elapsed_ms:.0f} ms: {fact.error}")
+        return ApiAnswer(fact.url, None, fact.elapsed_ms, error=no_answer(fact.elapsed_ms, fact.error))
     body = fact.body
     data = fact.json() if json_body else None
     if fact.status != 200:
@@ -550,10 +528,6 @@ def _answer(fact: HttpFact, json_body: bool) -> ApiAnswer:
     following = fact.header("X-Next-Page") or ""
     return ApiAnswer(fact.url, fact.status, fact.elapsed_ms, body, data,
                      next_page=int(following) if following.isdigit() else None)
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> TraefikProbe:

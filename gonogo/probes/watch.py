@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Callable
 
+from gonogo.fact import Observed
 from gonogo.probes import silence
 from gonogo.probes.diff import Part, Traffic, error_rates, metrics_url, traffic_now
 from gonogo.probes.docker import no_container
@@ -62,9 +63,10 @@ class Round:
     log_reads: tuple[LogRead, ...] = ()
 
 
-@dataclass
-class Window:
+class Window(Observed, frozen=False):
     """What the window saw: its rounds, Traefik's counters at its start and end, whether it was cut short."""
+
+    EVIDENCE_NAME = "watch window timeline"
 
     environment: str
     planned_s: float
@@ -120,10 +122,6 @@ class Window:
         text = f"{show(self.elapsed_s)} of {show(self.planned_s)}, {len(self.rounds)} round(s) every {show(self.every_s)}"
         return text + (", cut short (Ctrl-C)" if self.cut_short else "")
 
-    @property
-    def evidence_name(self) -> str:
-        return "watch window timeline"
-
     def evidence(self) -> str:
         lines = [f"watch window of {self.environment}: {self.span}"]
         availability = self.availability
@@ -166,7 +164,7 @@ class Window:
         return masker.mask(f"<html><body><p>{html.escape(self.span)}</p><table style='border-collapse:collapse'>"
                            f"<tr><th></th>{head}</tr>{''.join(body + logs)}</table></body></html>")
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         return f"<watch window {self.environment}: {self.span}>"
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from gonogo.fact import Observed
 from gonogo.probes.http import HttpFact, HttpProbe, fetch
 from gonogo.secrets import masker
 from gonogo.sections.webhooks import WebhookEndpoint
@@ -48,9 +49,10 @@ class StripeScheme:
 SCHEMES: Mapping[str, StripeScheme] = {"stripe": StripeScheme()}
 
 
-@dataclass(frozen=True)
-class WebhookFact:
+class WebhookFact(Observed):
     """What the endpoint answered to one event that carried no valid signature."""
+
+    EVIDENCE_NAME = "webhook {name}: {attempt} event"
 
     name: str
     attempt: Attempt
@@ -75,16 +77,12 @@ class WebhookFact:
         body = " ".join(self.response.body.split())[:200]
         return masker.mask(f"{self.response.status}" + (f": {body}" if body else ""))
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"webhook {self.name}: {self.attempt} event")
-
     def evidence(self) -> str:
         sent = [f"sent: an event {self.sent_as}", *(f"{k}: {v}" for k, v in self.sent_headers.items()), ""]
         return masker.mask("\n".join(sent) + "\n" + self.response.evidence())
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<webhook {self.name} {self.attempt}: {self.status_text}>")
+    def one_line(self) -> str:
+        return f"<webhook {self.name} {self.attempt}: {self.status_text}>"
 
 
 @dataclass(frozen=True)

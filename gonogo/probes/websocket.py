@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from websocket import ABNF, WebSocketException, continuous_frame, frame_buffer
 
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.secrets import masker
 from gonogo.sections.websocket import WebsocketEndpoint
 
@@ -51,9 +52,10 @@ def accept_for(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode("ascii")).digest()).decode("ascii")
 
 
-@dataclass(frozen=True)
-class WebsocketFact:
+class WebsocketFact(Observed):
     """What one upgrade attempt, and the round trip after it, observed."""
+
+    EVIDENCE_NAME = "websocket {name} {url}"
 
     name: str
     url: str
@@ -95,7 +97,7 @@ class WebsocketFact:
     def handshake_problems(self) -> list[str]:
         """What in the answer is not a websocket upgrade (empty when upgraded)."""
         if self.error is not None:
-            return [f"no answer after {self.elapsed_ms:.0f} ms: {self.error}"]
+            return [no_answer(self.elapsed_ms, self.error)]
         if self.status != 101:
             location = self.header("Location")
             return [f"{self.status} {self.reason}".rstrip() + (f" (Location: {location})" if location else "")]
@@ -128,14 +130,10 @@ class WebsocketFact:
             _short(m, 80) for m in self.received[:3]) if self.received else "; nothing received"
         return masker.mask(f"no answer: {self.round_trip_error}{others}")
 
-    @property
-    def evidence_name(self) -> str:
-        return masker.mask(f"websocket {self.name} {self.url}")
-
     def evidence(self) -> str:
         lines = [f"GET {self.url} (upgrade to websocket, connected to {self.address})", *self.sent_headers, ""]
         if self.error is not None:
-            lines.append(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            lines.append(no_answer(self.elapsed_ms, self.error))
         else:
             lines += [f"answer: {self.status} {self.reason} after {self.elapsed_ms:.0f} ms",
                       *(f"{k}: {v}" for k, v in self.headers.items()),
@@ -148,11 +146,11 @@ class WebsocketFact:
                       f"round trip: {self.round_trip_text}"]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
+    def one_line(self) -> str:
         text = f"<websocket {self.name} {self.url}: {self.handshake_text}"
         if self.sent is not None:
             text += f"; round trip: {self.round_trip_text}"
-        return masker.mask(text + ">")
+        return text + ">"
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -257,16 +255,16 @@ class WebsocketProbe:
         base = WebsocketFact(endpoint.name, endpoint.url, f"{address}:{port}", 0.0,
                              expected_accept=accept_for(key), sent_headers=shown)
         connection = _Connection(_Deadline(endpoint.timeout_s, "no upgrade answer"))
-        start = time.perf_counter()
+        watch = Stopwatch()
         try:
             connection.open(address, port, host, self._context() if parts.scheme == "wss" else None)
             connection.send(request)
             status, reason, headers = _parse_head(connection.read_head())
         except (OSError, ValueError) as exc:
             connection.close()
-            return replace(base, elapsed_ms=_ms(start), error=_reason(exc, connection.stage, endpoint.timeout_s))
+            return replace(base, elapsed_ms=watch.ms(), error=_reason(exc, connection.stage, endpoint.timeout_s))
         try:
-            fact = replace(base, elapsed_ms=_ms(start), status=status, reason=reason, headers=headers,
+            fact = replace(base, elapsed_ms=watch.ms(), status=status, reason=reason, headers=headers,
                            body="" if status == 101 else _body(connection, headers))
             if not fact.upgraded or endpoint.message is None:
                 return fact
@@ -324,7 +322,7 @@ def _round_trip(fact: WebsocketFact, connection: _Connection, endpoint: Websocke
     pieces = continuous_frame(fire_cont_frame=False, skip_utf8_validation=False)
     received: list[str] = []
     answer, answer_ms, error = None, None, None
-    start = time.perf_counter()
+    watch = Stopwatch()
     try:
         connection.send(ABNF.create_frame(message, ABNF.OPCODE_TEXT).format())
         while answer is None:
@@ -346,7 +344,7 @@ def _round_trip(fact: WebsocketFact, connection: _Connection, endpoint: Websocke
             if len(received) < MESSAGES_KEPT:
                 received.append(text[:BODY_LIMIT])
             if endpoint.answers(text):
-                answer, answer_ms = text[:BODY_LIMIT], _ms(start)
+                answer, answer_ms = text[:BODY_LIMIT], watch.ms()
     except (OSError, WebSocketException) as exc:  # a malformed frame is a WebSocketProtocolException
         error = _reason(exc, "answering", endpoint.answer_within_s)
     _close(connection)
@@ -394,10 +392,6 @@ def _reason(exc: BaseException, stage: str, timeout_s: float) -> str:
         return "connection refused"
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def from_stack(stack: Stack) -> WebsocketProbe:

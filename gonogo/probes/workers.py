@@ -18,14 +18,14 @@ Facts only: a broker that refuses, hangs or is absent is a fact with an ``error`
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from gonogo import lazy
+from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.probes.commands import CommandFact, CommandProbe
 from gonogo.secrets import masker
 from gonogo.sections.workers import WorkersSection
@@ -58,9 +58,10 @@ def display_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path or ''}"
 
 
-@dataclass(frozen=True)
-class RedisFact:
+class RedisFact(Observed):
     """What Redis said to PING and INFO (or why it said nothing)."""
+
+    EVIDENCE_NAME = "redis {url}"
 
     url: str
     answered: bool
@@ -72,14 +73,10 @@ class RedisFact:
     @property
     def status_text(self) -> str:
         if not self.answered:
-            return masker.mask(f"no answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(no_answer(self.elapsed_ms, self.error))
         state = ", ".join(f"{k} {self.info[k]}" for k in ("role", "used_memory_human", "connected_clients")
                           if k in self.info)
         return f"PONG ({state})" if self.pong else f"no PONG: {self.error}"
-
-    @property
-    def evidence_name(self) -> str:
-        return f"redis {self.url}"
 
     def evidence(self) -> str:
         lines = [f"redis {self.url}", f"PING: {'PONG' if self.pong else 'no answer'}",
@@ -89,13 +86,14 @@ class RedisFact:
         lines += [f"{k}: {v}" for k, v in self.info.items()]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<redis {self.url}: {self.status_text}>")
+    def one_line(self) -> str:
+        return f"<redis {self.url}: {self.status_text}>"
 
 
-@dataclass(frozen=True)
-class WorkersFact:
+class WorkersFact(Observed):
     """Which Celery workers answered a ping through the broker, and the queues each consumes."""
+
+    EVIDENCE_NAME = "celery workers via {broker}"
 
     broker: str
     answered: bool
@@ -118,14 +116,10 @@ class WorkersFact:
     @property
     def status_text(self) -> str:
         if not self.answered:
-            return masker.mask(f"the broker did not answer after {self.elapsed_ms:.0f} ms: {self.error}")
+            return masker.mask(no_answer(self.elapsed_ms, self.error, "the broker did not answer"))
         if not self.replies:
             return f"no worker answered a ping within {self.elapsed_ms:.0f} ms"
         return ", ".join(f"{n} ({', '.join(self.queues.get(n, [])) or 'no queue'})" for n in self.nodes)
-
-    @property
-    def evidence_name(self) -> str:
-        return f"celery workers via {self.broker}"
 
     def evidence(self) -> str:
         lines = [f"broker: {self.broker}", f"elapsed: {self.elapsed_ms:.1f} ms"]
@@ -135,12 +129,11 @@ class WorkersFact:
                   for node in self.nodes] or ["no worker answered"]
         return masker.mask("\n".join(lines))
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<celery workers via {self.broker}: {self.status_text}>")
+    def one_line(self) -> str:
+        return f"<celery workers via {self.broker}: {self.status_text}>"
 
 
-@dataclass(frozen=True)
-class BeatFact:
+class BeatFact(Observed):
     """The running beat's state, as its status command printed it."""
 
     command: CommandFact
@@ -155,15 +148,14 @@ class BeatFact:
             return masker.mask(self.error)
         return f"last tick {self.tick_age_s:.1f} s ago, scheduling {', '.join(self.tasks) or 'nothing'}"
 
-    @property
-    def evidence_name(self) -> str:
-        return self.command.evidence_name
+    def evidence_title(self) -> str:
+        return self.command.evidence_title()
 
     def evidence(self) -> str:
         return self.command.evidence()
 
-    def __repr__(self) -> str:
-        return masker.mask(f"<beat on {self.command.where}: {self.status_text}>")
+    def one_line(self) -> str:
+        return f"<beat on {self.command.where}: {self.status_text}>"
 
 
 class WorkersProbe:
@@ -184,7 +176,7 @@ class WorkersProbe:
     def redis(self) -> RedisFact:
         """PING, then INFO: whether Redis answers and its state; never raises."""
         timeout = self.section.timeout_s
-        start = time.perf_counter()
+        watch = Stopwatch()
         client = redis.Redis.from_url(self.section.redis_url.get_secret_value(), socket_timeout=timeout,
                                       socket_connect_timeout=timeout, retry=redis_retry.Retry(redis_backoff.NoBackoff(), 0),
                                       retry_on_timeout=False, decode_responses=True)
@@ -192,11 +184,11 @@ class WorkersProbe:
             pong = bool(client.ping())
             info = client.info()
         except Exception as exc:  # refused, timed out, auth, not Redis: a fact
-            return RedisFact(self.url, False, _ms(start), error=_error(exc))
+            return RedisFact(self.url, False, watch.ms(), error=_error(exc))
         finally:
             client.close()
         kept = {k: info[k] for k in INFO_KEYS if k in info}
-        return RedisFact(self.url, True, _ms(start), pong=pong, info=kept)
+        return RedisFact(self.url, True, watch.ms(), pong=pong, info=kept)
 
     def workers(self) -> WorkersFact:
         """Ping every worker through the broker and ask each for its queues; never raises.
@@ -204,18 +196,18 @@ class WorkersProbe:
         A hard deadline (a few times ``timeout_s``) bounds the whole exchange, whatever kombu's own
         reconnection logic does with a broker that hangs.
         """
-        start = time.perf_counter()
+        watch = Stopwatch()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gonogo-celery")
         future = pool.submit(self._control)
         try:
             replies, queues = future.result(timeout=self.section.timeout_s * 3 + 5)
         except FutureTimeout:
-            return WorkersFact(self.url, False, _ms(start), error=f"no answer within {self.section.timeout_s * 3 + 5:.0f} s")
+            return WorkersFact(self.url, False, watch.ms(), error=f"no answer within {self.section.timeout_s * 3 + 5:.0f} s")
         except Exception as exc:  # refused, timed out, auth: a fact
-            return WorkersFact(self.url, False, _ms(start), error=_error(exc))
+            return WorkersFact(self.url, False, watch.ms(), error=_error(exc))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        return WorkersFact(self.url, True, _ms(start), replies=replies, queues=queues)
+        return WorkersFact(self.url, True, watch.ms(), replies=replies, queues=queues)
 
     def _control(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
         timeout = self.section.timeout_s
@@ -258,9 +250,6 @@ class WorkersProbe:
                                         f"(a JSON object with tasks and tick_age_s): {type(exc).__name__}: {exc}")
         return BeatFact(fact, tasks=tasks, tick_age_s=age)
 
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
 
 
 def _error(exc: BaseException) -> str:

@@ -1,0 +1,134 @@
+"""The pieces the probes share, each written once: the facts' base (gonogo/fact.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import gonogo.probes
+from gonogo.fact import Observed, Stopwatch, no_answer
+from gonogo.secrets import Masker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A secret the facts' masker knows (a masker of its own: the session's is left alone)."""
+    masker = Masker()
+    masker.add("hunter2-secret")
+    monkeypatch.setattr("gonogo.fact.masker", masker)
+    return "hunter2-secret"
+
+
+# -- the facts' base ---------------------------------------------------------------------------------------------
+
+
+class Answer(Observed):
+    EVIDENCE_NAME = "GET {url}"
+
+    url: str
+    elapsed_ms: float
+    error: str | None = None
+    details: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+
+    def evidence(self) -> str:
+        return self.url
+
+    def one_line(self) -> str:
+        return f"<{self.url}: {no_answer(self.elapsed_ms, self.error) if self.error else 'answered'}>"
+
+
+class Plain(Observed):
+    name: str
+    count: int = 0
+    hidden: str = dataclasses.field(default="x", repr=False)
+
+
+class Growing(Observed, frozen=False):
+    EVIDENCE_NAME = "rounds of {name}"
+
+    name: str
+    rounds: list[int] = dataclasses.field(default_factory=list)
+
+
+def test_a_fact_is_a_frozen_dataclass_with_its_repr_and_evidence_name_masked(secret: str) -> None:
+    fact = Answer(f"https://user:{secret}@shop/", 12.4, "refused")
+
+    assert repr(fact) == "<https://user:***@shop/: no answer after 12 ms: refused>"
+    assert fact.evidence_name == "GET https://user:***@shop/"
+    assert fact.evidence_title() == f"GET https://user:{secret}@shop/"  # unmasked: the base masks it
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fact.url = "other"  # type: ignore[misc]
+    assert fact == Answer(f"https://user:{secret}@shop/", 12.4, "refused")
+    assert dataclasses.replace(fact, error=None).one_line() == f"<https://user:{secret}@shop/: answered>"
+
+
+def test_a_fact_without_its_own_line_shows_itself_as_a_dataclass_does(secret: str) -> None:
+    fact = Plain(f"a {secret}", 3, hidden="not shown")
+
+    assert repr(fact) == "Plain(name='a ***', count=3)"
+
+
+def test_a_fact_that_grows_while_it_observes_is_not_frozen() -> None:
+    window = Growing("prod")
+    window.rounds.append(1)
+    window.name = "staging"
+
+    assert window.evidence_name == "rounds of staging" and repr(window) == "Growing(name='staging', rounds=[1])"
+
+
+def test_the_stopwatch_times_an_observation_in_milliseconds() -> None:
+    watch = Stopwatch()
+    time.sleep(0.02)
+    first = watch.ms()
+
+    assert 20 <= first < 2000 and watch.ms() >= first
+
+
+@pytest.mark.parametrize(("what", "said"), [
+    ("no answer", "no answer after 5003 ms: connection refused"),
+    ("no certificate", "no certificate after 5003 ms: connection refused"),
+])
+def test_no_answer_says_how_long_it_waited_and_why(what: str, said: str) -> None:
+    assert no_answer(5002.6, "connection refused", what) == said
+
+
+def _probe_classes() -> list[type]:
+    found = []
+    for module in pkgutil.iter_modules(gonogo.probes.__path__, "gonogo.probes."):
+        loaded = importlib.import_module(module.name)
+        found += [c for c in vars(loaded).values() if inspect.isclass(c) and c.__module__ == loaded.__name__]
+    return found
+
+
+def test_every_fact_of_the_probes_stands_on_the_one_base() -> None:
+    """A class that shows evidence is an Observed, and no Observed writes its own masked repr or evidence name."""
+    classes = _probe_classes()
+    facts = [c for c in classes if callable(getattr(c, "evidence", None)) and dataclasses.is_dataclass(c)]
+
+    assert len(facts) >= 40
+    assert [c.__name__ for c in facts if not issubclass(c, Observed)] == []
+    observed = [c for c in classes if issubclass(c, Observed)]
+    assert [c.__name__ for c in observed if "__repr__" in vars(c) or "evidence_name" in vars(c)] == []
+
+
+def test_the_repeated_pieces_of_a_fact_are_written_once() -> None:
+    """The no-answer text, the millisecond arithmetic and the masked evidence name are nowhere but in gonogo/fact.py
+    (the masked repr of a fact: test_every_fact_of_the_probes_stands_on_the_one_base)."""
+    sources = {path: path.read_text(encoding="utf-8") for folder in ("gonogo", "checks")
+               for path in (ROOT / folder).rglob("*.py") if path.name != "fact.py"}
+    written_again = {
+        "the no-answer text": re.compile(r"after \{[^}]*elapsed_ms:\.0f\} ms: \{"),
+        "milliseconds since a start": re.compile(r"(perf_counter|monotonic)\(\) - \w+\) \* 1000"),
+        "a masked evidence name": re.compile(r"def evidence_name\(self\) -> str:\n\s+return masker\.mask"),
+    }
+    for what, shape in written_again.items():
+        assert [str(p.relative_to(ROOT)) for p, text in sources.items() if shape.search(text)] == [], what
