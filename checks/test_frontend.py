@@ -12,11 +12,10 @@ dependent on the page. Assets on another host than the page's (a public CDN) are
 from __future__ import annotations
 
 import mimetypes
-import re
 
 import pytest
 
-from gonogo import dependent, evidence, judge, skips
+from gonogo import dependent, evidence, judge, served, skips
 from gonogo.probes.frontend import AssetFact
 from gonogo.sections.frontend import FrontendPage
 from gonogo.probes.http import HttpFact
@@ -29,20 +28,14 @@ JAVASCRIPT = frozenset({"text/javascript", "application/javascript", "applicatio
 BY_KIND = {"stylesheet": "text/css", "script": "text/javascript", "image": "image/*"}
 #: Python's own table (not the system's /etc/mime.types): the same answer on every machine
 _TYPES = mimetypes.MimeTypes()
+#: how a page's failing proof is said
+PROOF = served.Wording(header="{name}: {value!r} does not match {pattern!r}",
+                       body="no match for {pattern!r} in the body ({shown!r})", shown_chars=120)
 
 
 def proof_problems(page: FrontendPage, fact: HttpFact) -> list[str]:
     """What in the answer fails to prove who served it (the headers and body marker the profile names)."""
-    problems = []
-    for name, pattern in page.headers.items():
-        value = fact.header(name)
-        if value is None:
-            problems.append(f"no {name} header")
-        elif not re.search(pattern, value):
-            problems.append(f"{name}: {value!r} does not match {pattern!r}")
-    if page.body is not None and not re.search(page.body, fact.body):
-        problems.append(f"no match for {page.body!r} in the body ({' '.join(fact.body.split())[:120]!r})")
-    return problems
+    return served.unproven(fact, page.headers, page.body, PROOF)
 
 
 def expected_type(asset: AssetFact) -> str:

@@ -25,12 +25,11 @@ named with its provider and Traefik's own words; the profile's routers and their
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from gonogo import dependent, evidence, judge, skips
+from gonogo import dependent, evidence, judge, served, skips
 from gonogo.probes.http import HttpFact
 from gonogo.probes.traefik import (
     ConfigObject,
@@ -264,16 +263,7 @@ def test_service_health_checked(route: TraefikRoute, api: Api) -> None:
 
 def proof_problems(route: TraefikRoute, fact: HttpFact) -> list[str]:
     """What in the answer fails to prove the route's backend answered: its headers and body."""
-    problems = []
-    for name, pattern in route.expect_headers.items():
-        value = fact.header(name)
-        if value is None:
-            problems.append(f"no {name} header")
-        elif not re.search(pattern, value):
-            problems.append(f"{name}: {value!r} (expected to match {pattern!r})")
-    if route.expect_body is not None and not re.search(route.expect_body, fact.body):
-        problems.append(f"the body does not match {route.expect_body!r}: {' '.join(fact.body.split())[:200]!r}")
-    return problems
+    return served.unproven(fact, route.expect_headers, route.expect_body)
 
 
 @pytest.mark.severity("blocker")

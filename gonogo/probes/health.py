@@ -12,9 +12,9 @@ so an answer is judged healthy the same way in a snapshot and over a window.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from gonogo import served
 from gonogo.probes.http import HttpFact
 from gonogo.sections.health import HealthEndpoint
 
@@ -51,9 +51,7 @@ def _shown(text: str) -> str:
 
 def _text_problems(endpoint: HealthEndpoint, fact: HttpFact) -> list[str]:
     """The body's regular expression (``body``) and its whole JSON value (``json_value``)."""
-    problems = []
-    if endpoint.body is not None and not re.search(endpoint.body, fact.body):
-        problems.append(f"the body does not match {endpoint.body!r}: {_shown(fact.body)}")
+    problems = served.unproven(fact, body=endpoint.body)
     if endpoint.json_value is not None:
         expected = json.dumps(endpoint.json_value)
         try:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from gonogo import served
 from gonogo.model import Section
 
 
@@ -77,7 +78,7 @@ class WebsocketEndpoint(Section):
 
     def answers(self, text: str) -> bool:
         """Does this message answer the one sent?"""
-        if self.expect_pattern and not re.search(self.expect_pattern, text):
+        if served.unproven(text, body=self.expect_pattern):
             return False
         if self.expect_json:
             try:

@@ -1,4 +1,6 @@
-"""The pieces the probes share, each written once: the facts' base (gonogo/fact.py)."""
+"""The pieces the probes and checks share, each written once: the facts' base (gonogo/fact.py) and the proof of who
+served an answer (gonogo/served.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import gonogo.probes
+from gonogo import served
 from gonogo.fact import Observed, Stopwatch, no_answer
 from gonogo.secrets import Masker
 
@@ -132,3 +135,40 @@ def test_the_repeated_pieces_of_a_fact_are_written_once() -> None:
     }
     for what, shape in written_again.items():
         assert [str(p.relative_to(ROOT)) for p, text in sources.items() if shape.search(text)] == [], what
+
+
+# -- what proves who served an answer ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Reply:
+    headers: dict[str, str]
+    body: str
+
+    def header(self, name: str) -> str | None:
+        return {k.lower(): v for k, v in self.headers.items()}.get(name.lower())
+
+
+def test_unproven_names_each_header_and_the_body_that_did_not_hold() -> None:
+    reply = Reply({"Server": "nginx", "X-App": "shop 1.2"}, "<html>\n  maintenance  </html>")
+
+    assert served.unproven(reply, {"x-app": r"^shop ", "Server": "^traefik", "X-Served-By": "web"}, "<title>Shop") == [
+        "Server: 'nginx' (expected to match '^traefik')",
+        "no X-Served-By header",
+        "the body does not match '<title>Shop': '<html> maintenance </html>'",
+    ]
+    assert served.unproven(reply, {"X-App": "shop"}, "maintenance") == []
+
+
+def test_unproven_keeps_each_checks_own_words() -> None:
+    page = served.Wording(header="{name}: {value!r} does not match {pattern!r}",
+                          body="no match for {pattern!r} in the body ({shown!r})", shown_chars=5)
+
+    assert served.unproven(Reply({"Server": "nginx"}, "a  b c d"), {"Server": "caddy"}, "z", page) == [
+        "Server: 'nginx' does not match 'caddy'", "no match for 'z' in the body ('a b c')"]
+
+
+def test_a_text_alone_has_a_body_and_no_header() -> None:
+    assert served.unproven('{"type": "pong"}', body='"pong"') == []
+    assert served.unproven("pong", {"Upgrade": "websocket"}, "ping") == [
+        "no Upgrade header", "the body does not match 'ping': 'pong'"]
