@@ -22,8 +22,8 @@ from typing import Any
 from gonogo.checks import CheckInfo, selector_matches
 from gonogo.inventory import COMMAND as INVENTORY_COMMAND
 from gonogo.inventory import Entry, unlisted
-from gonogo.outcomes import (DEPENDENT, ERRORED, FAILED, NOT_APPLICABLE, NOT_CONFIGURED, NOT_RUN, PASSED, SKIPPED,
-                             Outcome)
+from gonogo.outcomes import (DEPENDENT, ERRORED, FAILED, NOT_APPLICABLE, NOT_CONFIGURED, NOT_RUN, PASSED, SKIP_KINDS,
+                             SKIPPED, Outcome)
 from gonogo.profile import GateSection, NotApplicableDecision, Waiver
 from gonogo.selection import LeftOut
 
@@ -213,107 +213,167 @@ def _decisions(facts: SessionFacts, known: list[CheckInfo]) -> tuple[list[NotApp
     return applied, refused
 
 
-def decide(facts: SessionFacts) -> Verdict:
-    """Compute the verdict of one session."""
-    active: list[Waiver] = []
-    expired: list[dict[str, Any]] = []
-    refused: list[str] = []
-    known = [*facts.checks.values(), *inventory_checks(facts.inventory)]
-    for position, waiver in enumerate(facts.gate.waivers):
-        problem = waiver_problem(position, waiver, known, facts.profile_file)
-        if problem:
-            refused.append(problem)
-        elif waiver.until < facts.today:
-            expired.append({"check": waiver.check, "reason": waiver.reason, "until": waiver.until.isoformat()})
-        else:
-            active.append(waiver)
-    used: set[int] = set()
-    decisions, refused_decisions = _decisions(facts, known)
-    refused += refused_decisions
+def _waiver_entry(waiver: Waiver) -> dict[str, Any]:
+    """A waiver as the verdict lists it (expired, accepting a failure, or unused)."""
+    return {"check": waiver.check, "reason": waiver.reason, "until": waiver.until.isoformat()}
 
-    selected = {n: c for n, c in facts.checks.items() if n not in facts.deselected}
-    failed: list[dict[str, Any]] = []
-    errored: list[dict[str, Any]] = []
-    waived: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    not_run: list[dict[str, Any]] = []
-    dependents: list[tuple[CheckInfo, Outcome]] = []
-    retried: list[dict[str, Any]] = []
-    passed = not_configured = not_applicable = 0
-    passed_ids: list[str] = []
-    blocking: list[str] = []
-    warnings: list[str] = []
+
+@dataclass
+class Waivers:
+    """The profile's waivers as the gate sorts them."""
+
+    #: in force: each may accept the failures it names
+    active: list[Waiver] = field(default_factory=list)
+    #: past their date: they accept nothing, and are listed
+    expired: list[dict[str, Any]] = field(default_factory=list)
+    #: why each catch-all is refused (a NO-GO)
+    refused: list[str] = field(default_factory=list)
+
+
+def sort_waivers(waivers: Iterable[Waiver], known: list[CheckInfo], today: dt.date, profile_file: str) -> Waivers:
+    """Which waivers are in force: one matching the checks of several subjects is refused (whatever its date), one
+    whose date is past has expired, any other (its last day included) accepts the failures it names.
+    ``known``: the run's checks and the inventory's (:func:`inventory_checks`)."""
+    sorted_waivers = Waivers()
+    for position, waiver in enumerate(waivers):
+        problem = waiver_problem(position, waiver, known, profile_file)
+        if problem:
+            sorted_waivers.refused.append(problem)
+        elif waiver.until < today:
+            sorted_waivers.expired.append(_waiver_entry(waiver))
+        else:
+            sorted_waivers.active.append(waiver)
+    return sorted_waivers
+
+
+def take_out_decided(checks: Mapping[str, CheckInfo], outcomes: Mapping[str, Outcome],
+                     decisions: list[NotApplicableDecision]) -> tuple[list[dict[str, Any]], dict[str, CheckInfo]]:
+    """Which selected checks a decision takes out of the run (:func:`decision_for`): each listed with how it ended
+    (``not-run`` without a result) and the decision, and never weighed; and the checks left to weigh."""
     decided: list[dict[str, Any]] = []
-
-    def did_not_judge(check: CheckInfo, status: str, reason: str) -> None:
-        not_run.append(_entry(check, status=status, reason=reason))
-        line = f"{check.severity} check did not run: {check.qualified_id} ({status}" + (f": {reason})" if reason else ")")
-        (blocking if check.severity in BLOCKING else warnings).append(line)
-
-    unanswered = 0
-    for nodeid, check in selected.items():
-        outcome = facts.outcomes.get(nodeid)
+    weighed: dict[str, CheckInfo] = {}
+    for nodeid, check in checks.items():
         decision = decision_for(check, decisions)
-        if decision is not None:  # not run (gonogo skips it), and whatever it ended with, not weighed
-            decided.append(_entry(check, status=outcome.status if outcome else NOT_RUN,
-                                  decision={"check": decision.check, "reason": decision.reason}))
+        if decision is None:
+            weighed[nodeid] = check
             continue
+        outcome = outcomes.get(nodeid)
+        decided.append(_entry(check, status=outcome.status if outcome else NOT_RUN,
+                              decision={"check": decision.check, "reason": decision.reason}))
+    return decided, weighed
+
+
+@dataclass
+class Tally:
+    """The weighed checks' outcomes, sorted by what they count as."""
+
+    #: ids of the checks that ran to a passing judgement
+    passed: list[str] = field(default_factory=list)
+    #: passes that converged after retries
+    retried: list[dict[str, Any]] = field(default_factory=list)
+    #: every skip: not configured, not applicable, skipped at run time, dependent
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    #: the checks that did not judge (no result, not run, skipped at run time, a dependent skip nothing excuses)
+    not_run: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    errored: list[dict[str, Any]] = field(default_factory=list)
+    #: failures a waiver in force accepts, each with its waiver
+    waived: list[dict[str, Any]] = field(default_factory=list)
+    #: dependent skips, for :func:`excuse_dependents`
+    dependents: list[tuple[CheckInfo, Outcome]] = field(default_factory=list)
+    #: how many checks have no result at all
+    unanswered: int = 0
+    #: positions of the waivers in force that accepted a failure
+    used: set[int] = field(default_factory=set)
+    #: what each check that failed, errored or did not judge says, in order, for :func:`weigh_by_severity`
+    lines: list[tuple[CheckInfo, str]] = field(default_factory=list)
+
+
+def did_not_judge(tally: Tally, check: CheckInfo, status: str, reason: str) -> None:
+    """Count a check that did not judge (how it ended: ``status``, ``reason``): listed as not run, with its line."""
+    tally.not_run.append(_entry(check, status=status, reason=reason))
+    tally.lines.append((check, f"{check.severity} check did not run: {check.qualified_id} ({status}"
+                        + (f": {reason})" if reason else ")")))
+
+
+def waiver_for(check: CheckInfo, active: list[Waiver]) -> int | None:
+    """The position of the first waiver in force that names this check, or None."""
+    return next((i for i, w in enumerate(active) if selector_matches(w.check, check)), None)
+
+
+def weigh_failure(tally: Tally, check: CheckInfo, outcome: Outcome, active: list[Waiver]) -> None:
+    """Count a check that failed or errored: a failure a waiver in force names is waived (waivers accept failures
+    only: never an error, a missing check or a collection error); any other is a failure or an error, with its line."""
+    entry = _entry(check, status=outcome.status, reason=outcome.reason, duration_s=round(outcome.duration_s, 3))
+    index = waiver_for(check, active) if outcome.status == FAILED else None
+    if index is not None:
+        tally.used.add(index)
+        tally.waived.append({**entry, "waiver": _waiver_entry(active[index])})
+        return
+    verb = "failed" if outcome.status == FAILED else "errored"
+    (tally.failed if outcome.status == FAILED else tally.errored).append(entry)
+    tally.lines.append((check, f"{check.severity} check {verb}: {check.qualified_id}"))
+
+
+def tally_outcomes(checks: Mapping[str, CheckInfo], outcomes: Mapping[str, Outcome], active: list[Waiver]) -> Tally:
+    """What each check's outcome counts as: a pass only when it ran to a passing judgement; no result, or not run,
+    did not judge; every skip is listed, and a skip at run time did not judge either (a dependent skip waits for
+    :func:`excuse_dependents`); a failure or an error is weighed by :func:`weigh_failure`."""
+    tally = Tally()
+    for nodeid, check in checks.items():
+        outcome = outcomes.get(nodeid)
         if outcome is None:
-            unanswered += 1
-            not_run.append(_entry(check, status=NOT_RUN, reason="no result"))
-            continue
-        status = outcome.status
-        if status == PASSED:
-            passed += 1
-            passed_ids.append(check.qualified_id)
-            retried += [_entry(check, **c) for c in outcome.convergence if c.get("attempts", 1) > 1]
-            continue
-        if status in (NOT_CONFIGURED, NOT_APPLICABLE, SKIPPED, DEPENDENT):
-            not_configured += status == NOT_CONFIGURED
-            not_applicable += status == NOT_APPLICABLE
-            skipped.append(_entry(check, status=status, reason=outcome.reason))
-            if status == SKIPPED:
-                did_not_judge(check, SKIPPED, outcome.reason)
-            elif status == DEPENDENT:
-                dependents.append((check, outcome))
-            continue
-        if status == NOT_RUN:
-            did_not_judge(check, NOT_RUN, outcome.reason)
-            continue
-        entry = _entry(check, status=status, reason=outcome.reason, duration_s=round(outcome.duration_s, 3))
-        if status == FAILED:  # waivers accept failures only: never an error, a missing check or a collection error
-            index = next((i for i, w in enumerate(active) if selector_matches(w.check, check)), None)
-            if index is not None:
-                used.add(index)
-                w = active[index]
-                waived.append({**entry, "waiver": {"check": w.check, "reason": w.reason, "until": w.until.isoformat()}})
-                continue
-        (failed if status == FAILED else errored).append(entry)
-        verb = "failed" if status == FAILED else "errored"
-        line = f"{check.severity} check {verb}: {check.qualified_id}"
-        (blocking if check.severity in BLOCKING else warnings).append(line)
-
-    # a check skipped as dependent is fine only when the check it names failed (not waived) in this run
-    did_not_pass = {e["nodeid"] for e in failed + errored}
-    dependent_ok: list[str] = []
-    for check, outcome in dependents:
-        problem = _dependency_problem(facts, check, outcome, did_not_pass, {e["nodeid"] for e in waived})
-        if problem:
-            did_not_judge(check, DEPENDENT, f"{outcome.reason}, but {problem}")
+            tally.unanswered += 1
+            tally.not_run.append(_entry(check, status=NOT_RUN, reason="no result"))
+        elif outcome.status == PASSED:
+            tally.passed.append(check.qualified_id)
+            tally.retried += [_entry(check, **c) for c in outcome.convergence if c.get("attempts", 1) > 1]
+        elif outcome.status in SKIP_KINDS:
+            tally.skipped.append(_entry(check, status=outcome.status, reason=outcome.reason))
+            if outcome.status == SKIPPED:
+                did_not_judge(tally, check, SKIPPED, outcome.reason)
+            elif outcome.status == DEPENDENT:
+                tally.dependents.append((check, outcome))
+        elif outcome.status == NOT_RUN:
+            did_not_judge(tally, check, NOT_RUN, outcome.reason)
         else:
-            dependent_ok.append(check.qualified_id)
+            weigh_failure(tally, check, outcome, active)
+    return tally
 
-    missing, not_in_phase, required_failures = _required(facts, waived, {e["nodeid"] for e in decided})
-    left_out = left_out_of(facts)
-    stale = unlisted(facts.inventory, facts.seen)
 
-    problems: list[str] = []
-    if facts.collection_errors:
-        problems += [f"collection error in {where}: {msg}" for where, msg in facts.collection_errors]
+def excuse_dependents(facts: SessionFacts, tally: Tally) -> list[str]:
+    """Which dependent skips are legitimate (:func:`_dependency_problem`: the check each names failed, unwaived, in
+    this run): their ids; each other did not judge."""
+    did_not_pass = {e["nodeid"] for e in tally.failed + tally.errored}
+    waived = {e["nodeid"] for e in tally.waived}
+    excused: list[str] = []
+    for check, outcome in tally.dependents:
+        problem = _dependency_problem(facts, check, outcome, did_not_pass, waived)
+        if problem:
+            did_not_judge(tally, check, DEPENDENT, f"{outcome.reason}, but {problem}")
+        else:
+            excused.append(check.qualified_id)
+    return excused
+
+
+def weigh_by_severity(lines: Iterable[tuple[CheckInfo, str]]) -> tuple[list[str], list[str]]:
+    """Which lines make a NO-GO (a blocker's or a critical check's) and which are warnings (a warning check's),
+    each in its order."""
+    lines = list(lines)
+    return ([line for check, line in lines if check.severity in BLOCKING],
+            [line for check, line in lines if check.severity not in BLOCKING])
+
+
+def run_problems(facts: SessionFacts, refused: list[str], left_out: LeftOut) -> list[str]:
+    """What makes the run a NO-GO outside any check's result: collection errors, modules skipped at collection, an
+    interruption, an out-of-date inventory, refused waivers and decisions (``refused``), a partial run without
+    ``--partial``."""
+    problems = [f"collection error in {where}: {msg}" for where, msg in facts.collection_errors]
     problems += [f"module skipped at collection, its checks did not run: {where} ({why})"
                  for where, why in facts.skipped_modules]
     if facts.interrupted:
         problems.append(f"run interrupted: {facts.interrupted}")
+    stale = unlisted(facts.inventory, facts.seen)
     if stale:
         problems.append(f"{facts.inventory_file} is out of date ({len(stale)} difference(s); {stale[0]}): the gate cannot "
                         f"tell what each phase must judge; run `{INVENTORY_COMMAND}` and commit it")
@@ -321,52 +381,88 @@ def decide(facts: SessionFacts) -> Verdict:
     if left_out and not facts.partial_allowed:
         problems.append(f"partial run: {left_out.describe()}; a verdict covers the whole of each selected "
                         "phase (pass --partial to judge only the selection)")
-    reasons: list[str] = list(problems)
-    if unanswered and not facts.interrupted:
-        reasons.append(f"{unanswered} selected check(s) did not run")
-    elif unanswered:
-        reasons.append(f"{unanswered} selected check(s) did not run before the interruption")
-    ran = passed + len(failed) + len(errored) + len(waived)
+    return problems
+
+
+def unjudged_reasons(facts: SessionFacts, selected: int, tally: Tally) -> list[str]:
+    """Why the selection as a whole was not judged: checks with no result (before an interruption or not), no check
+    selected (without a collection error or a module skipped at collection to say why), or none of the ``selected``
+    checks ran to a judgement."""
+    reasons: list[str] = []
+    if tally.unanswered:
+        reasons.append(f"{tally.unanswered} selected check(s) did not run"
+                       + (" before the interruption" if facts.interrupted else ""))
+    ran = len(tally.passed) + len(tally.failed) + len(tally.errored) + len(tally.waived)
     if not selected and not facts.collection_errors and not facts.skipped_modules:
         reasons.append("no checks ran")
     elif ran == 0 and selected and not facts.collection_errors:
-        reasons.append(f"no checks ran ({len(selected)} selected, none ran to a judgement)")
-    reasons += blocking
-    reasons += required_failures
-    reasons += [f"required {m['required']}: {m['id'] or m['required']} {m['status']}" + (f" ({m['reason']})" if m["reason"] else "")
-                for m in missing]
+        reasons.append(f"no checks ran ({selected} selected, none ran to a judgement)")
+    return reasons
 
+
+def missing_reasons(missing: list[dict[str, Any]]) -> list[str]:
+    """What each required entry that did not run to a judgement says (:func:`_required`)."""
+    return [f"required {m['required']}: {m['id'] or m['required']} {m['status']}" + (f" ({m['reason']})" if m["reason"] else "")
+            for m in missing]
+
+
+def verdict_of(reasons: list[str], warnings: list[str], waived: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The verdict and the reasons it gives: NO-GO when there is any reason; else GO-WITH-WARNINGS when a warning
+    check did not pass or a failure was waived (its reasons: those warnings, then the waived failures); else GO."""
     if reasons:
-        verdict = NO_GO
-    elif warnings or waived:
-        verdict = GO_WITH_WARNINGS
-        reasons = warnings + [f"waived failure: {w['id']} ({w['waiver']['reason']}, until {w['waiver']['until']})" for w in waived]
-    else:
-        verdict = GO
-    counts = {
+        return NO_GO, reasons
+    if warnings or waived:
+        return GO_WITH_WARNINGS, warnings + [
+            f"waived failure: {w['id']} ({w['waiver']['reason']}, until {w['waiver']['until']})" for w in waived]
+    return GO, []
+
+
+def counts_of(facts: SessionFacts, selected: int, tally: Tally, missing: list[dict[str, Any]], left_out: LeftOut,
+              decided: list[dict[str, Any]]) -> dict[str, int]:
+    """How many checks of the run ended each way (the verdict's ``counts``)."""
+    return {
         "collected": len(facts.checks),
-        "selected": len(selected),
-        "deselected": len(facts.checks) - len(selected),
-        "passed": passed,
-        "failed": len(failed),
-        "errored": len(errored),
-        "skipped": len(skipped),
-        "not_configured": not_configured,
-        "not_applicable": not_applicable,
-        "waived": len(waived),
+        "selected": selected,
+        "deselected": len(facts.checks) - selected,
+        "passed": len(tally.passed),
+        "failed": len(tally.failed),
+        "errored": len(tally.errored),
+        "skipped": len(tally.skipped),
+        "not_configured": sum(e["status"] == NOT_CONFIGURED for e in tally.skipped),
+        "not_applicable": sum(e["status"] == NOT_APPLICABLE for e in tally.skipped),
+        "waived": len(tally.waived),
         "missing": len(missing),
-        "not_run": len(not_run),
+        "not_run": len(tally.not_run),
         "collection_errors": len(facts.collection_errors),
         "skipped_modules": len(facts.skipped_modules),
         "left_out": len(left_out.checks) + len(left_out.uncollected),
         "decided_not_applicable": len(decided),
     }
-    unused = [
-        {"check": w.check, "reason": w.reason, "until": w.until.isoformat()} for i, w in enumerate(active) if i not in used
-    ]
-    return Verdict(verdict, reasons, counts, failed, errored, missing, waived, skipped, expired, unused, retried,
-                   not_in_phase, not_run, partial=bool(left_out) and facts.partial_allowed, passed=passed_ids,
-                   left_out=left_out, run_problems=problems, dependent_ok=dependent_ok, decided_not_applicable=decided)
+
+
+def decide(facts: SessionFacts) -> Verdict:
+    """Compute the verdict of one session: the waivers and decisions in force; the selected checks, those decided
+    not applicable taken out; what each outcome counts as, dependent skips excused only by a failure; what was
+    required and did not judge; the run's own problems; then the reasons, weighed by severity, and the verdict."""
+    known = [*facts.checks.values(), *inventory_checks(facts.inventory)]
+    waivers = sort_waivers(facts.gate.waivers, known, facts.today, facts.profile_file)
+    decisions, refused_decisions = _decisions(facts, known)
+    selected = {n: c for n, c in facts.checks.items() if n not in facts.deselected}
+    decided, weighed = take_out_decided(selected, facts.outcomes, decisions)
+    tally = tally_outcomes(weighed, facts.outcomes, waivers.active)
+    dependent_ok = excuse_dependents(facts, tally)
+    blocking, warnings = weigh_by_severity(tally.lines)
+    missing, not_in_phase, required_failures = _required(facts, tally.waived, {e["nodeid"] for e in decided})
+    left_out = left_out_of(facts)
+    problems = run_problems(facts, waivers.refused + refused_decisions, left_out)
+    verdict, reasons = verdict_of(
+        [*problems, *unjudged_reasons(facts, len(selected), tally), *blocking, *required_failures, *missing_reasons(missing)],
+        warnings, tally.waived)
+    unused = [_waiver_entry(w) for i, w in enumerate(waivers.active) if i not in tally.used]
+    return Verdict(verdict, reasons, counts_of(facts, len(selected), tally, missing, left_out, decided), tally.failed,
+                   tally.errored, missing, tally.waived, tally.skipped, waivers.expired, unused, tally.retried, not_in_phase,
+                   tally.not_run, partial=bool(left_out) and facts.partial_allowed, passed=tally.passed, left_out=left_out,
+                   run_problems=problems, dependent_ok=dependent_ok, decided_not_applicable=decided)
 
 
 def _dependency_problem(facts: SessionFacts, check: CheckInfo, outcome: Outcome, did_not_pass: set[str],
