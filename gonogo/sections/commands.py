@@ -6,13 +6,13 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 
 from __future__ import annotations
 
-import re
 import shlex
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
+from gonogo.sections.patterns import regex
 
 Phase = Literal["predeploy", "postdeploy", "rollback"]
 DEFAULT_PHASES: tuple[Phase, ...] = ("predeploy",)
@@ -36,7 +36,7 @@ class CommandEntry(Section):
     timeout_s: float = Field(default=60, gt=0)
     expect_exit: int = 0
     #: a regular expression some of the output must match (``re.MULTILINE``: ``^`` and ``$`` are per line)
-    expect_output: str | None = None
+    expect_output: Annotated[str | None, regex("not a regular expression: {error}")] = None
     #: how many of the last lines of output are attached as evidence
     tail_lines: int = Field(default=40, ge=1)
     #: the phases whose runs include this command (``-m predeploy`` selects the predeploy ones)
@@ -62,15 +62,6 @@ class CommandEntry(Section):
         if not words or not words[0]:
             raise ValueError("nothing to run")
         return run
-
-    @field_validator("expect_output")
-    @classmethod
-    def _pattern(cls, pattern: str | None) -> str | None:
-        try:
-            re.compile(pattern or "")
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
 
     def argv(self) -> list[str]:
         """The argv to execute."""

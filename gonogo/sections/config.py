@@ -7,11 +7,12 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from gonogo.model import Section
+from gonogo.sections.patterns import regex
 
 #: values an operator left to fill in (globs, case-insensitive, on the whole value or one word of it)
 DEFAULT_PLACEHOLDERS = ["CHANGE_ME*", "CHANGEME*", "REPLACE_ME*", "<*>", "TODO", "TODO[: ]*", "FIXME*"]
@@ -28,22 +29,12 @@ class VariableRule(Section):
     #: the allowed values
     one_of: list[str] | None = None
     #: a regular expression the whole value must match
-    pattern: str | None = None
+    pattern: Annotated[str | None, regex("[env_file_rules.rules] {data[name]}: pattern {pattern!r} is not a valid "
+                                         "regular expression ({error})")] = None
     #: the value is a URL, or a comma-separated list of URLs, on a public host (``[environment] public_domain``,
     #: ``public_hosts``)
     public_url: bool = False
     severity: Literal["blocker", "critical", "warning"] = "critical"
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"[env_file_rules.rules] {info.data.get('name')}: pattern {value!r} is not a "
-                                 f"valid regular expression ({exc})") from None
-        return value
 
     @model_validator(mode="after")
     def _says_something(self) -> VariableRule:

@@ -6,12 +6,13 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from gonogo.model import Section
+from gonogo.sections.patterns import regex
 
 #: an access line with a 5xx status (uvicorn, gunicorn, nginx, Traefik: `"GET /x HTTP/1.1" 502`), and
 #: the database errors of Django/SQLAlchemy/psycopg and of node's pg
@@ -51,28 +52,18 @@ class DockerSection(Section):
     #: ...written since the container started and, when set, within the last this many seconds
     log_since_s: float | None = Field(default=None, gt=0)
     #: regular expressions: a line that matches one is an error (logs.free_of_errors)
-    log_errors: list[str] = Field(default_factory=lambda: ["ERROR", "Traceback", "CRITICAL"])
+    log_errors: Annotated[list[str], regex()] = Field(default_factory=lambda: ["ERROR", "Traceback", "CRITICAL"])
     #: regular expressions: a line that matches one is never counted (errors or triggers)
-    log_allow: list[str] = Field(default_factory=list)
+    log_allow: Annotated[list[str], regex()] = Field(default_factory=list)
     #: regular expressions of the RBK-2 rollback triggers: 5xx answers, database errors (logs.no_rollback_trigger)
-    log_triggers: list[str] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS))
+    log_triggers: Annotated[list[str], regex()] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS))
     #: how many trigger lines a service's log may hold before it is a rollback trigger
     max_log_triggers: int = Field(default=0, ge=0)
 
-    @field_validator("log_errors", "log_allow", "log_triggers")
+    @field_validator("log_errors", "log_triggers")
     @classmethod
-    def _regular_expressions(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
-        check = {"log_errors": "logs.free_of_errors", "log_triggers": "logs.no_rollback_trigger"}.get(info.field_name or "")
-        if check and not patterns:  # nothing to search for: the check would pass on any log
+    def _searched_for(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        check = {"log_errors": "logs.free_of_errors", "log_triggers": "logs.no_rollback_trigger"}[info.field_name or ""]
+        if not patterns:  # nothing to search for: the check would pass on any log
             raise ValueError(f"is empty: {check} would search the logs for nothing; remove the key for the default")
-        return regular_expressions(patterns)
-
-
-def regular_expressions(patterns: list[str]) -> list[str]:
-    """``patterns`` when each is a regular expression; ValueError naming the first that is not."""
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
-    return patterns
+        return patterns

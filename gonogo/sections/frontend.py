@@ -6,21 +6,17 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 
 from __future__ import annotations
 
-import re
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
 from gonogo import hosts
 from gonogo.model import Section
+from gonogo.sections.patterns import regex
 
-
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {pattern!r}: {exc}") from None
-    return pattern
+#: how a page's key says one of its values is not a regular expression
+_SAID = "not a regular expression: {pattern!r}: {error}"
 
 
 class FrontendPage(Section):
@@ -30,21 +26,11 @@ class FrontendPage(Section):
     url: str
     status: int = 200
     #: response headers that prove who served the page: header name -> a regular expression searched in its value
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Annotated[dict[str, str], regex(_SAID)] = Field(default_factory=dict)
     #: a regular expression the body must contain: a marker only the frontend's page carries
-    body: str | None = None
+    body: Annotated[str | None, regex(_SAID)] = None
     #: each request (the page, every asset): connect and read, each within this
     timeout_s: float = Field(default=5, gt=0)
-
-    @field_validator("headers")
-    @classmethod
-    def _header_patterns(cls, headers: dict[str, str]) -> dict[str, str]:
-        return {name: _regex(pattern) for name, pattern in headers.items()}
-
-    @field_validator("body")
-    @classmethod
-    def _body_pattern(cls, pattern: str | None) -> str | None:
-        return None if pattern is None else _regex(pattern)
 
 
 class FrontendSection(Section):

@@ -6,12 +6,12 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from gonogo.model import Section
+from gonogo.sections.patterns import Regex
 
 
 class HealthEndpoint(Section):
@@ -26,7 +26,7 @@ class HealthEndpoint(Section):
     #: the whole body as JSON must be this value, of any type (``true``, ``"ok"``, ``[1, 2]``, a table)
     json_value: Any = None
     #: a regular expression searched in the body's text (Python ``re.search``)
-    body: str | None = None
+    body: Regex | None = None
     #: every component under this key of the body must say ok (e.g. "components")
     components_key: str | None = None
     max_ms: int | None = None
@@ -38,16 +38,6 @@ class HealthEndpoint(Section):
     runbook: list[str] = Field(default_factory=list)
     #: a failure of this endpoint: blocker, critical or warning
     severity: Literal["blocker", "critical", "warning"] = "blocker"
-
-    @field_validator("body")
-    @classmethod
-    def _body_pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _one_reading_of_the_body(self) -> HealthEndpoint:

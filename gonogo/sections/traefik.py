@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from gonogo.model import Section
+from gonogo.sections.patterns import regex
+
+#: how a route's key says one of its values is not a regular expression
+_SAID = "'{pattern}' is not a regular expression: {error}"
 
 
 class TraefikRoute(Section):
@@ -39,8 +44,8 @@ class TraefikRoute(Section):
     servers: list[str] | None = None
     #: what proves the right backend answered: the status, headers (name -> regex) and a body regex
     expect_status: int = 200
-    expect_headers: dict[str, str] = Field(default_factory=dict)
-    expect_body: str | None = None
+    expect_headers: Annotated[dict[str, str], regex(_SAID)] = Field(default_factory=dict)
+    expect_body: Annotated[str | None, regex(_SAID)] = None
     #: plain HTTP to this route must redirect permanently to HTTPS (default: ``[traefik] https_redirect``)
     https_redirect: bool | None = None
     #: a container of ``[docker] compose_project`` must declare this router in its labels
@@ -51,20 +56,6 @@ class TraefikRoute(Section):
     def _absolute(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"'{value}' is not an absolute path: write it with a leading /")
-        return value
-
-    @field_validator("expect_body")
-    @classmethod
-    def _body_pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value)
-        return value
-
-    @field_validator("expect_headers")
-    @classmethod
-    def _header_patterns(cls, value: dict[str, str]) -> dict[str, str]:
-        for pattern in value.values():
-            _compile(pattern)
         return value
 
     @property
@@ -139,9 +130,3 @@ class TraefikSection(Section):
                    for r in self.routers]
         return self.model_copy(update={"routers": routers}) if routers != self.routers else self
 
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"'{pattern}' is not a regular expression: {exc}") from None

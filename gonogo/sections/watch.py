@@ -7,11 +7,12 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from gonogo.model import Section
-from gonogo.sections.docker import regular_expressions
+from gonogo.sections.patterns import regex
 
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -24,7 +25,7 @@ class WatchSection(Section):
     #: the share of probes that must succeed over the window (RBK-5.3: "availability over 99 %")
     min_availability: float = Field(default=0.99, ge=0, le=1)
     #: regular expressions of a critical log line (default: ``[docker] log_errors``); ``[docker] log_allow`` applies
-    log_patterns: list[str] | None = None
+    log_patterns: Annotated[list[str] | None, regex()] = None
     #: the services whose logs are watched (default: ``[docker] services``)
     services: list[str] | None = None
     #: the share of 5xx answers per Traefik service over the window (RBK-5.3: "error rate under 1 %")
@@ -36,7 +37,7 @@ class WatchSection(Section):
         if patterns == []:  # the window would find nothing in any log: no_critical_log would pass on any
             raise ValueError("is empty: the window would search the services' logs for nothing; "
                              "remove the key to use [docker] log_errors")
-        return None if patterns is None else regular_expressions(patterns)
+        return patterns
 
     @field_validator("services")
     @classmethod

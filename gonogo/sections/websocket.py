@@ -7,14 +7,14 @@ What the profile says (a table of :class:`gonogo.model.Section`); what the stack
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
 from gonogo import served
 from gonogo.model import Section
+from gonogo.sections.patterns import regex
 
 
 class WebsocketEndpoint(Section):
@@ -34,7 +34,7 @@ class WebsocketEndpoint(Section):
     #: keys (nested tables reach inside) the answer, read as JSON, must hold with these values
     expect_json: dict[str, Any] = Field(default_factory=dict)
     #: a regular expression searched in the answer's text
-    expect_pattern: str | None = None
+    expect_pattern: Annotated[str | None, regex("{pattern!r} is not a valid regular expression ({error})")] = None
     #: the answer must come within this many seconds of sending
     answer_within_s: float = 5
     #: the connection, the TLS handshake and the upgrade answer, each bounded by this
@@ -47,16 +47,6 @@ class WebsocketEndpoint(Section):
         parts = urlsplit(value)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError(f"{value!r} is not a websocket URL: write ws://host/path or wss://host/path")
-        return value
-
-    @field_validator("expect_pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
         return value
 
     @property

@@ -1,5 +1,6 @@
-"""The pieces the probes and checks share, each written once: the facts' base (gonogo/fact.py) and the proof of who
-served an answer (gonogo/served.py).
+"""The pieces the probes, sections and checks share, each written once: the facts' base (gonogo/fact.py), the
+proof of who served an answer (gonogo/served.py) and the validator of a profile's regular expressions
+(gonogo/sections/patterns.py).
 """
 
 from __future__ import annotations
@@ -10,14 +11,25 @@ import inspect
 import pkgutil
 import re
 import time
+import warnings
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 import gonogo.probes
 from gonogo import served
 from gonogo.fact import Observed, Stopwatch, no_answer
+from gonogo.model import Section
 from gonogo.secrets import Masker
+from gonogo.sections.docker import DockerSection
+from gonogo.sections.frontend import FrontendPage
+from gonogo.sections.health import HealthEndpoint
+from gonogo.sections.patterns import Regex, regex
+from gonogo.sections.traefik import TraefikRoute
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,3 +184,56 @@ def test_a_text_alone_has_a_body_and_no_header() -> None:
     assert served.unproven('{"type": "pong"}', body='"pong"') == []
     assert served.unproven("pong", {"Upgrade": "websocket"}, "ping") == [
         "no Upgrade header", "the body does not match 'ping': 'pong'"]
+
+
+# -- the regular expressions of a profile ----------------------------------------------------------------------
+
+
+class Table(Section):
+    body: Regex | None = None
+    patterns: Annotated[list[str], regex("[t] {key}: {pattern!r} is not one ({error})")] = []
+    headers: Annotated[dict[str, str], regex()] = {}
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # "possible nested set" of re, on "[[" and the like
+@given(st.text(alphabet="()[]{}*+?\\|^$.ab-", max_size=8) | st.text(max_size=8))
+def test_a_pattern_either_compiles_and_is_accepted_or_is_refused_naming_its_key(pattern: str) -> None:
+    for key, data in (("body", {"body": pattern}), ("patterns", {"patterns": ["ok", pattern]}),
+                      ("headers", {"headers": {"Server": pattern}})):
+        if _compiles(pattern):
+            assert Table.model_validate(data).model_dump(include=set(data)) == data
+            continue
+        with pytest.raises(ValidationError) as refused:
+            Table.model_validate(data)
+        [error] = refused.value.errors()
+        assert error["loc"] == (key,) and repr(pattern) in error["msg"], error
+        if key == "patterns":
+            assert error["msg"].startswith(f"Value error, [t] patterns: {pattern!r} is not one (")
+
+
+@pytest.mark.parametrize(("table", "data", "said"), [
+    (HealthEndpoint, {"name": "a", "url": "https://x/", "body": "(ok"}, "'(ok' is not a regular expression: missing )"),
+    (TraefikRoute, {"name": "a", "expect_headers": {"X": "[a"}}, "'[a' is not a regular expression"),
+    (FrontendPage, {"name": "a", "url": "https://x/", "body": "(x"}, "not a regular expression: '(x': missing )"),
+    (DockerSection, {"compose_project": "p", "log_allow": ["ok", "(", "["]}, "'(' is not a regular expression"),
+])
+def test_each_key_keeps_its_words(table: type[Section], data: dict[str, object], said: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(said)):
+        table.model_validate(data)
+
+
+def test_no_section_compiles_a_users_pattern_itself() -> None:
+    sections = ROOT / "gonogo" / "sections"
+    compiling = [p.name for p in sections.glob("*.py")
+                 if p.name != "patterns.py" and re.search(r"re\.compile\((?!r?[\"'])", p.read_text(encoding="utf-8"))]
+    assert compiling == []
