@@ -254,19 +254,25 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 def faults(sandbox: Sandbox) -> Iterator[Any]:
-    """``faults(("db-down", ...))`` applies faults; each is healed at the end, and the sandbox is healthy again."""
+    """``faults(("db-down", ...))`` applies faults; each is healed at the end, then ``after_heal`` (what the
+    test asks to see once healed) holds and the sandbox is healthy again."""
     applied: list[str] = []
+    after: list[Any] = []
 
-    def apply(names: tuple[str, ...]) -> None:
+    def apply(names: tuple[str, ...], after_heal: Any = None) -> None:
         for name in names:
             if name in NEEDS_STAGING:
                 sandbox.with_staging()
-            sandbox.cli("fault", name)
+            sandbox.cli("fault", name, label=f"fault {name}")
             applied.append(name)
+        if after_heal is not None:
+            after.append(after_heal)
 
     yield apply
     for name in reversed(applied):
-        sandbox.cli("heal", name)
+        sandbox.cli("heal", name, label=f"heal {name}")
+    for check in after:
+        sandbox.eventually(lambda: check() or True, timeout=30, what=f"{'+'.join(applied)} healed")
     if applied:
         sandbox.assert_healthy()
 

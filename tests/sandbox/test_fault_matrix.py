@@ -4,8 +4,10 @@ One table (``MATRIX``): a row applies one or more faults (faults that do not int
 into one row, to keep the matrix inside CI's time), runs a phase as a user would (a pytest
 subprocess with ``--env sandbox -m PHASE``, the whole phase, pointed at this session's sandbox by
 SANDBOX_STATE_DIR), asserts the verdict and that every check it names is among the failures in
-gate.json, and heals. The healthy rows say each phase is GO on the healthy stack. Every checks
-issue extends this table with its subjects.
+gate.json, and heals. The first row that applies a fault also observes it with a direct probe
+(fault_effects.py) before the gate runs and after the heal: one fault and one heal serve both proofs
+(test_faults.py observes the few whose probe another fault of their row would contradict). The healthy rows say each phase is GO on the
+healthy stack. Every checks issue extends this table with its subjects.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from fault_effects import FAULTS
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -82,6 +85,11 @@ MATRIX = [
     row("", "predeploy", verdict="GO"),
     row("", "postdeploy", verdict="GO", baseline=True),
     row("", "rollback", verdict="GO"),
+    # Faults on different subjects share a row (a phase run each costs seconds): each fault's own checks must fail
+    # with a severity that alone makes the NO-GO (checked for every row), and what each fault must not touch is
+    # in must_pass. Faults that break what another fault's must_pass holds (health through Traefik, the same
+    # file or container) get rows of their own.
+    #
     # health (SMK-6, RCY-4.3, BTQ-4.2): checks/test_health.py
     # commands (SMK-5 after a deploy or a rollback: the web container is gone): checks/test_commands.py
     # (and traefik: the servers DOWN, 503 through the entrypoint; the routers and labels are not at fault)
@@ -103,92 +111,93 @@ MATRIX = [
     # (RBK-5.3), while the health endpoints stay green
     row("slow-api", "postdeploy", "diff.latency_not_degraded[ready]", "diff.latency_not_degraded[csrf]",
         must_pass=("diff.latency_not_degraded[live]", "diff.rows_kept[*]"), baseline=True),
-    row("rows-lost", "postdeploy", "diff.rows_kept[shop_sale]", "diff.rows_kept[shop_saleline]",
-        must_pass=("health.endpoint_healthy[*]", "diff.rows_kept[shop_product]", "diff.migrations_only_added"),
+    # rows lost (diff); the running beat without the backup task (scheduled-backup-off: the workers' subject after
+    # the deploy, the backups' before it); staging mounting prod's media dir (isolation, RCY-6: staging is brought
+    # up for this row by conftest's NEEDS_STAGING, then kept up for the rest of the session)
+    row("rows-lost+scheduled-backup-off+shared-volume", "postdeploy", "diff.rows_kept[shop_sale]",
+        "diff.rows_kept[shop_saleline]", "workers.beat_schedules", "isolation.no_shared_volume",
+        must_pass=("health.endpoint_healthy[*]", "diff.rows_kept[shop_product]", "diff.migrations_only_added",
+                   "workers.workers_answer_ping", "workers.queues_consumed", "workers.redis_answers",
+                   "isolation.no_shared_network"),
         baseline=True),
     row("flapping", "postdeploy", "diff.error_rate", must_pass=("diff.rows_kept[*]",), baseline=True, traffic=20),
     # a service off the target release since the baseline (BTQ-3.5, RBK-1): the worker back on the previous tag
     row("mixed-tags", "postdeploy", "diff.services_on_target", "containers.same_release_tag",
         must_pass=("diff.migrations_only_added", "diff.rows_kept[*]"), baseline=True),
-    # tls (RCY-4.5, NPR-1.3): checks/test_tls.py
-    row("cert-expiring", "predeploy", "tls.certificate_valid_long_enough[*]",
-        must_pass=("tls.certificate_trusted[*]", "tls.certificate_names_the_host[*]")),
-    row("cert-expiring", "postdeploy", "tls.certificate_valid_long_enough[*]"),
-    # commands (BTQ-1.2/1.3/1.4, SMK-12, NPR-1.1): checks/test_commands.py
-    row("deploy-check-fails", "predeploy", "commands.command_passes[deploy-check]",
+    # before the deploy, on five subjects: tls (RCY-4.5, NPR-1.3: checks/test_tls.py), config (BTQ-1.1,
+    # RCY-0.1/0.2/0.3, NPR-5: checks/test_config.py), host DNS (RCY-0.7: checks/test_host.py), Traefik's
+    # dashboard (a router no profile entry names, whose service does not exist, is in error; the stack's routers,
+    # services and routes are not at fault: checks/test_traefik.py) and the frontend (a broken site on disk is
+    # seen by `nginx -t` alone: checks/test_frontend.py)
+    row("cert-expiring+env-placeholder+dns-wrong-address+router-orphan+nginx-config-broken", "predeploy",
+        "tls.certificate_valid_long_enough[*]", "config.no_placeholders", "host.dns_resolves[shop.localhost]",
+        "traefik.configuration_without_errors", "frontend.config_valid",
+        must_pass=("tls.certificate_trusted[*]", "tls.certificate_names_the_host[*]", "config.required_variables",
+                   "config.debug_off", "config.env_file_readable", "host.port_as_expected[spare]",
+                   "host.docker_daemon_reachable", *TRAEFIK_ORPHAN_NOT)),
+    # ...and after it: the short-lived certificate; the broken site on disk (the running nginx still serves every
+    # page and asset); an unapplied migration, which before a deploy is what the deploy will apply (GO, below) and
+    # once deployed is a NO-GO (BTQ-3.3, SMK-2.2: checks/test_migrations.py)
+    row("cert-expiring+nginx-config-broken+pending-migration", "postdeploy", "tls.certificate_valid_long_enough[*]",
+        "frontend.config_valid", "migrations.all_applied[postdeploy]",
+        must_pass=("frontend.page_served[*]", "frontend.assets_served[*]", "migrations.readable[postdeploy]",
+                   "migrations.none_unknown[postdeploy]", "health.endpoint_healthy[ready]")),
+    # commands (BTQ-1.2/1.3/1.4, SMK-12, NPR-1.1: checks/test_commands.py) beside two backup faults (RCY-0.8,
+    # SMK-2.1, NPR-2.2, RCY-1.1, BTQ-2.1, SMK-3.1, SMK-3.2: checks/test_backups.py): the sidecar of the
+    # uncompressed dump, the beat schedule without its backup task. The four file faults change the newest set
+    # each its own way: one per row
+    row("deploy-check-fails+checksum-of-uncompressed+scheduled-backup-off", "predeploy",
+        "commands.command_passes[deploy-check]", "backups.checksum_matches", "backups.backup_scheduled",
         must_pass=("commands.command_passes[migrations-check]", "commands.command_passes[app-tests]",
-                   "commands.command_passes[ci-check]")),
+                   "commands.command_passes[ci-check]", "backups.dump_complete", "backups.backup_recent")),
     row("backend-down", "predeploy", "commands.command_passes[deploy-check]", "commands.command_passes[migrations-check]",
         "commands.command_passes[app-tests]", *TRAEFIK_BACKEND_DOWN,
         must_pass=("commands.command_passes[ci-check]", *TRAEFIK_CONFIGURED)),
-    # config (BTQ-1.1, RCY-0.1/0.2/0.3, NPR-5): checks/test_config.py
-    row("env-placeholder", "predeploy", "config.no_placeholders",
-        must_pass=("config.required_variables", "config.debug_off", "config.env_file_readable")),
-    row("debug-on", "predeploy", "config.debug_off", must_pass=("config.no_placeholders", "config.required_variables")),
-    # backups (RCY-0.8, SMK-2.1, NPR-2.2, RCY-1.1, BTQ-2.1, SMK-3.1, SMK-3.2): checks/test_backups.py. The four file
-    # faults change the newest set each its own way, so each gets its own row; the schedule lives in the worker
-    row("stale-backup", "predeploy", "backups.backup_recent",
-        must_pass=("backups.checksum_matches", "backups.dump_complete", "backups.manifest_matches")),
-    row("checksum-of-uncompressed", "predeploy", "backups.checksum_matches",
-        must_pass=("backups.dump_complete", "backups.backup_recent")),
-    row("truncated-backup", "predeploy", "backups.dump_complete", must_pass=("backups.checksum_matches",)),
+    # DEBUG on (config), the spare port taken (host, RCY-0.9), the newest backup 30 hours old
+    row("debug-on+port-taken+stale-backup", "predeploy", "config.debug_off", "host.port_as_expected[spare]",
+        "backups.backup_recent",
+        must_pass=("config.no_placeholders", "config.required_variables", "host.dns_resolves[shop.localhost]",
+                   "host.port_as_expected[https]", "backups.checksum_matches", "backups.dump_complete",
+                   "backups.manifest_matches")),
+    # a truncated dump beside a crash-looping worker (containers, RCY-3: checks/test_containers.py)
+    row("truncated-backup+restart-loop", "predeploy", "backups.dump_complete", "containers.service_healthy[worker]",
+        "containers.not_restarting[worker]", must_pass=("backups.checksum_matches",)),
     # and the restore of it (RCY-1.3, NPR-2.3, BTQ-6.B: checks/test_restore.py) fails too; the guard refusing the
     # stack's own database is tests/probes/test_restore.py (a profile, not a sandbox fault)
     row("truncated-backup", "rollback", "backups.dump_complete", "restore.backup_restores",
         must_pass=("restore.scratch_emptied",)),
-    row("manifest-lies", "predeploy", "backups.manifest_matches", must_pass=("backups.dump_complete",)),
-    row("scheduled-backup-off", "predeploy", "backups.backup_scheduled", must_pass=("backups.backup_recent",)),
-    # host (RCY-0.7, RCY-0.9): checks/test_host.py (a predeploy run takes seconds: one row per fault)
-    row("dns-wrong-address", "predeploy", "host.dns_resolves[shop.localhost]",
-        must_pass=("host.port_as_expected[spare]", "host.docker_daemon_reachable")),
-    row("port-taken", "predeploy", "host.port_as_expected[spare]",
-        must_pass=("host.dns_resolves[shop.localhost]", "host.port_as_expected[https]")),
+    # the manifest listing a missing archive, beside staging sharing prod's media dir (isolation, RCY-6)
+    row("manifest-lies+shared-volume", "predeploy", "backups.manifest_matches", "isolation.no_shared_volume",
+        must_pass=("backups.dump_complete", "isolation.no_shared_network")),
     # database (SMK-12): checks/test_database.py
     row("db-down", "predeploy", "database.accepts_connection", must_pass=("host.docker_daemon_reachable",)),
-    # migrations (BTQ-3.3, SMK-2.2): checks/test_migrations.py. Before a deploy an unapplied migration is what
-    # the deploy will apply (listed, GO); once deployed it is a NO-GO. migrations-failed has no row here: the
-    # one-shot could not log in and applied nothing, the migration state is intact (tests/sandbox/
-    # test_probe_migrations.py); its exit code is the containers subject's ([docker] one_shot)
+    # migrations (BTQ-3.3, SMK-2.2): before a deploy an unapplied migration is listed, GO. migrations-failed has
+    # no row of its own: the one-shot could not log in and applied nothing, the migration state is intact
+    # (tests/sandbox/test_probe_migrations.py); its exit code is the containers subject's ([docker] one_shot)
     row("pending-migration", "predeploy", verdict="GO"),
-    row("pending-migration", "postdeploy", "migrations.all_applied[postdeploy]",
-        must_pass=("migrations.readable[postdeploy]", "migrations.none_unknown[postdeploy]",
-                   "health.endpoint_healthy[ready]")),
-    # websocket (SMK-10): checks/test_websocket.py; webhooks (NPR-4): checks/test_webhooks.py. Both faults in one
-    # row: a stripped upgrade and an unverified webhook do not touch each other's checks (nor health). The
-    # webhook's endpoint is judged after the deploy only (before it, the release being replaced answers)
-    row("ws-broken+webhook-unverified", "postdeploy", "websocket.upgrades[orders]",
+    # websocket (SMK-10): checks/test_websocket.py; webhooks (NPR-4): checks/test_webhooks.py; the frontend's
+    # uncollected static files (BTQ-3.4: every page's assets break, the app's pages too, while the pages answer).
+    # None touches another's checks (nor health). The webhook's endpoint is judged after the deploy only (before
+    # it, the release being replaced answers)
+    row("ws-broken+webhook-unverified+static-missing", "postdeploy", "websocket.upgrades[orders]",
         "webhooks.rejects_unsigned[payments]", "webhooks.rejects_wrong_signature[payments]",
-        must_pass=("webhooks.secrets_set[payments]", "health.endpoint_healthy[ready]", "health.endpoint_healthy[live]")),
-    # traefik (RCY-0.5, RCY-4.2, RCY-4.3): checks/test_traefik.py (backend-down: above)
+        "frontend.assets_served[home]", "frontend.assets_served[login]",
+        must_pass=("webhooks.secrets_set[payments]", "health.endpoint_healthy[ready]", "health.endpoint_healthy[live]",
+                   "frontend.page_served[*]", "frontend.config_valid")),
+    # traefik (RCY-0.5, RCY-4.2, RCY-4.3): checks/test_traefik.py (backend-down: above). The wrong host breaks every
+    # route to the app: a row of its own before the deploy; after it the orphan shares it (neither touches the
+    # other's checks)
     row("router-wrong-host", "predeploy", *TRAEFIK_WRONG_HOST, must_pass=TRAEFIK_NOT_WRONG_HOST),
-    # the proxy as its dashboard shows it: a router no profile entry names, whose service does not exist, is in error
-    # (the stack's routers, services and routes are not at fault); read before and after the deploy alike, so after
-    # it the orphan shares the wrong host's row (neither touches the other's checks)
-    row("router-orphan", "predeploy", "traefik.configuration_without_errors", must_pass=TRAEFIK_ORPHAN_NOT),
     row("router-wrong-host+router-orphan", "postdeploy", *TRAEFIK_WRONG_HOST, "traefik.configuration_without_errors",
         must_pass=(*TRAEFIK_NOT_WRONG_HOST, "traefik.configuration_without_warnings")),
-    # frontend (RCY-4.3, BTQ-3.4, SMK-9): checks/test_frontend.py. A broken site on disk is seen by `nginx -t`
-    # alone (before the deploy, SMK-9's phase; after it, the running nginx still serves every page and asset);
-    # uncollected static files break every page's assets, the app's pages too, while the pages answer
-    row("nginx-config-broken", "predeploy", "frontend.config_valid"),
-    row("nginx-config-broken", "postdeploy", "frontend.config_valid",
-        must_pass=("frontend.page_served[*]", "frontend.assets_served[*]")),
-    row("static-missing", "postdeploy", "frontend.assets_served[home]", "frontend.assets_served[login]",
-        must_pass=("frontend.page_served[*]", "frontend.config_valid", "health.endpoint_healthy[*]")),
+    # frontend (RCY-4.3, SMK-9): the frontend stopped: its pages fail, the app's pages are not its
     row("frontend-down", "postdeploy", "frontend.page_served[home]", "frontend.assets_served[login]",
         "frontend.config_valid", must_pass=("frontend.page_served[login]", "health.endpoint_healthy[*]")),
     # workers (SMK-7, SMK-8, SMK-3.1): checks/test_workers.py (redis-down: above). A stopped beat and a frozen worker
-    # do not touch each other's checks: one row; the broker answers all along. The running beat without the backup
-    # task (scheduled-backup-off) is the backups subject's before the deploy, and the workers' after it
+    # do not touch each other's checks: one row; the broker answers all along
     row("beat-down+worker-not-ready", "postdeploy", "workers.beat_schedules", "workers.workers_answer_ping",
         must_pass=("workers.redis_answers", "health.endpoint_healthy[live]")),
-    row("scheduled-backup-off", "postdeploy", "workers.beat_schedules",
-        must_pass=("workers.workers_answer_ping", "workers.queues_consumed", "workers.redis_answers")),
-    # isolation (RCY-6): checks/test_isolation.py. Staging (brought up for this row: conftest's NEEDS_STAGING, then
-    # kept up for the rest of the session) mounts prod's media dir; both stacks still answer
-    row("shared-volume", "predeploy", "isolation.no_shared_volume", must_pass=("isolation.no_shared_network",)),
-    row("shared-volume", "postdeploy", "isolation.no_shared_volume",
-        must_pass=("isolation.no_shared_network", "health.endpoint_healthy[*]")),
+    # isolation before and after the deploy: above, beside other faults.
     # containers (RCY-3, SMK-1, BTQ-3.5, RCY-4.1, RBK-1): checks/test_containers.py; logs (BTQ-4.1, RCY-4.4, SMK-11,
     # RBK-2): checks/test_logs.py. Faults on different containers share a row: the worker on the previous release's
     # image (and healthy), the one-shot exited 1, 500s and tracebacks in web's log (log-errors logs in through
@@ -201,7 +210,6 @@ MATRIX = [
     row("restart-loop+unhealthy-container", "postdeploy", "containers.service_healthy[worker]",
         "containers.not_restarting[worker]", "containers.service_healthy[web]",
         must_pass=("containers.not_restarting[web]", "containers.service_healthy[frontend]", "containers.same_release_tag")),
-    row("restart-loop", "predeploy", "containers.service_healthy[worker]", "containers.not_restarting[worker]"),
     # around a rollback: the stack not on one release (so no one current version to roll back from, and not on
     # the target), the one-shot failed, a service unhealthy
     row("mixed-tags+migrations-failed+unhealthy-container", "rollback", "containers.same_release_tag",
@@ -216,6 +224,26 @@ MATRIX = [
     row("invoice-broken+credit-broken", "postdeploy", "smoke.invoice", "smoke.credit",
         must_pass=("health.endpoint_healthy[*]", "smoke.login", "smoke.sale_paid", "smoke.reports")),
 ]
+
+
+#: faults whose direct probe asserts what another fault of their row changes (beat-down's: the worker healthy,
+#: beside worker-not-ready's frozen worker): test_faults.py observes them alone
+OBSERVED_ALONE = frozenset({"beat-down"})
+
+
+def _observed_in_matrix() -> dict[str, str]:
+    """Fault -> the id of the first row that applies it: there its effect is also observed with a direct probe
+    (fault_effects.py) before the gate runs, and its heal after it (one fault and one heal serve both proofs)."""
+    first: dict[str, str] = {}
+    for case in MATRIX:
+        for name in case.faults:
+            if name not in OBSERVED_ALONE:
+                first.setdefault(name, case.id)
+    return first
+
+
+#: faults whose effect the matrix observes (test_faults.py observes the others)
+OBSERVED_IN_MATRIX = _observed_in_matrix()
 
 
 def matching(patterns: frozenset[str], ids: set[str]) -> set[str]:
@@ -253,7 +281,14 @@ def run_phase(sb: "Sandbox", tmp_path: Path, phase: str) -> tuple[subprocess.Com
 def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row) -> None:
     if case.baseline:
         record_baseline(sandbox, tmp_path)
-    faults(case.faults)
+    # the faults are real: each seen directly the first time a row applies it, and gone once healed
+    observed = {name: FAULTS[name] for name in case.faults if OBSERVED_IN_MATRIX.get(name) == case.id}
+    if observed:
+        sandbox.assert_healthy(timeout=30)
+    contexts = {name: before(sandbox) for name, (before, _, _) in observed.items()}
+    faults(case.faults, after_heal=lambda: [healed(sandbox, contexts[name]) for name, (_, _, healed) in observed.items()])
+    for name, (_, broken, _) in observed.items():
+        sandbox.eventually(lambda: broken(sandbox, contexts[name]) or True, timeout=15, what=f"the effect of {name}")
     for _ in range(case.traffic):
         sandbox.ready()
     proc, gate = run_phase(sandbox, tmp_path, case.phase)
@@ -265,6 +300,10 @@ def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row
     assert not missed, f"{case.id}: expected {sorted(missed)} among the failures {sorted(failed)}"
     wrongly = case.must_pass - matching(case.must_pass, set(failed))
     assert not wrongly, f"{case.id}: {sorted(wrongly)} failed too: {failed}"
+    if case.verdict == "NO-GO":  # each fault's check alone makes the NO-GO, whatever else its row broke
+        blocking = {e["id"] for e in gate["failed"] + gate["errored"] if e.get("severity") != "warning"}
+        weak = matching(case.must_fail, blocking)
+        assert not weak, f"{case.id}: {sorted(weak)} failed only as warnings: alone they would not be a NO-GO"
     assert gate["partial"] is False and gate["not_run"] == [], gate
     if case.verdict == "GO":  # every check passed, or is an optional one that applies to nothing here
         counts = gate["counts"]
