@@ -18,6 +18,7 @@ import pytest
 
 from gonogo import evidence, judge, skips
 from gonogo.fixtures import Converge
+from gonogo.memo import Memo
 from gonogo.probes.containers import ServiceFact, UsageFact
 from gonogo.sections.docker import DockerSection
 from gonogo.stack import Stack
@@ -47,16 +48,17 @@ class Watches:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self._pool = ThreadPoolExecutor(max_workers=12, thread_name_prefix="gonogo-containers")
-        self._futures: dict[tuple[str, str], Future[tuple[ServiceFact, Convergence[ServiceFact]]]] = {}
-        self._usages: dict[str, Future[UsageFact]] = {}
+        #: each batch of waits, started side by side the first time one of them is asked for
+        self._started: Memo[str, dict[tuple[str, str], Future[tuple[ServiceFact, Convergence[ServiceFact]]]]] = Memo()
+        self._sampled: Memo[str, dict[str, Future[UsageFact]]] = Memo()
 
-    def _start(self) -> None:
-        if self._futures:
-            return
+    def _start(self) -> dict[tuple[str, str], Future[tuple[ServiceFact, Convergence[ServiceFact]]]]:
         section: DockerSection = self.stack.docker.section
+        futures = {}
         for service in section.services:
-            self._futures["healthy", service] = self._pool.submit(self._healthy, service, section.healthy_within_s)
-            self._futures["restarts", service] = self._pool.submit(self._restarts, service, section.restart_watch_s)
+            futures["healthy", service] = self._pool.submit(self._healthy, service, section.healthy_within_s)
+            futures["restarts", service] = self._pool.submit(self._restarts, service, section.restart_watch_s)
+        return futures
 
     def _healthy(self, service: str, timeout_s: float) -> tuple[ServiceFact, Convergence[ServiceFact]]:
         probe = self.stack.containers.service
@@ -78,16 +80,15 @@ class Watches:
         return first, result
 
     def result(self, kind: str, service: str) -> tuple[ServiceFact, Convergence[ServiceFact]]:
-        self._start()
-        return self._futures[kind, service].result()
+        return self._started.get("waits", self._start)[kind, service].result()
 
     def usage(self, service: str) -> UsageFact:
         """The stats sample of ``service``; the first asked samples every service side by side (the engine
         takes about two seconds per sample)."""
-        if not self._usages:
-            probe = self.stack.containers.usage
-            self._usages = {s: self._pool.submit(probe, s) for s in self.stack.docker.section.services}
-        return self._usages[service].result() if service in self._usages else self.stack.containers.usage(service)
+        probe = self.stack.containers.usage
+        services = self.stack.docker.section.services
+        usages = self._sampled.get("usages", lambda: {s: self._pool.submit(probe, s) for s in services})
+        return usages[service].result() if service in usages else probe(service)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
+from gonogo.memo import Memo
 from gonogo.probes.tls import CertFact
 from gonogo.sections.tls import TlsEndpoint
 from gonogo.profile import Profile
@@ -25,12 +26,10 @@ pytestmark = [pytest.mark.predeploy, pytest.mark.postdeploy, pytest.mark.runbook
 @pytest.fixture(scope="session")
 def certificate(stack: Stack) -> Callable[[TlsEndpoint], CertFact]:
     """The certificate each endpoint serves, fetched once per session."""
-    seen: dict[str, CertFact] = {}
+    seen: Memo[str, CertFact] = Memo()
 
     def fetch(endpoint: TlsEndpoint) -> CertFact:
-        if endpoint.name not in seen:
-            seen[endpoint.name] = stack.tls.certificate(endpoint)
-        return seen[endpoint.name]
+        return seen.get(endpoint.name, lambda: stack.tls.certificate(endpoint))
 
     return fetch
 

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from gonogo import dependent, evidence, judge, served, skips
+from gonogo.memo import Memo
 from gonogo.probes.http import HttpFact
 from gonogo.probes.traefik import (
     ConfigObject,
@@ -63,28 +64,22 @@ class Api:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self._routers: dict[str, RouterFact] = {}
-        self._services: dict[str, ServiceFact] = {}
-        self._configuration: ConfigurationFact | None = None
+        self._routers: Memo[str, RouterFact] = Memo()
+        self._services: Memo[str, ServiceFact] = Memo()
+        self._configuration: Memo[str, ConfigurationFact] = Memo()
 
     @property
     def probe(self) -> TraefikProbe:
         return self.stack.traefik
 
     def router(self, route: TraefikRoute) -> RouterFact:
-        if route.name not in self._routers:
-            self._routers[route.name] = self.probe.router(route.name)
-        return self._routers[route.name]
+        return self._routers.get(route.name, lambda: self.probe.router(route.name))
 
     def service(self, name: str) -> ServiceFact:
-        if name not in self._services:
-            self._services[name] = self.probe.service(name)
-        return self._services[name]
+        return self._services.get(name, lambda: self.probe.service(name))
 
     def configuration(self) -> ConfigurationFact:
-        if self._configuration is None:
-            self._configuration = self.probe.configuration()
-        return self._configuration
+        return self._configuration.get("configuration", lambda: self.probe.configuration())
 
     def where(self, kind: str, name: str, provider: str | None) -> str:
         """The API URL of a router or service, and where it is configured."""

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
+from gonogo.memo import Memo
 from gonogo.probes.config import EnvFilesFact, placeholder_in
 from gonogo.sections.config import DEFAULT_PLACEHOLDERS
 from gonogo.probes.webhooks import Attempt, WebhookFact
@@ -66,12 +67,10 @@ def test_secrets_set(endpoint: WebhookEndpoint, stack: Stack, profile: Profile) 
 @pytest.fixture(scope="session")
 def sent(stack: Stack) -> Send:
     """What each endpoint answered to each event gonogo sends it (once per session)."""
-    seen: dict[tuple[str, str], WebhookFact] = {}
+    seen: Memo[tuple[str, str], WebhookFact] = Memo()
 
     def send(endpoint: WebhookEndpoint, attempt: Attempt) -> WebhookFact:
-        if (endpoint.name, attempt) not in seen:
-            seen[(endpoint.name, attempt)] = stack.webhooks.send(endpoint, attempt)
-        return seen[(endpoint.name, attempt)]
+        return seen.get((endpoint.name, attempt), lambda: stack.webhooks.send(endpoint, attempt))
 
     return send
 

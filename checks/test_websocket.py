@@ -16,6 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from gonogo import dependent, judge
+from gonogo.memo import Memo
 from gonogo.probes.websocket import WebsocketFact
 from gonogo.sections.websocket import WebsocketEndpoint
 from gonogo.stack import Stack
@@ -26,12 +27,10 @@ pytestmark = [pytest.mark.postdeploy, pytest.mark.runbook("SMK-10")]
 @pytest.fixture(scope="session")
 def exchange(stack: Stack) -> Callable[[WebsocketEndpoint], WebsocketFact]:
     """The upgrade (and round trip) of each endpoint, done once per session."""
-    seen: dict[str, WebsocketFact] = {}
+    seen: Memo[str, WebsocketFact] = Memo()
 
     def run(endpoint: WebsocketEndpoint) -> WebsocketFact:
-        if endpoint.name not in seen:
-            seen[endpoint.name] = stack.websocket.exchange(endpoint)
-        return seen[endpoint.name]
+        return seen.get(endpoint.name, lambda: stack.websocket.exchange(endpoint))
 
     return run
 

@@ -20,11 +20,11 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gonogo.fact import Observed
+from gonogo.memo import memoised
 from gonogo.secrets import masker
 from gonogo.sections.backups import BackupsSection
 
@@ -475,12 +475,12 @@ class BackupsProbe:
     def __repr__(self) -> str:
         return f"<backups probe {self.folder}/{self.section.pattern}>"
 
-    @cached_property
+    @memoised
     def dumps(self) -> Listing:
         """The database dumps, newest first."""
         return list_backups(self.folder, self.section.pattern)
 
-    @cached_property
+    @memoised
     def media(self) -> Listing | None:
         """The media archives, newest first (None when the profile names none)."""
         return list_backups(self.folder, self.section.media_pattern) if self.section.media_pattern else None
@@ -489,7 +489,7 @@ class BackupsProbe:
         newest = self.dumps.newest
         return self.folder / newest.name if newest else None
 
-    @cached_property
+    @memoised
     def sidecar(self) -> SidecarFact | None:
         """The newest dump's checksum sidecar (None without a dump, or when the profile says there is none)."""
         newest = self.newest_dump()
@@ -497,17 +497,17 @@ class BackupsProbe:
             return None
         return check_sidecar(newest, self.section.sidecar)
 
-    @cached_property
+    @memoised
     def dump(self) -> DumpFact | None:
         """The newest dump, read to its end."""
         newest = self.newest_dump()
         return read_dump(newest, self.section.format, timeout_s=self.section.read_timeout_s) if newest else None
 
-    @cached_property
+    @memoised
     def manifest(self) -> ManifestFact | None:
         return read_manifest(self.folder, self.section.manifest) if self.section.manifest is not False else None
 
-    @cached_property
+    @memoised
     def media_archive(self) -> ArchiveFact | None:
         """The newest media archive, read to its end."""
         newest = self.media.newest if self.media else None

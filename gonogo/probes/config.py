@@ -30,6 +30,7 @@ from dotenv import dotenv_values
 from gonogo.environment import ProfileError, env_files_of, file_problem
 from gonogo.probes.compose import ComposeFact, read_compose
 from gonogo.fact import Observed, Stopwatch
+from gonogo.memo import memoised
 from gonogo.files import read_text
 from gonogo.secrets import NO_INFORMATION, is_secret_key, masker
 
@@ -229,7 +230,7 @@ class ConfigProbe:
         """The env files of ``[environment] env_file``, each read (once per session)."""
         return self._env_file
 
-    @cached_property
+    @memoised
     def _env_file(self) -> EnvFilesFact:
         if not self.env_file_paths:
             raise ValueError("no env file: [environment] env_file is not set")
@@ -240,7 +241,7 @@ class ConfigProbe:
         environment (the process wins, as with Compose); read once per session."""
         return self._compose
 
-    @cached_property
+    @memoised
     def _compose(self) -> ComposeFact:
         if self.compose_file_path is None:
             raise ValueError("no compose file: [docker] compose_file is not set")

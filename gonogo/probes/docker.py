@@ -15,12 +15,12 @@ An engine that did not answer within ``timeout_s`` is not asked again in the run
 from __future__ import annotations
 
 from dataclasses import field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gonogo import lazy
 from gonogo.fact import Observed, Stopwatch, no_answer
+from gonogo.memo import memo_of, memoised
 from gonogo.probes import silence
 from gonogo.secrets import masker
 from gonogo.sections.docker import DockerSection
@@ -97,7 +97,7 @@ class DockerProbe:
     def __repr__(self) -> str:
         return masker.mask(f"<docker probe {self.section.host}>")
 
-    @cached_property
+    @memoised
     def client(self) -> docker.DockerClient:
         """The API client (created on first use; it asks the engine for its API version, bounded).
         An engine that does not answer raises docker's (or paramiko's) error: callers make it a fact."""
@@ -156,7 +156,7 @@ class DockerProbe:
         return sorted(found, key=lambda c: c.name)
 
     def close(self) -> None:
-        if "client" in self.__dict__:
+        if "client" in memo_of(self):
             self.client.close()
 
 

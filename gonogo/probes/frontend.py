@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
 from gonogo.fact import Observed, no_answer
+from gonogo.memo import Memo
 from gonogo.probes.commands import CommandFact, CommandProbe
 from gonogo.sections.commands import CommandEntry
 from gonogo.probes.http import BODY_LIMIT, HttpFact, HttpProbe
@@ -161,16 +162,14 @@ class FrontendProbe:
         self.section = section
         self.http = http
         self.commands = commands
-        self._pages: dict[str, HttpFact] = {}
+        self._pages: Memo[str, HttpFact] = Memo()
 
     def __repr__(self) -> str:
         return f"<frontend probe: {len(self.section.pages)} page(s)>"
 
     def page(self, page: FrontendPage) -> HttpFact:
         """The page, fetched once per session (its checks judge the same answer); never raises."""
-        if page.name not in self._pages:
-            self._pages[page.name] = self.http.get(page.url, timeout_s=page.timeout_s, headers=PAGE_ACCEPT)
-        return self._pages[page.name]
+        return self._pages.get(page.name, lambda: self.http.get(page.url, timeout_s=page.timeout_s, headers=PAGE_ACCEPT))
 
     def assets(self, page: FrontendPage, fact: HttpFact) -> AssetsFact:
         """Fetch every asset the page's body references on its own host or ``asset_hosts`` (several at once, each

@@ -51,6 +51,7 @@ from gonogo.environment import not_configured
 from gonogo import skips
 from gonogo import lazy
 from gonogo.fact import Observed
+from gonogo.memo import Memo
 from gonogo.probes.commands import OUTPUT_LIMIT, CommandProbe
 from gonogo.probes.database import DatabaseProbe, quoted_name
 from gonogo.sections.commands import CommandEntry
@@ -675,7 +676,7 @@ class MigrationsProbe:
         #: runs ``command`` (``stack.commands``'s way): on this host, or in a container through ``[docker]``;
         #: without one, a probe that runs host commands only (a container command then says [docker] is missing)
         self.commands = commands if commands is not None else CommandProbe(base_dir, None)
-        self._states: dict[str, MigrationState] = {}
+        self._states: Memo[str, MigrationState] = Memo()
 
     def __repr__(self) -> str:
         return f"<migrations probe {self.config.tool} ({self.config.table_name})>"
@@ -683,12 +684,13 @@ class MigrationsProbe:
     def state(self, phase: str) -> MigrationState:
         """The database against the release of ``phase`` (see :meth:`MigrationsConfig.release_for`); never raises."""
         kind, path = self.config.release_for(phase)
-        key = f"{kind}:{path}"
-        if key not in self._states:
+
+        def observe() -> MigrationState:
             release = self._release(kind, path)
             database = read_database(self.config.tool, self.config.table_name, self.db)
-            self._states[key] = compare(self.config.tool, phase, release, database, self.config.ignore_unknown)
-        cached = self._states[key]
+            return compare(self.config.tool, phase, release, database, self.config.ignore_unknown)
+
+        cached = self._states.get(f"{kind}:{path}", observe)
         return cached if cached.phase == phase else dataclasses.replace(cached, phase=phase)
 
     def _release(self, kind: str, path: Path | None) -> ReleaseMigrations:

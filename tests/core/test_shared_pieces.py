@@ -1,6 +1,6 @@
 """The pieces the probes, sections and checks share, each written once: the facts' base (gonogo/fact.py), the
-proof of who served an answer (gonogo/served.py) and the validator of a profile's regular expressions
-(gonogo/sections/patterns.py).
+proof of who served an answer (gonogo/served.py), the validator of a profile's regular expressions
+(gonogo/sections/patterns.py) and the memo of what a probe observed (gonogo/memo.py).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 import gonogo.probes
 from gonogo import served
 from gonogo.fact import Observed, Stopwatch, no_answer
+from gonogo.memo import Memo, memo_of, memoised
 from gonogo.model import Section
 from gonogo.secrets import Masker
 from gonogo.sections.docker import DockerSection
@@ -237,3 +239,78 @@ def test_no_section_compiles_a_users_pattern_itself() -> None:
     compiling = [p.name for p in sections.glob("*.py")
                  if p.name != "patterns.py" and re.search(r"re\.compile\((?!r?[\"'])", p.read_text(encoding="utf-8"))]
     assert compiling == []
+
+
+# -- what a probe observed, kept ----------------------------------------------------------------------------------
+
+
+def test_a_memo_observes_each_key_once_whichever_thread_asks() -> None:
+    memo: Memo[str, int] = Memo()
+    calls: list[str] = []
+    started = threading.Barrier(8)
+
+    def observe() -> int:
+        calls.append("page")
+        time.sleep(0.05)  # the other threads ask meanwhile
+        return len(calls)
+
+    def ask() -> None:
+        started.wait(timeout=5)
+        answers.append(memo.get("page", observe))
+
+    answers: list[int] = []
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert calls == ["page"] and answers == [1] * 8 and "page" in memo and "other" not in memo
+
+
+def test_a_memo_observes_different_keys_side_by_side() -> None:
+    memo: Memo[str, str] = Memo()
+    both = threading.Barrier(2)
+
+    def observe(key: str) -> str:
+        both.wait(timeout=5)  # each waits for the other: observed one after the other, this would break
+        return key
+
+    answers: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda k=k: answers.update({k: memo.get(k, lambda: observe(k))})) for k in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert answers == {"a": "a", "b": "b"}
+
+
+def test_an_observation_that_raises_is_not_kept() -> None:
+    memo: Memo[str, int] = Memo()
+
+    def fails() -> int:
+        raise ConnectionError("refused")
+
+    with pytest.raises(ConnectionError):
+        memo.get("engine", fails)
+    assert "engine" not in memo and memo.get("engine", lambda: 7) == 7 and memo.get("engine", lambda: 8) == 7
+
+
+class Probe:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    @memoised
+    def listing(self) -> list[int]:
+        """The folder, listed once."""
+        self.asked += 1
+        return [self.asked]
+
+
+def test_a_memoised_attribute_is_observed_once_per_probe() -> None:
+    one, other = Probe(), Probe()
+
+    assert one.listing is one.listing and one.asked == 1
+    assert other.listing == [1] and "listing" in memo_of(other)
+    assert Probe.listing.__doc__ == "The folder, listed once."
