@@ -35,6 +35,13 @@ def _settled(fact: ServiceFact) -> bool:
     return fact.healthy or not fact.answered
 
 
+def _stopped(fact: ServiceFact) -> str | None:
+    """Why waiting for the service is vain: a container of it stopped (exited or dead, and Docker is not restarting
+    it: only someone starting it again would), or None."""
+    stopped = [c.text for c in fact.containers if c.status in ("exited", "dead")]
+    return f"stopped, nothing will start it again: {'; '.join(stopped)}" if stopped else None
+
+
 def _climbed(first: ServiceFact, fact: ServiceFact) -> bool:
     """The service restarted since the first reading, or is restarting (or the engine stopped answering, or it
     has no container left to watch)."""
@@ -63,7 +70,8 @@ class Watches:
     def _healthy(self, service: str, timeout_s: float) -> tuple[ServiceFact, Convergence[ServiceFact]]:
         probe = self.stack.containers.service
         result = wait_until(lambda: probe(service), _settled, timeout_s=timeout_s, interval_s=1.0,
-                            what=f"service {service} running and healthy", describe=lambda f: f.text)
+                            what=f"service {service} running and healthy", describe=lambda f: f.text,
+                            hopeless=_stopped)
         return result.value or probe(service), result
 
     def _restarts(self, service: str, watch_s: float) -> tuple[ServiceFact, Convergence[ServiceFact]]:
@@ -109,7 +117,8 @@ def watches(stack: Stack) -> Iterator[Watches]:
 @pytest.mark.runbook("RCY-3", "SMK-1", "BTQ-3.5")
 @pytest.mark.each("docker.services", "service")
 def test_service_healthy(service: str, stack: Stack, watches: Watches, converge: Converge) -> None:
-    """Every container of the service is running and healthy (waiting up to healthy_within_s)."""
+    """Every container of the service is running and healthy (waiting up to healthy_within_s; a stopped one is not
+    waited for)."""
     fact, wait = watches.result("healthy", service)
     converge.record(wait)
     within = stack.docker.section.healthy_within_s

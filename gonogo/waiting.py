@@ -34,6 +34,8 @@ class Convergence(Generic[T]):
     elapsed_s: float
     timeout_s: float
     attempts: list[Attempt] = field(default_factory=list)
+    #: why the wait ended before its deadline without converging (nothing waiting could change), or None
+    gave_up: str | None = None
 
     @property
     def retried(self) -> bool:
@@ -41,7 +43,8 @@ class Convergence(Generic[T]):
 
     def describe(self) -> str:
         state = "converged" if self.converged else "did not converge"
-        return f"{self.what}: {state} after {len(self.attempts)} attempt(s) in {self.elapsed_s:.1f}s (deadline {self.timeout_s:g}s)"
+        line = f"{self.what}: {state} after {len(self.attempts)} attempt(s) in {self.elapsed_s:.1f}s (deadline {self.timeout_s:g}s)"
+        return line + (f"; stopped waiting: {self.gave_up}" if self.gave_up else "")
 
     def log(self) -> str:
         lines = [self.describe()]
@@ -55,6 +58,7 @@ class Convergence(Generic[T]):
             "attempts": len(self.attempts),
             "seconds": round(self.elapsed_s, 3),
             "timeout_s": self.timeout_s,
+            **({"gave_up": self.gave_up} if self.gave_up else {}),
         }
 
 
@@ -74,13 +78,16 @@ def wait_until(
     interval_s: float = 1.0,
     what: str = "condition",
     describe: Callable[[T], str] = repr,
+    hopeless: Callable[[T], str | None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Convergence[T]:
     """Call ``probe`` until ``accept(fact)`` is true or ``timeout_s`` has passed.
 
     The probe runs at least once. An exception raised by the probe counts as a failed attempt
-    (its message is recorded) and is re-raised only if the deadline passes on it. Returns a
+    (its message is recorded) and is re-raised only if the deadline passes on it. ``hopeless(fact)``,
+    when given, says why waiting cannot change an unaccepted fact (a container stopped, that nothing
+    will start again): the wait ends there, not converged, with that reason (``gave_up``). Returns a
     :class:`Convergence`; it never raises on timeout, so the caller decides (see ``expect``).
     """
     start = clock()
@@ -100,6 +107,9 @@ def wait_until(
         result.elapsed_s = now
         if ok:
             result.converged = True
+            return result
+        if hopeless is not None and last_error is None and (reason := hopeless(value)):
+            result.gave_up = reason
             return result
         if now + interval_s > timeout_s:
             if last_error is not None and result.value is None:

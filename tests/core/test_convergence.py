@@ -141,3 +141,23 @@ def test_probe_error_at_the_deadline_after_an_answer_keeps_the_answer():
     assert not result.converged
     assert result.value == "starting"
     assert result.attempts[-1].summary == "ConnectionError: refused"
+
+
+def test_wait_until_stops_when_waiting_cannot_change_the_fact():
+    clock = FakeClock()
+    result = wait_until(sequence("starting", "exited", "up"), lambda s: s == "up", timeout_s=60, interval_s=1,
+                        what="web", hopeless=lambda s: "it stopped" if s == "exited" else None,
+                        clock=clock, sleep=clock.sleep)
+
+    assert not result.converged and result.value == "exited" and result.gave_up == "it stopped"
+    assert [a.at_s for a in result.attempts] == [0, 1]  # not the 60 s deadline
+    assert result.describe() == "web: did not converge after 2 attempt(s) in 1.0s (deadline 60s); stopped waiting: it stopped"
+    assert result.as_dict()["gave_up"] == "it stopped"
+
+
+def test_a_hopeless_fact_that_is_accepted_converges():
+    clock = FakeClock()
+    result = wait_until(lambda: "up", lambda s: s == "up", timeout_s=5, hopeless=lambda s: "never asked",
+                        clock=clock, sleep=clock.sleep)
+
+    assert result.converged and result.gave_up is None and "gave_up" not in result.as_dict()

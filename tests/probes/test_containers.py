@@ -373,6 +373,49 @@ def test_a_container_restarted_once_and_stable_since_is_go(run_gate, dockerd: En
     assert run.gate["verdict"] == "GO", run.log  # one restart before the watch is no crash loop
 
 
+# ------------------------------------------------------- a stopped service: failed at once, not after healthy_within_s
+
+STOPPED = """
+[environment]
+name = "dev"
+release = "1.0"
+
+[docker]
+host = "{host}"
+timeout_s = 5
+compose_project = "{project}"
+services = ["web", "worker"]
+healthy_within_s = 30
+restart_watch_s = 0
+"""
+
+
+def test_a_stopped_container_is_not_waited_for_a_starting_one_is(run_gate, dockerd: Engine,
+                                                                  client: docker.DockerClient, project: str) -> None:
+    """web was stopped (exited 0, no restart policy: nothing will start it again): service_healthy fails at once,
+    its wait saying why it stopped waiting; worker is still starting (its healthcheck passes after 3 s): waited
+    for, and healthy."""
+    web = compose_container(client, project, "web", ["sleep", "300"])
+    web.stop(timeout=1)
+    compose_container(client, project, "worker", ["sh", "-c", "sleep 3; : > /tmp/ready; sleep 300"],
+                      healthcheck={"test": ["CMD", "cat", "/tmp/ready"], "interval": 500_000_000, "retries": 60})
+    settle(ContainersProbe(probe(dockerd.host, project)), "web", lambda f: f.containers[0].status == "exited")
+
+    run = run_gate({"test_containers.py": CHECKS["test_containers.py"]}, "-m", "postdeploy", "-k", "service_healthy",
+                   "--partial", profile=STOPPED.format(host=dockerd.host, project=project))
+
+    assert run.gate["passed"] == ["containers.service_healthy[worker]"], run.log
+    reason = {e["id"]: e["reason"] for e in run.gate["failed"]}["containers.service_healthy[web]"]
+    assert f"{project}-web-1 exited, exit code" in reason, reason
+    results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
+    took = {r["name"]: (r["stop"] - r["start"]) / 1000 for r in results if "service_healthy" in r.get("fullName", "")}
+    web = [seconds for name, seconds in took.items() if "web" in name]
+    assert len(web) == 1 and web[0] < 15, took  # at once: its first reading ends its wait
+    evidence = " ".join(p.read_text(errors="replace") for p in run.allure_dir.glob("*-attachment*"))
+    assert "service web running and healthy: did not converge after 1 attempt(s)" in evidence, evidence[:2000]
+    assert "stopped waiting: stopped, nothing will start it again: " in evidence, evidence[:2000]
+
+
 # ------------------------------------------------------------------ a service with no container: no evidence, no pass
 
 GHOST = """
