@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from gonogo.model import Section
-from gonogo.sections.commands import CommandEntry
+from gonogo.sections.commands import CommandEntry, RunsACommand
 from gonogo.sections.database import readable_dsn
 
 
-class BackupSchedule(Section):
+class BackupSchedule(RunsACommand):
     """A command that prints the backup schedule (run like a ``[[command]]``) and the task it must list."""
 
     #: run inside this Compose service's running container (e.g. the Celery beat or worker)
@@ -29,14 +29,6 @@ class BackupSchedule(Section):
     timeout_s: float = Field(default=60, gt=0)
     #: a regular expression the output must match: the scheduled backup task
     expect_output: str
-
-    @model_validator(mode="after")
-    def _runnable(self) -> BackupSchedule:
-        try:
-            self.entry()
-        except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-        return self
 
     def entry(self) -> CommandEntry:
         """The command, as the commands probe runs it."""

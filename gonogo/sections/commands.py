@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from gonogo.model import Section
 from gonogo.sections.patterns import regex
@@ -73,3 +73,21 @@ class CommandEntry(Section):
     def command(self) -> str:
         """The command as a person would type it."""
         return self.run if isinstance(self.run, str) else shlex.join(self.run)
+
+
+class RunsACommand(Section):
+    """A table whose keys are a command the commands probe runs (the beat's status, the backup schedule's):
+    ``entry()`` makes the command, and a table whose command would not be a valid ``[[command]]`` is refused at
+    load with that entry's own message."""
+
+    def entry(self) -> CommandEntry:
+        """The command, as the commands probe runs it."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _runnable(self) -> RunsACommand:
+        try:
+            self.entry()
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self

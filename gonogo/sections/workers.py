@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from gonogo.model import Section
-from gonogo.sections.commands import CommandEntry
+from gonogo.sections.commands import CommandEntry, RunsACommand
 
 
-class BeatSection(Section):
+class BeatSection(RunsACommand):
     """A command that prints the running Celery beat's state as JSON, and what it must say.
 
     The JSON is an object with ``tasks`` (the task names the running beat schedules) and
@@ -34,14 +34,6 @@ class BeatSection(Section):
     tasks: list[str] = Field(min_length=1)
     #: the beat's last tick may be at most this old (a beat that stopped ticking schedules nothing)
     max_tick_age_s: float = Field(default=60, gt=0)
-
-    @model_validator(mode="after")
-    def _runnable(self) -> BeatSection:
-        try:
-            self.entry()
-        except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-        return self
 
     def entry(self) -> CommandEntry:
         """The command, as the commands probe runs it."""
