@@ -726,3 +726,21 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
 }
 
 
+def apply_and_observe(sb: "Sandbox", faults: Any, applied: tuple[str, ...], observed: tuple[str, ...]) -> None:
+    """Apply the faults ``applied`` through the ``faults`` fixture and see each of ``observed`` take effect with its
+    direct probe; once the fixture has healed them, it sees every applied fault gone from the state and each
+    observed one gone with its probe, before the stack is healthy again."""
+    effects = {name: FAULTS[name] for name in observed}
+    if effects:
+        sb.assert_healthy(timeout=30)
+    contexts = {name: before(sb) for name, (before, _, _) in effects.items()}
+
+    def gone() -> None:
+        assert not set(applied) & set(sb.state["faults"]), sb.state["faults"]
+        for name, (_, _, healed) in effects.items():
+            healed(sb, contexts[name])
+
+    faults(applied, after_heal=gone)
+    assert set(applied) <= set(sb.state["faults"]), sb.state["faults"]
+    for name, (_, broken, _) in effects.items():
+        sb.eventually(lambda: broken(sb, contexts[name]) or True, timeout=15, what=f"the effect of {name}")

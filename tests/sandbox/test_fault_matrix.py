@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from fault_effects import FAULTS
+from fault_effects import apply_and_observe
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -282,13 +282,8 @@ def test_fault_matrix(sandbox: "Sandbox", faults: Any, tmp_path: Path, case: Row
     if case.baseline:
         record_baseline(sandbox, tmp_path)
     # the faults are real: each seen directly the first time a row applies it, and gone once healed
-    observed = {name: FAULTS[name] for name in case.faults if OBSERVED_IN_MATRIX.get(name) == case.id}
-    if observed:
-        sandbox.assert_healthy(timeout=30)
-    contexts = {name: before(sandbox) for name, (before, _, _) in observed.items()}
-    faults(case.faults, after_heal=lambda: [healed(sandbox, contexts[name]) for name, (_, _, healed) in observed.items()])
-    for name, (_, broken, _) in observed.items():
-        sandbox.eventually(lambda: broken(sandbox, contexts[name]) or True, timeout=15, what=f"the effect of {name}")
+    apply_and_observe(sandbox, faults, case.faults,
+                      tuple(name for name in case.faults if OBSERVED_IN_MATRIX.get(name) == case.id))
     for _ in range(case.traffic):
         sandbox.ready()
     proc, gate = run_phase(sandbox, tmp_path, case.phase)

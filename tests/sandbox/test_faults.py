@@ -8,10 +8,10 @@ fault and one heal serve both proofs); the faults whose probe another fault of t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from fault_effects import FAULTS
+from fault_effects import FAULTS, apply_and_observe
 from test_fault_matrix import OBSERVED_ALONE, OBSERVED_IN_MATRIX
 
 if TYPE_CHECKING:
@@ -26,17 +26,5 @@ def test_every_fault_is_covered(sandbox: "Sandbox") -> None:
 
 
 @pytest.mark.parametrize("name", [name for name in FAULTS if name not in OBSERVED_IN_MATRIX])
-def test_fault(sandbox: "Sandbox", name: str) -> None:
-    before, broken, healed = FAULTS[name]
-    sandbox.assert_healthy(timeout=30)
-    ctx = before(sandbox)
-
-    sandbox.cli("fault", name, label=f"fault {name}")  # its time is in the terminal summary, not asserted
-    assert name in sandbox.state["faults"]
-    try:
-        sandbox.eventually(lambda: broken(sandbox, ctx) or True, timeout=15, what=f"the effect of {name}")
-    finally:
-        sandbox.cli("heal", name, label=f"heal {name}")
-    assert name not in sandbox.state["faults"]
-    sandbox.eventually(lambda: healed(sandbox, ctx) or True, timeout=30, what=f"{name} healed")
-    sandbox.assert_healthy(timeout=30)
+def test_fault(sandbox: "Sandbox", faults: Any, name: str) -> None:
+    apply_and_observe(sandbox, faults, (name,), (name,))  # healed and gone: the faults fixture, at the end
