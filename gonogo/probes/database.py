@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from gonogo import lazy
 from gonogo.fact import Observed, Stopwatch, no_answer
-from gonogo.probes import silence
+from gonogo.probes import db_sessions, silence
 from gonogo.secrets import masker
 from gonogo.sections.database import DatabaseSection, dsn_problem
 
@@ -365,6 +365,10 @@ class DatabaseProbe:
         """One statement in its own read-only session."""
         with self.session() as session:
             return session.query(sql, params, max_rows=max_rows)
+
+    def sessions(self) -> db_sessions.SessionsFact:
+        """The server's client sessions (what each holds, for how long) and its connection limit (NPR-7)."""
+        return db_sessions.observe(self)
 
 
 def quoted_name(name: str) -> str:

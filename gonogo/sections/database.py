@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from gonogo import lazy
 from gonogo.model import Section
-from gonogo.sections.migrations import MigrationsConfig
+from gonogo.sections.migrations import TABLE_NAME, MigrationsConfig
 
 if TYPE_CHECKING:
     import psycopg
@@ -21,6 +21,46 @@ if TYPE_CHECKING:
 else:
     psycopg = lazy.module("psycopg")
     conninfo = lazy.module("psycopg.conninfo")
+
+
+#: a schema's name as the profile writes it (a plain identifier)
+SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+class SessionsConfig(Section):
+    """``[database.sessions]``: what the other sessions may hold before a deploy, and the connections' headroom
+    (NPR-7). Every key has the default a careful DBA would pick; gonogo's own sessions are never counted as holding
+    anything (their ``application_name`` is ``gonogo``), but their connections are."""
+
+    #: a session idle inside a transaction longer than this keeps its locks for nothing: a migration waits on it
+    idle_in_transaction_max_s: float = Field(default=60, gt=0)
+    #: a statement running longer than this (a report, a stuck query) makes a migration's lock wait behind it
+    query_max_s: float = Field(default=60, gt=0)
+    #: a lock on a watched table held by a transaction older than this (a lock lasts until its transaction ends)
+    lock_max_s: float = Field(default=30, gt=0)
+    #: the tables the release's migrations alter (``table`` or ``schema.table``); empty: every table of ``schemas``
+    tables: list[str] = Field(default_factory=list)
+    #: the application's schemas (empty: every schema but PostgreSQL's own)
+    schemas: list[str] = Field(default_factory=list)
+    #: connections in use, at most this share (percent) of those the server lets ordinary roles open
+    #: (``max_connections`` minus ``superuser_reserved_connections`` and ``reserved_connections``)
+    max_connections_used_percent: float = Field(default=80, gt=0, le=100)
+
+    @field_validator("tables")
+    @classmethod
+    def _table_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not TABLE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a table name (table or schema.table, letters, digits, _ and $)")
+        return value
+
+    @field_validator("schemas")
+    @classmethod
+    def _schema_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not SCHEMA_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a schema name (letters, digits, _ and $)")
+        return value
 
 
 class DatabaseSection(Section):
@@ -35,6 +75,8 @@ class DatabaseSection(Section):
     statement_timeout_ms: int = Field(default=5000, gt=0)
     #: the migration tool and the release's migrations (``gonogo/probes/migrations.py``)
     migrations: MigrationsConfig | None = None
+    #: what the other sessions may hold before a deploy, and the connections' headroom (defaults apply without it)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
 
     @field_validator("dsn")
     @classmethod

@@ -24,7 +24,8 @@ TABLES: dict[str, str] = {"django": "django_migrations", "alembic": "alembic_ver
                           "prisma": "_prisma_migrations"}
 
 
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
+#: a table's name as a profile writes it: ``table`` or ``schema.table``
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
 
 
 class MigrationsConfig(Section):
@@ -77,7 +78,7 @@ class MigrationsConfig(Section):
     @field_validator("table")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and not _TABLE_NAME.fullmatch(value):
+        if value is not None and not TABLE_NAME.fullmatch(value):
             raise ValueError(f"'{value}' is not a table name (letters, digits, _ and $; schema.table allowed)")
         return value
 

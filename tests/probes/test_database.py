@@ -235,9 +235,10 @@ def gate_run(run_gate: Any, dsn: str, phase: str = "predeploy") -> Any:
 
 @pytest.mark.parametrize("phase", ["predeploy", "postdeploy"])
 def test_the_gate_is_go_with_a_read_only_session(run_gate: Any, postgres: Postgres, phase: str) -> None:
+    """Accepting server, no other session: the connection, its session and (NPR-7) the other sessions' checks pass."""
     run = gate_run(run_gate, postgres.dsn("reader"), phase)
 
-    assert run.gate["verdict"] == "GO" and run.gate["counts"]["passed"] == 2, run.out
+    assert run.gate["verdict"] == "GO" and run.gate["counts"]["passed"] == (6 if phase == "predeploy" else 3), run.out
 
 
 def test_a_database_that_is_down_is_no_go(run_gate: Any, postgres: Postgres) -> None:
@@ -250,7 +251,9 @@ def test_a_database_that_is_down_is_no_go(run_gate: Any, postgres: Postgres) -> 
     assert failed["database.accepts_connection"].startswith("database connection: expected a session within 2 s, "
                                                             "got no connection after "), failed
     assert "Connection refused" in failed["database.accepts_connection"]
-    assert [(e["id"], e["status"]) for e in run.gate["skipped"]] == [("database.session_read_only", "dependent")]
+    assert sorted((e["id"], e["status"]) for e in run.gate["skipped"]) == [
+        (f"database.{name}", "dependent") for name in ("connection_headroom", "no_idle_transaction", "no_lock_held",
+                                                       "no_long_query", "session_read_only")]
     assert "look at: the database reader@127.0.0.1:" in run.out and postgres.password not in run.out
 
 
@@ -260,6 +263,10 @@ def test_a_session_that_is_not_read_only_is_no_go(run_gate: Any, postgres: Postg
 
     failed = {e["id"]: e["reason"] for e in run.gate["failed"]}
     assert run.gate["verdict"] == "NO-GO" and list(failed) == ["database.session_read_only"], run.out
+    # the other sessions' checks read nothing either: that session runs no statement
+    assert {(e["id"], e["status"]) for e in run.gate["skipped"]} == {
+        (f"database.{name}", "dependent") for name in ("connection_headroom", "no_idle_transaction", "no_lock_held",
+                                                       "no_long_query")}
     assert failed["database.session_read_only"].startswith(
         "database session read-only: expected transaction_read_only = on, got transaction_read_only = off: "
         "the session is not read-only"), failed
