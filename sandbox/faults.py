@@ -898,6 +898,83 @@ class _PortTaken:
         stop(ctx.paths, PORT_SQUATTER, timeout=5)
 
 
+# sessions on the database a deploy would wait on (NPR-7): a process of the app's role holding them open, named
+# after its fault (its pid file and its sessions' application_name)
+#: how long lock-held's transaction has been idle before the fault counts as applied: beyond the sandbox profile's
+#: [database.sessions] thresholds (3 s)
+LOCK_AGE_S = 4.0
+#: connections-exhausted leaves this many connection slots of ordinary roles free (the sandbox profile allows 80 %)
+FREE_SLOTS = 6
+# argv: dsn, application name, "lock" (read shop_sale in a transaction and stay idle in it) or "connections" N
+_DB_HOLDER = ("import signal, sys, psycopg\n"
+              "dsn, name, mode = sys.argv[1:4]\n"
+              "count = 1 if mode == 'lock' else int(sys.argv[4])\n"
+              "held = [psycopg.connect(dsn, application_name=name, connect_timeout=5) for _ in range(count)]\n"
+              "if mode == 'lock':\n"
+              "    held[0].execute('SELECT count(*) FROM shop_sale')  # a transaction begins: idle in it after\n"
+              "print('holding', len(held), 'session(s)', flush=True)\n"
+              "signal.pause()\n")
+
+
+def _holder_sessions(ctx: Ctx, name: str) -> list[tuple[str, float]]:
+    """The sessions of fault ``name``'s holder on the server: (state, seconds in that state)."""
+    out = postgres.psql(ctx.paths, ctx.values, "SELECT state, extract(epoch FROM now() - state_change) "
+                        f"FROM pg_stat_activity WHERE application_name = 'sandbox-{name}'").stdout
+    return [(state, float(age)) for state, age in (line.split("|") for line in out.splitlines() if "|" in line)]
+
+
+def _client_sessions(ctx: Ctx) -> int:
+    return int(postgres.psql(ctx.paths, ctx.values, "SELECT count(*) FROM pg_stat_activity "
+                             "WHERE backend_type = 'client backend'").stdout.strip())
+
+
+def _start_holder(ctx: Ctx, name: str, *args: str) -> int:
+    return start(ctx.paths, name, [sys.executable, "-c", _DB_HOLDER, ctx.values["DATABASE_URL"], f"sandbox-{name}", *args])
+
+
+def _stop_holder(ctx: Ctx, name: str, for_down: bool) -> None:
+    stop(ctx.paths, name, timeout=5)
+    if not for_down:
+        wait_until(lambda: not _holder_sessions(ctx, name), 10, f"the sessions of {name}'s holder to end")
+
+
+@_register("lock-held", "a session of the app's role read shop_sale inside a transaction and stays idle in it: a lock "
+                        f"a migration of shop_sale would wait on (NPR-7), idle {LOCK_AGE_S:g} s when applied")
+class _LockHeld:
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        pid = _start_holder(ctx, "lock-held", "lock")
+        wait_until(lambda: any(state == "idle in transaction" and age > LOCK_AGE_S
+                               for state, age in _holder_sessions(ctx, "lock-held")), 20,
+                   f"the holder (pid {pid}) idle in its transaction for {LOCK_AGE_S:g} s; see {ctx.paths.log('lock-held')}")
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        _stop_holder(ctx, "lock-held", for_down)
+
+
+@_register("connections-exhausted", f"a process of the app's role holds connections open until {FREE_SLOTS} of the "
+                                    "server's slots for ordinary roles are left (a release leaking connections, NPR-7)")
+class _ConnectionsExhausted:
+    @staticmethod
+    def prepare(ctx: Ctx) -> Data:
+        limit = postgres.psql(ctx.paths, ctx.values, "SELECT current_setting('max_connections')::int - "
+                              "current_setting('superuser_reserved_connections')::int").stdout.strip()
+        target = int(limit) - FREE_SLOTS
+        return {"target": target, "open": max(1, target - _client_sessions(ctx))}
+
+    @staticmethod
+    def apply(ctx: Ctx, data: Data) -> None:
+        pid = _start_holder(ctx, "connections-exhausted", "connections", str(data["open"]))
+        wait_until(lambda: len(_holder_sessions(ctx, "connections-exhausted")) >= data["open"], 20,
+                   f"the holder (pid {pid}) to open {data['open']} connections; "
+                   f"see {ctx.paths.log('connections-exhausted')}")
+
+    @staticmethod
+    def heal(ctx: Ctx, data: Data, for_down: bool) -> None:
+        _stop_holder(ctx, "connections-exhausted", for_down)
+
+
 @_register("shared-volume", "staging's web mounts prod's media dir instead of its own <state>/staging/media: prod "
                             "and staging share a volume (needs staging: `up --with-staging`)")
 class _SharedVolume:
@@ -934,6 +1011,7 @@ ORDER = [
     "beat-down", "worker-not-ready",
     "shared-volume",
     "rows-lost", "flapping",
+    "lock-held", "connections-exhausted",
 ]
 assert set(ORDER) == set(CATALOGUE), set(ORDER) ^ set(CATALOGUE)
 

@@ -125,6 +125,7 @@ END$$;
 ALTER ROLE boutique WITH LOGIN PASSWORD {_lit(pw)} CREATEDB;
 ALTER ROLE gonogo_ro WITH LOGIN PASSWORD {_lit(ro_pw)};
 GRANT pg_read_all_data TO gonogo_ro;
+GRANT pg_monitor TO gonogo_ro;
 ALTER ROLE gonogo_ro SET default_transaction_read_only = on;
 """
     psql(paths, values, sql)

@@ -32,6 +32,8 @@ QUERY_CHARS = 200
 #: sessions the evidence lists (the rest are counted)
 EVIDENCE_SESSIONS = 40
 
+#: every client session; another role's, hidden from a role without pg_read_all_stats, has no backend_type but
+#: has its role and database (a background process lacks one of them)
 _SESSIONS = f"""
 SELECT a.pid, a.usename, a.application_name, a.datname, a.state,
        extract(epoch FROM now() - a.xact_start)::float8,
@@ -41,7 +43,7 @@ SELECT a.pid, a.usename, a.application_name, a.datname, a.state,
        a.pid = pg_backend_pid(), a.datname = current_database()
 FROM pg_stat_activity a
 WHERE a.backend_type = 'client backend'
-   OR (a.backend_type IS NULL AND a.usename IS NOT NULL AND a.datname IS NOT NULL)  -- another role's, hidden
+   OR (a.backend_type IS NULL AND a.usename IS NOT NULL AND a.datname IS NOT NULL)
 ORDER BY a.pid
 """
 _LOCKS = """

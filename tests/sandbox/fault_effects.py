@@ -679,6 +679,41 @@ def flapping_healed(sb, ctx):
     assert _served(sb, "502", **WEB_SERVICE) == before
 
 
+_HOLDER_SESSIONS = ("SELECT a.state, extract(epoch FROM now() - a.state_change), l.mode, c.relname "
+                    "FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'relation' "
+                    "LEFT JOIN pg_class c ON c.oid = l.relation AND c.relkind = 'r' AND c.relname NOT LIKE 'pg\\_%%' "
+                    "WHERE a.application_name = %s")
+
+
+def lock_held_broken(sb, ctx):
+    """A session of the app's role idle in its transaction for seconds, holding ACCESS SHARE on shop_sale (the
+    read-only role sees it: pg_monitor)."""
+    rows = sb.sql(_HOLDER_SESSIONS, "sandbox-lock-held")
+    assert {(state, mode, table) for state, _, mode, table in rows if table} == {
+        ("idle in transaction", "AccessShareLock", "shop_sale")}, rows
+    assert all(age > 3 for _, age, _, _ in rows), rows
+
+
+def lock_held_healed(sb, ctx):
+    assert sb.sql(_HOLDER_SESSIONS, "sandbox-lock-held") == []
+
+
+_CONNECTIONS = ("SELECT count(*), count(*) FILTER (WHERE application_name = 'sandbox-connections-exhausted'), "
+                "current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int "
+                "FROM pg_stat_activity WHERE backend_type = 'client backend'")
+
+
+def connections_exhausted_broken(sb, ctx):
+    """Connections in use within a few slots of what ordinary roles may open, most of them the holder's."""
+    [(in_use, held, limit)] = sb.sql(_CONNECTIONS)
+    assert limit - 8 <= in_use < limit and held >= limit // 2, (in_use, held, limit)
+
+
+def connections_exhausted_healed(sb, ctx):
+    [(in_use, held, limit)] = sb.sql(_CONNECTIONS)
+    assert held == 0 and in_use < limit // 2, (in_use, held, limit)
+
+
 def nothing(sb, ctx):
     return None
 
@@ -723,6 +758,8 @@ FAULTS: dict[str, tuple[Callable, Callable, Callable]] = {
     "shared-volume": (staging_before, shared_volume_broken, shared_volume_healed),
     "rows-lost": (rows_lost_before, rows_lost_broken, rows_lost_healed),
     "flapping": (before_none, flapping_broken, flapping_healed),
+    "lock-held": (before_none, lock_held_broken, lock_held_healed),
+    "connections-exhausted": (before_none, connections_exhausted_broken, connections_exhausted_healed),
 }
 
 
