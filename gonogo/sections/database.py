@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from gonogo import lazy
 from gonogo.model import Section
@@ -46,20 +46,14 @@ class SessionsConfig(Section):
     #: (``max_connections`` minus ``superuser_reserved_connections`` and ``reserved_connections``)
     max_connections_used_percent: float = Field(default=80, gt=0, le=100)
 
-    @field_validator("tables")
+    @field_validator("tables", "schemas")
     @classmethod
-    def _table_names(cls, value: list[str]) -> list[str]:
+    def _names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        pattern, kind = ((TABLE_NAME, "a table name (table or schema.table: ") if info.field_name == "tables"
+                         else (SCHEMA_NAME, "a schema name ("))
         for name in value:
-            if not TABLE_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a table name (table or schema.table, letters, digits, _ and $)")
-        return value
-
-    @field_validator("schemas")
-    @classmethod
-    def _schema_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not SCHEMA_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a schema name (letters, digits, _ and $)")
+            if not pattern.fullmatch(name):
+                raise ValueError(f"{name!r} is not {kind}letters, digits, _ and $)")
         return value
 
 

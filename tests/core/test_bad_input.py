@@ -499,3 +499,26 @@ def test_baseline_of_a_postdeploy_run_is_only_read(run_gate, pytester):
                    "--baseline=afile/base.json")
 
     assert (run.ret, run.gate["verdict"]) == (0, "GO"), run.log
+
+
+@pytest.mark.parametrize(
+    ("sessions", "key", "shown"),
+    [
+        pytest.param('tables = ["shop sale"]', "[database.sessions] tables", "'shop sale' is not a table name",
+                     id="table-name"),
+        pytest.param('schemas = ["public.audit"]', "[database.sessions] schemas", "'public.audit' is not a schema name",
+                     id="schema-name"),
+        pytest.param("max_connections_used_percent = 120", "[database.sessions] max_connections_used_percent", "100",
+                     id="percent-over-100"),
+        pytest.param("lock_max_s = 0", "[database.sessions] lock_max_s", "greater than 0", id="zero-threshold"),
+        pytest.param("idle_max_s = 60", "unknown key 'idle_max_s' in [database.sessions]", "did you mean",
+                     id="unknown-key"),
+    ],
+)
+def test_a_broken_sessions_table_names_its_key(tmp_path, sessions, key, shown):
+    """[database.sessions] (NPR-7): each refusal is one line naming the file, the key and the value at fault."""
+    message = profile_error(tmp_path, '[environment]\nrelease = "1"\n[database]\ndsn = "postgresql://ro@db/shop"\n'
+                                      f"[database.sessions]\n{sessions}\n")
+
+    assert message.startswith(f"environments/dev.toml: {key}"), message
+    assert shown in message, message
