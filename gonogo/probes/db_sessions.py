@@ -168,13 +168,18 @@ class SessionsFact(Observed):
         """Other sessions on gonogo's database whose state the role may not see."""
         return [s for s in self.others() if s.hidden]
 
+    def visible(self) -> list[SessionRow]:
+        """Other sessions on gonogo's database whose state and ages the role sees: the only ones judged (a hidden
+        one is reported as hidden, whatever locks pg_locks shows for it)."""
+        return [s for s in self.others() if not s.hidden]
+
     def idle_in_transaction(self, max_s: float) -> list[SessionRow]:
         """Sessions idle inside a transaction for more than ``max_s``."""
-        return [s for s in self.others() if s.idle_in_transaction and (s.state_age_s or 0) > max_s]
+        return [s for s in self.visible() if s.idle_in_transaction and (s.state_age_s or 0) > max_s]
 
     def long_queries(self, max_s: float) -> list[SessionRow]:
         """Sessions whose statement has been running for more than ``max_s``."""
-        return [s for s in self.others() if s.state == "active" and (s.query_age_s or 0) > max_s]
+        return [s for s in self.visible() if s.state == "active" and (s.query_age_s or 0) > max_s]
 
     def locks_held(self, max_s: float, tables: list[str], schemas: list[str]) -> list[SessionRow]:
         """Sessions whose transaction, older than ``max_s``, holds a lock on a watched table: one of ``tables``
@@ -184,7 +189,7 @@ class SessionsFact(Observed):
                 return lock.table in tables or lock.qualified in tables
             return lock.schema in schemas if schemas else True
 
-        return [s for s in self.others()
+        return [s for s in self.visible()
                 if (s.transaction_age_s or 0) > max_s and any(lock.granted and watched(lock) for lock in s.locks)]
 
     @property

@@ -68,8 +68,8 @@ def test_a_lock_is_found_only_granted_on_a_watched_table_in_an_old_enough_transa
         watched = [lock for lock in session.locks if lock.granted and (
             (lock.table in tables or lock.qualified in tables) if tables else (lock.schema in schemas or not schemas))]
         assert watched, session
-    # and every such session is found
-    for session in fact.others():
+    # and every such session the role sees is found
+    for session in fact.visible():
         if (session.transaction_age_s or 0) > max_s and any(
                 lock.granted and ((lock.table in tables or lock.qualified in tables) if tables
                                   else (not schemas or lock.schema in schemas)) for lock in session.locks):
