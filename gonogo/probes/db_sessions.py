@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 QUERY_CHARS = 200
 #: sessions the evidence lists (the rest are counted)
 EVIDENCE_SESSIONS = 40
+#: sessions read (every one, on any server short of this many connections) and table locks read
+MAX_SESSIONS, MAX_LOCKS = 100_000, 10_000
 
 #: every client session; another role's, hidden from a role without pg_read_all_stats, has no backend_type but
 #: has its role and database (a background process lacks one of them)
@@ -226,7 +228,10 @@ def observe(db: DatabaseProbe) -> SessionsFact:
         if not session.connected or session.connection.error:
             return SessionsFact(db.target, watch.ms(), error=session.connection.status_text
                                 if not session.connected else session.connection.error)
-        rows, locks, limits = session.query(_SESSIONS), session.query(_LOCKS), session.query(_LIMITS)
+        # every session is kept (connections are counted from them: max_connections is rarely above a few
+        # thousand); locks are many in a large transaction, the first MAX_LOCKS are enough to name a holder
+        rows = session.query(_SESSIONS, max_rows=MAX_SESSIONS)
+        locks, limits = session.query(_LOCKS, max_rows=MAX_LOCKS), session.query(_LIMITS)
     for answer in (rows, locks, limits):
         if not answer.ok:
             return SessionsFact(db.target, watch.ms(), error=answer.error)
