@@ -196,6 +196,24 @@ def test_an_idle_transaction_holding_a_lock_is_no_go(run_gate: Any, pg: Postgres
     assert "AccessShareLock on public.shop_sale" in failed["database.no_lock_held"], failed
 
 
+def test_a_long_statement_is_no_go(run_gate: Any, pg: Postgres) -> None:
+    """A report query running (pg_sleep) while the gate looks: no_long_query fails and names it; it holds no lock on
+    shop_sale and is not idle, so the other session checks pass."""
+    with psycopg.connect(pg.dsn("owner", "shop"), autocommit=True, application_name="nightly-report") as conn:
+        runner = threading.Thread(target=lambda: conn.execute("SELECT pg_sleep(8)"), daemon=True)
+        runner.start()
+        seen(probe(pg).sessions, lambda f: bool(f.long_queries(1)))
+        run = gate_run(run_gate, pg)
+        runner.join(timeout=15)
+
+    failed = reasons(run)
+    assert run.gate["verdict"] == "NO-GO" and set(failed) == {"database.no_long_query"}, run.out
+    assert failed["database.no_long_query"].startswith(
+        "long-running statements: expected no statement running for more than 0.5 s, got pid "), failed
+    assert "application nightly-report" in failed["database.no_long_query"], failed
+    assert "SELECT pg_sleep(8)" in failed["database.no_long_query"], failed
+
+
 def test_hidden_sessions_are_not_a_pass(run_gate: Any, pg: Postgres, idle_holder: int) -> None:
     """The role may not see the holder: the checks on sessions fail and say what the role needs."""
     run = gate_run(run_gate, pg, user="reader")
